@@ -1,0 +1,499 @@
+"""Snake, as pure rules: no I/O, no clock, randomness only from the game's own
+`random.Random`.
+
+The rules and numbers are written out in `docs/snake.md`. Per-tick work is
+proportional to the number of snakes and changes, never to the field's area:
+the cells of live snakes, food and stones are kept in sets and dicts that
+every step updates incrementally.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final
+
+from asgi_mmo.games.base import GameOptions, InvalidInput, ScoreEvent
+
+Cell = tuple[int, int]
+
+DIRECTIONS: Final[dict[str, Cell]] = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
+OPPOSITE: Final[dict[str, str]] = {"up": "down", "down": "up", "left": "right", "right": "left"}
+_DIR_OF_STEP: Final[dict[Cell, str]] = {v: k for k, v in DIRECTIONS.items()}
+#: What `parse_input` returns for `{"respawn": true}`.
+RESPAWN: Final = "respawn"
+
+#: Distinct colours, handed out by join order (cycling after the last).
+PALETTE: Final = (
+    "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
+    "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324", "#fffac8", "#800000", "#aaffc3",
+    "#808000", "#ffd8b1", "#000075", "#a9a9a9",
+)  # fmt: skip
+SPAWN_LENGTH: Final = 3
+SPAWN_MARGIN: Final = 3  # every cell of a new snake is this far from every wall
+SPAWN_CLEAR_AHEAD: Final = 3  # cells in front of a new head free of stones and snakes
+SPAWN_ATTEMPTS: Final = 100
+PLACE_ATTEMPTS: Final = 30  # random tries to find a free cell for one food or stone
+FOOD_VALUES: Final = tuple(range(1, 10))
+FOOD_WEIGHTS: Final = tuple(10 - v for v in FOOD_VALUES)  # 1 is 9x likelier than 9
+FOOD_AREA: Final = 120  # one food per this many cells, at least 3
+STONE_AREA: Final = 200  # at most one stone per this many cells, at least 2
+STONE_CHANCE: Final = 0.25  # chance that eating a food raises a stone
+STONE_HEAD_CLEARANCE: Final = 2  # a new stone is more than this (king moves) from live heads
+
+
+@dataclass(slots=True, eq=False)
+class _Snake:
+    id: str
+    name: str
+    color: str
+    bot: bool
+    body: deque[Cell] = field(default_factory=deque)  # head first
+    dir: str = "right"  # the direction it last moved, or (new snake) will first move
+    next_dir: str = "right"  # the direction of the next step
+    alive: bool = False
+    score: int = 0
+    grow: int = 0  # steps to come in which the tail stays put
+    respawn: bool = False  # dead, and its player asked for a new snake
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "color": self.color,
+            "body": [[x, y] for x, y in self.body], "dir": self.dir,
+            "alive": self.alive, "score": self.score, "bot": self.bot,
+        }  # fmt: skip
+
+
+class SnakeGame:
+    """The snake game; satisfies `asgi_mmo.games.base.Game`."""
+
+    name: ClassVar[str] = "snake"
+    default_width: ClassVar[int] = 40
+    default_height: ClassVar[int] = 30
+
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        seed: int | None = None,
+        *,
+        food_count: int | None = None,
+        stone_limit: int | None = None,
+        stone_chance: float = STONE_CHANCE,
+    ) -> None:
+        """An empty field: no snakes, food or stones yet (`create` adds them;
+        `step` keeps food at `food_count`). The keywords override the
+        area-based defaults, for scripted scenarios and tests."""
+        if width < 1 or height < 1:
+            raise ValueError(f"field must be at least 1x1, got {width}x{height}")
+        self.width = width
+        self.height = height
+        self.food_count = max(3, width * height // FOOD_AREA) if food_count is None else food_count
+        self.stone_limit = max(2, width * height // STONE_AREA) if stone_limit is None else stone_limit
+        self.stone_chance = stone_chance
+        self._rng = random.Random(seed)
+        self._snakes: dict[str, _Snake] = {}  # join order
+        self._joins = 0
+        self._occupied: set[Cell] = set()  # every cell of every live snake
+        self._food: dict[Cell, int] = {}
+        self._stones: dict[Cell, None] = {}  # insertion order: oldest first
+        self._reset_delta()
+
+    # -- the Game protocol ------------------------------------------------
+
+    @classmethod
+    def create(cls, options: GameOptions) -> SnakeGame:
+        game = cls(options.width, options.height, options.seed)
+        for _ in range(game.stone_limit // 2):
+            cell = game._random_free_cell()
+            if cell is not None:
+                game._add_stone(cell)
+        game._replenish_food()
+        game._reset_delta()  # the first delta starts from the created field
+        return game
+
+    @classmethod
+    def restore(cls, saved: dict[str, Any]) -> SnakeGame:
+        game = cls(
+            saved["width"], saved["height"], food_count=saved["food_count"],
+            stone_limit=saved["stone_limit"], stone_chance=saved["stone_chance"],
+        )  # fmt: skip
+        if saved.get("version") != 1:
+            raise ValueError(f"unknown saved snake version {saved.get('version')!r}")
+        version, internal, gauss = saved["rng"]
+        game._rng.setstate((version, tuple(internal), gauss))
+        game._joins = saved["joins"]
+        for s in saved["snakes"]:
+            snake = _Snake(
+                s["id"], s["name"], s["color"], s["bot"], deque((x, y) for x, y in s["body"]),
+                s["dir"], s["next_dir"], s["alive"], s["score"], s["grow"], s["respawn"],
+            )  # fmt: skip
+            game._snakes[snake.id] = snake
+            if snake.alive:
+                game._occupied.update(snake.body)
+        game._food = {(x, y): v for x, y, v in saved["food"]}
+        game._stones = {(x, y): None for x, y in saved["stones"]}
+        return game
+
+    def save(self) -> dict[str, Any]:
+        version, internal, gauss = self._rng.getstate()
+        return {
+            "version": 1, "width": self.width, "height": self.height,
+            "food_count": self.food_count, "stone_limit": self.stone_limit,
+            "stone_chance": self.stone_chance, "rng": [version, list(internal), gauss],
+            "joins": self._joins,
+            "snakes": [
+                {**s.public(), "next_dir": s.next_dir, "grow": s.grow, "respawn": s.respawn}
+                for s in self._snakes.values()
+            ],
+            "food": [[x, y, v] for (x, y), v in self._food.items()],
+            "stones": [[x, y] for x, y in self._stones],
+        }  # fmt: skip
+
+    def add_player(self, player_id: str, name: str, *, bot: bool = False) -> None:
+        """Raises `ValueError` if the id is already in the game."""
+        snake = self._join(player_id, name, bot)
+        self._spawn(snake)  # on a full field it stays dead, its player may respawn
+
+    def remove_player(self, player_id: str) -> ScoreEvent | None:
+        snake = self._snakes.pop(player_id, None)
+        if snake is None:
+            return None
+        self._d_removed[player_id] = None
+        if not snake.alive:
+            return None
+        self._occupied.difference_update(snake.body)
+        return self._score_event(snake)
+
+    def parse_input(self, data: Any) -> str:
+        """`"up"`/`"down"`/`"left"`/`"right"` for a turn, `RESPAWN` for a respawn."""
+        if not isinstance(data, dict):
+            raise InvalidInput('snake input must be an object: {"dir": ...} or {"respawn": true}')
+        if data.keys() == {"dir"}:
+            direction = data["dir"]
+            if isinstance(direction, str) and direction in DIRECTIONS:
+                return direction
+            raise InvalidInput('"dir" must be one of "up", "down", "left", "right"')
+        if data.keys() == {"respawn"}:
+            if data["respawn"] is True:
+                return RESPAWN
+            raise InvalidInput('"respawn" must be true')
+        raise InvalidInput('snake input must be exactly {"dir": ...} or {"respawn": true}')
+
+    def apply_input(self, player_id: str, parsed: str) -> None:
+        snake = self._snakes.get(player_id)
+        if snake is None:
+            return
+        if parsed == RESPAWN:
+            snake.respawn = not snake.alive
+        elif snake.alive and parsed != OPPOSITE[snake.dir]:
+            # Checked against the direction it last moved, so no pair of
+            # inputs within one tick turns it back into its neck.
+            snake.next_dir = parsed
+
+    def step(self) -> list[ScoreEvent]:
+        live = [s for s in self._snakes.values() if s.alive]
+        occupied, stones, food = self._occupied, self._stones, self._food
+        # 1. Every live snake's new head; tails of non-growing snakes move on.
+        planned: list[tuple[_Snake, Cell, bool]] = []
+        arrivals: dict[Cell, int] = {}
+        freed: set[Cell] = set()
+        for s in live:
+            dx, dy = DIRECTIONS[s.next_dir]
+            x, y = s.body[0]
+            head = (x + dx, y + dy)
+            growing = s.grow > 0
+            if not growing:
+                freed.add(s.body[-1])
+            planned.append((s, head, growing))
+            arrivals[head] = arrivals.get(head, 0) + 1
+        # 2. Collisions, all against the state after everyone's move.
+        width, height = self.width, self.height
+        movers: list[tuple[_Snake, Cell, bool]] = []
+        dying: list[_Snake] = []
+        for s, head, growing in planned:
+            x, y = head
+            if (
+                not (0 <= x < width and 0 <= y < height)
+                or head in stones
+                or arrivals[head] > 1
+                or (head in occupied and head not in freed)
+            ):
+                dying.append(s)
+            else:
+                movers.append((s, head, growing))
+        events: list[ScoreEvent] = []
+        for s in dying:  # its body stays where it was, as a ghost that blocks no one
+            s.alive = False
+            occupied.difference_update(s.body)
+            self._d_died[s.id] = None
+            if (event := self._score_event(s)) is not None:
+                events.append(event)
+        # 3. Move: free every tail before taking any head cell.
+        for s, _, growing in movers:
+            if growing:
+                s.grow -= 1
+            else:
+                occupied.discard(s.body.pop())
+        eaten = 0
+        for s, head, growing in movers:
+            s.body.appendleft(head)
+            occupied.add(head)
+            s.dir = s.next_dir
+            self._d_moves.append([s.id, head[0], head[1], int(growing)])
+            value = food.pop(head, None)
+            if value is not None:
+                self._note_food_gone(head)
+                s.score += value
+                s.grow += value  # the tail stays put over the next `value` steps
+                self._d_scores[s.id] = None
+                eaten += 1
+        # 4. Respawns; now and then a stone for a food eaten; food to the count.
+        for s in self._snakes.values():
+            if s.respawn:
+                self._spawn(s)
+        for _ in range(eaten):
+            if self._rng.random() < self.stone_chance:
+                self._raise_stone()
+        self._replenish_food()
+        return events
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "width": self.width,
+            "height": self.height,
+            "snakes": [s.public() for s in self._snakes.values()],
+            "food": [[x, y, v] for (x, y), v in self._food.items()],
+            "stones": [[x, y] for x, y in self._stones],
+        }
+
+    def take_delta(self) -> dict[str, Any]:
+        """Keys in the order a client applies them: removed, snakes, moves,
+        died, scores, eaten, food, stones_removed, stones (see docs/snake.md);
+        a key is present only when its list is not empty."""
+        snakes, added = self._snakes, self._d_added
+
+        def shown(sid: str) -> bool:  # a full object replaces every other change
+            return sid in snakes and sid not in added
+
+        parts: dict[str, list[Any]] = {
+            "removed": list(self._d_removed),
+            "snakes": [snakes[sid].public() for sid in added if sid in snakes],
+            "moves": [m for m in self._d_moves if shown(m[0])],
+            "died": [sid for sid in self._d_died if shown(sid)],
+            "scores": [[sid, snakes[sid].score] for sid in self._d_scores if shown(sid)],
+            "eaten": [[x, y] for x, y in self._d_eaten],
+            "food": [[x, y, v] for (x, y), v in self._d_food.items()],
+            "stones_removed": [[x, y] for x, y in self._d_stones_removed],
+            "stones": [[x, y] for x, y in self._d_stones],
+        }
+        self._reset_delta()
+        return {key: value for key, value in parts.items() if value}
+
+    def player_stats(self, player_id: str) -> dict[str, Any]:
+        """Raises `KeyError` for a player not in the game."""
+        snake = self._snakes[player_id]
+        return {"score": snake.score, "alive": snake.alive}
+
+    # -- scripted scenarios (tests, tutorials) ----------------------------
+
+    def place_snake(
+        self,
+        player_id: str,
+        body: list[Cell],
+        *,
+        name: str | None = None,
+        bot: bool = False,
+        score: int = 0,
+        grow: int = 0,
+        direction: str | None = None,
+    ) -> None:
+        """Put a live snake exactly on `body` (head first, adjacent cells,
+        inside the field, clear of stones and other live snakes), adding the
+        player if new. `direction` defaults to the way from neck to head;
+        `grow` is the number of coming steps in which its tail stays put."""
+        cells = [(int(x), int(y)) for x, y in body]
+        old = self._snakes.get(player_id)
+        own = set(old.body) if old is not None and old.alive else set()
+        if not cells or len(set(cells)) != len(cells):
+            raise ValueError("body must be non-empty with distinct cells")
+        for (ax, ay), (bx, by) in zip(cells, cells[1:]):
+            if abs(ax - bx) + abs(ay - by) != 1:
+                raise ValueError(f"body cells {(ax, ay)} and {(bx, by)} are not adjacent")
+        for cell in cells:
+            if not self._inside(cell) or cell in self._stones or (cell in self._occupied and cell not in own):
+                raise ValueError(f"cell {cell} is outside the field or taken")
+        if direction is None and len(cells) > 1:
+            direction = _DIR_OF_STEP[(cells[0][0] - cells[1][0], cells[0][1] - cells[1][1])]
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {list(DIRECTIONS)}")
+        snake = old if old is not None else self._join(player_id, name or player_id, bot)
+        self._occupied.difference_update(own)
+        for cell in cells:
+            if self._food.pop(cell, None) is not None:
+                self._note_food_gone(cell)
+        self._set_body(snake, cells, direction)
+        snake.score, snake.grow, snake.bot = score, grow, bot
+
+    def place_food(self, x: int, y: int, value: int) -> None:
+        """Put a food of `value` (1 to 9) on a free cell."""
+        if value not in FOOD_VALUES or not self._is_free((x, y)):
+            raise ValueError(f"cannot put food {value} at {(x, y)}")
+        self._food[(x, y)] = value
+        self._d_food[(x, y)] = value
+
+    def place_stone(self, x: int, y: int) -> None:
+        """Put a stone on a free cell (the oldest goes if over `stone_limit`)."""
+        if not self._is_free((x, y)):
+            raise ValueError(f"cannot put a stone at {(x, y)}")
+        self._add_stone((x, y))
+
+    # -- internals -----------------------------------------------------------
+
+    def _reset_delta(self) -> None:
+        # Ordered dicts as ordered sets; food and stones net out within one
+        # delta, so a cell both added and eaten in it is never sent.
+        self._d_removed: dict[str, None] = {}
+        self._d_added: dict[str, None] = {}
+        self._d_moves: list[list[Any]] = []
+        self._d_died: dict[str, None] = {}
+        self._d_scores: dict[str, None] = {}
+        self._d_eaten: dict[Cell, None] = {}
+        self._d_food: dict[Cell, int] = {}
+        self._d_stones_removed: dict[Cell, None] = {}
+        self._d_stones: dict[Cell, None] = {}
+
+    def _join(self, player_id: str, name: str, bot: bool) -> _Snake:
+        if player_id in self._snakes:
+            raise ValueError(f"player {player_id!r} is already in the game")
+        snake = _Snake(player_id, name, PALETTE[self._joins % len(PALETTE)], bot)
+        self._joins += 1
+        self._snakes[player_id] = snake
+        self._d_added[player_id] = None
+        return snake
+
+    def _score_event(self, snake: _Snake) -> ScoreEvent | None:
+        if snake.score <= 0:
+            return None
+        return ScoreEvent(snake.id, snake.name, snake.score, snake.bot)
+
+    def _inside(self, cell: Cell) -> bool:
+        return 0 <= cell[0] < self.width and 0 <= cell[1] < self.height
+
+    def _is_free(self, cell: Cell) -> bool:
+        return (
+            self._inside(cell)
+            and cell not in self._occupied
+            and cell not in self._stones
+            and cell not in self._food
+        )
+
+    def _random_free_cell(self, far_from: set[Cell] | None = None) -> Cell | None:
+        """A random free cell (at most PLACE_ATTEMPTS tries), optionally more
+        than STONE_HEAD_CLEARANCE cells (king moves) from every cell of `far_from`."""
+        rng, reach = self._rng, range(-STONE_HEAD_CLEARANCE, STONE_HEAD_CLEARANCE + 1)
+        for _ in range(PLACE_ATTEMPTS):
+            x, y = rng.randrange(self.width), rng.randrange(self.height)
+            if self._is_free((x, y)) and not (
+                far_from and any((x + dx, y + dy) in far_from for dx in reach for dy in reach)
+            ):
+                return (x, y)
+        return None  # a crowded field: try again next time
+
+    def _set_body(self, snake: _Snake, cells: list[Cell], direction: str) -> None:
+        snake.body = deque(cells)
+        snake.dir = snake.next_dir = direction
+        snake.alive, snake.respawn = True, False
+        self._occupied.update(cells)
+        self._d_added[snake.id] = None
+
+    def _spawn(self, snake: _Snake) -> bool:
+        """Rule 5: a fresh length-3 snake well inside the field, or False."""
+        low, high_x, high_y = SPAWN_MARGIN, self.width - 1 - SPAWN_MARGIN, self.height - 1 - SPAWN_MARGIN
+        if high_x < low or high_y < low:
+            return False
+        rng, occupied, stones = self._rng, self._occupied, self._stones
+        for _ in range(SPAWN_ATTEMPTS):
+            mx, my = rng.randint(low, high_x), rng.randint(low, high_y)  # the middle cell
+            direction = self._away_from_nearest_wall(mx, my)
+            dx, dy = DIRECTIONS[direction]
+            half = SPAWN_LENGTH // 2
+            cells = [(mx + i * dx, my + i * dy) for i in range(half, half - SPAWN_LENGTH, -1)]
+            if not all(low <= x <= high_x and low <= y <= high_y and self._is_free((x, y)) for x, y in cells):
+                continue
+            hx, hy = cells[0]
+            ahead = [(hx + i * dx, hy + i * dy) for i in range(1, SPAWN_CLEAR_AHEAD + 1)]
+            if any(c in occupied or c in stones for c in ahead):
+                continue  # not born facing a stone or a snake
+            self._set_body(snake, cells, direction)
+            snake.score = snake.grow = 0
+            return True
+        return False
+
+    def _away_from_nearest_wall(self, x: int, y: int) -> str:
+        # Distance to the wall behind each heading; ties go to the first.
+        behind = {"right": x, "left": self.width - 1 - x, "down": y, "up": self.height - 1 - y}
+        return min(behind, key=behind.__getitem__)
+
+    def _replenish_food(self) -> None:
+        for _ in range(self.food_count - len(self._food)):
+            cell = self._random_free_cell()
+            if cell is None:
+                return
+            value = self._rng.choices(FOOD_VALUES, FOOD_WEIGHTS)[0]
+            self._food[cell] = value
+            self._d_food[cell] = value
+
+    def _note_food_gone(self, cell: Cell) -> None:
+        if self._d_food.pop(cell, None) is None:
+            self._d_eaten[cell] = None
+
+    def _raise_stone(self) -> None:
+        cell = self._random_free_cell(far_from={s.body[0] for s in self._snakes.values() if s.alive})
+        if cell is not None:
+            self._add_stone(cell)
+
+    def _add_stone(self, cell: Cell) -> None:
+        self._stones[cell] = None
+        self._d_stones[cell] = None
+        while len(self._stones) > self.stone_limit:
+            oldest = next(iter(self._stones))
+            del self._stones[oldest]
+            if oldest in self._d_stones:  # added and removed within one delta
+                del self._d_stones[oldest]
+            else:
+                self._d_stones_removed[oldest] = None
+
+
+def apply_delta(snapshot: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """Apply one `take_delta()` to a SNAPSHOT, in place, and return it.
+
+    For Python clients (tests, the load tester); the same steps a browser
+    takes, in the documented order.
+    """
+    gone = set(delta.get("removed", ()))
+    snakes = {s["id"]: s for s in snapshot["snakes"] if s["id"] not in gone}
+    for s in delta.get("snakes", ()):
+        snakes[s["id"]] = {**s, "body": [list(c) for c in s["body"]]}
+    for sid, x, y, grow in delta.get("moves", ()):
+        if (s := snakes.get(sid)) is not None:
+            body = s["body"]
+            s["dir"] = _DIR_OF_STEP.get((x - body[0][0], y - body[0][1]), s["dir"])
+            body.insert(0, [x, y])
+            if not grow:
+                body.pop()
+    for sid in delta.get("died", ()):
+        if sid in snakes:
+            snakes[sid]["alive"] = False
+    for sid, score in delta.get("scores", ()):
+        if sid in snakes:
+            snakes[sid]["score"] = score
+    snapshot["snakes"] = list(snakes.values())
+    eaten = {(x, y) for x, y in delta.get("eaten", ())}
+    snapshot["food"] = [f for f in snapshot["food"] if (f[0], f[1]) not in eaten]
+    snapshot["food"].extend(list(f) for f in delta.get("food", ()))
+    cleared = {(x, y) for x, y in delta.get("stones_removed", ())}
+    snapshot["stones"] = [c for c in snapshot["stones"] if (c[0], c[1]) not in cleared]
+    snapshot["stones"].extend(list(c) for c in delta.get("stones", ()))
+    return snapshot
