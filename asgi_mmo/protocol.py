@@ -1,0 +1,166 @@
+"""The wire contract (protocol v1): client messages, server frames, error and close codes.
+
+Pure code, no I/O. Parsing raises `MessageRefused` / `ConnectionRefused`
+carrying the contract's error code; encoding builds JSON text frames.
+
+A `tick` frame differs between players only in `ack`, so the room serialises
+the game's change once (`TickFrame`) and each player's frame is two string
+joins around its ack: no JSON work per player.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
+
+PROTOCOL_VERSION = 1
+NAME_MAX = 16
+CHAT_MAX = 200
+NAME_PUNCTUATION = frozenset(" _-.")
+
+# error code -> WebSocket close code (None: the connection stays open)
+CLOSE_CODES: dict[str, int | None] = {
+    "bad_message": None,
+    "rate_limited": None,
+    "flood": 1008,
+    "too_big": 1009,
+    "too_slow": 1008,
+    "bad_name": 4400,
+    "bad_token": 4401,
+    "room_not_found": 4404,
+    "room_full": 4409,
+    "room_closed": 4001,
+    "server_shutdown": 1012,
+    # Extension: the seat was taken over by a newer connection with its token.
+    "replaced": 4002,
+}
+NORMAL_CLOSURE = 1000
+
+
+def refuse(code: str, message: str) -> ConnectionRefused:
+    """A `ConnectionRefused` for a contract error code that closes the connection."""
+    close_code = CLOSE_CODES[code]
+    assert close_code is not None, f"{code} does not close the connection"
+    return ConnectionRefused(code, message, close_code)
+
+
+def validate_name(raw: str | None) -> str:
+    """The trimmed name, or `bad_name`: 1-16 letters, digits, space, `_`, `-`, `.`."""
+    name = (raw or "").strip()
+    if not 1 <= len(name) <= NAME_MAX:
+        raise refuse("bad_name", f"a name has 1 to {NAME_MAX} characters")
+    for char in name:
+        if not (char.isalpha() or char.isdigit() or char in NAME_PUNCTUATION):
+            raise refuse("bad_name", "a name may hold letters, digits, space, '_', '-' and '.'")
+    return name
+
+
+# ---- client to server -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    seq: int
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    t: float
+    rtt: float | None  # extension: the client's last measured round trip, in ms
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    pass
+
+
+ClientMessage = Input | Sync | Ping | Chat | Leave
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_client_message(text: str) -> ClientMessage:
+    """One client text frame, or `MessageRefused("bad_message")` saying what is wrong."""
+    try:
+        message = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise MessageRefused("bad_message", "a frame must be JSON") from None
+    if not isinstance(message, dict):
+        raise MessageRefused("bad_message", "a frame must be a JSON object")
+    kind = message.get("type")
+    if kind == "input":
+        seq = message.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+            raise MessageRefused("bad_message", "input needs a positive integer 'seq'")
+        if "data" not in message:
+            raise MessageRefused("bad_message", "input needs 'data'")
+        return Input(seq, message["data"])
+    if kind == "ping":
+        t = message.get("t")
+        if not _is_number(t):
+            raise MessageRefused("bad_message", "ping needs a number 't'")
+        rtt = message.get("rtt")
+        if rtt is not None and not (_is_number(rtt) and rtt >= 0):
+            raise MessageRefused("bad_message", "ping 'rtt' must be a number of milliseconds")
+        return Ping(t, rtt)
+    if kind == "sync":
+        return Sync()
+    if kind == "chat":
+        text_ = message.get("text")
+        if not isinstance(text_, str):
+            raise MessageRefused("bad_message", "chat needs a string 'text'")
+        text_ = text_.strip()
+        if not 1 <= len(text_) <= CHAT_MAX:
+            raise MessageRefused("bad_message", f"chat text has 1 to {CHAT_MAX} characters")
+        return Chat(text_)
+    if kind == "leave":
+        return Leave()
+    if not isinstance(kind, str):
+        raise MessageRefused("bad_message", "a frame needs a string 'type'")
+    raise MessageRefused("bad_message", f"unknown message type {kind[:32]!r}")
+
+
+# ---- server to client -------------------------------------------------------------
+
+
+def encode(message: dict[str, Any]) -> str:
+    """A server frame as JSON text."""
+    return orjson.dumps(message).decode()
+
+
+def error_frame(code: str, message: str) -> str:
+    return encode({"type": "error", "code": code, "message": message})
+
+
+class TickFrame:
+    """One room tick, serialised once; `for_player(ack)` splices in a player's ack."""
+
+    __slots__ = ("tick", "_head", "_tail", "extra_bytes")
+
+    def __init__(self, kind: str, tick: int, body: dict[str, Any]) -> None:
+        self.tick = tick
+        self._head = f'{{"type":"{kind}","tick":{tick},"ack":'
+        rest = orjson.dumps(body).decode()
+        self._tail = "}" if rest == "{}" else "," + rest[1:]
+        #: UTF-8 bytes beyond the character count (names and chat may be non-ASCII)
+        self.extra_bytes = len(self._tail.encode()) - len(self._tail)
+
+    def for_player(self, ack: int) -> str:
+        return f"{self._head}{ack}{self._tail}"

@@ -1,0 +1,204 @@
+"""Creates, finds, lists and closes rooms; owns the task group their loops run in.
+
+Each room runs in one task of the registry's task group, inside its own error
+boundary (`_supervise`): a room that raises is logged with its id and
+traceback, its players get `room_closed`, and every other room ticks on.
+The registry is started by the app's lifespan (`await task_group.start(registry.run)`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from typing import Any
+
+import anyio
+import orjson
+from anyio.abc import TaskGroup
+
+from asgi_mmo.backends.base import Backend
+from asgi_mmo.exceptions import ConnectionRefused
+from asgi_mmo.games.base import GameOptions, ScoreEvent
+from asgi_mmo.games.catalog import GAMES
+from asgi_mmo.protocol import refuse
+from asgi_mmo.room import Room, ScoreSink, Seat
+from asgi_mmo.roomconfig import RoomConfig
+from asgi_mmo.settings import Settings
+
+logger = logging.getLogger("asgi_mmo.registry")
+
+GOLDEN_FRACTION = 0.6180339887498949  # successive multiples spread phases evenly over a period
+
+
+class RegistryFull(Exception):
+    """This process already runs `max_rooms` rooms."""
+
+
+class RoomRegistry:
+    def __init__(self, settings: Settings, backend: Backend, *, on_score: ScoreSink | None = None) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.rooms_created = 0
+        self.rooms_crashed = 0
+        self.draining = False
+        self._rooms: dict[str, Room] = {}
+        self._task_group: TaskGroup | None = None
+        self._on_score = on_score or _ignore_score
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Own every room's task until cancelled; then every room stops."""
+        try:
+            async with anyio.create_task_group() as task_group:
+                self._task_group = task_group
+                task_status.started()
+                await anyio.sleep_forever()
+        finally:
+            self._task_group = None
+
+    # ---- rooms ------------------------------------------------------------------------
+
+    def get(self, room_id: str) -> Room | None:
+        room = self._rooms.get(room_id)
+        return None if room is None or room.closed else room
+
+    def rooms(self) -> list[Room]:
+        return [room for room in self._rooms.values() if not room.closed]
+
+    def public_rooms(self) -> list[dict[str, Any]]:
+        return [room.summary() for room in self.rooms() if not room.config.private]
+
+    def create_room(self, config: RoomConfig, *, seed: int | None = None) -> Room:
+        """A new room, its task started; it ticks once a human connects."""
+        if len(self._rooms) >= self.settings.max_rooms:
+            raise RegistryFull(f"this server runs {self.settings.max_rooms} rooms already")
+        room_id = secrets.token_urlsafe(6)
+        while room_id in self._rooms:
+            room_id = secrets.token_urlsafe(6)
+        game = GAMES[config.game].create(GameOptions(config.width, config.height, seed))
+        room = self._new_room(lambda **options: Room(room_id, config, game, self.settings, **options))
+        room.add_bots(config.bots)
+        logger.info("room created room=%s game=%s private=%s", room.id, config.game, config.private)
+        return room
+
+    def _new_room(self, build: Any) -> Room:
+        if self._task_group is None:
+            raise RuntimeError("the registry is not running: start it with task_group.start(registry.run)")
+        self.rooms_created += 1
+        room = build(
+            phase=self.rooms_created * GOLDEN_FRACTION, on_score=self._on_score, worker=self.worker
+        )
+        self._rooms[room.id] = room
+        self._task_group.start_soon(self._supervise, room, name=f"room {room.id}")
+        return room
+
+    async def _supervise(self, room: Room) -> None:
+        """One room's error boundary: its failure ends it alone."""
+        try:
+            await room.run()
+        except Exception:
+            self.rooms_crashed += 1
+            logger.exception("room crashed room=%s", room.id)
+            room.close(refuse("room_closed", "the room failed and was closed"))
+        finally:
+            if not room.closed:
+                room.close(refuse("server_shutdown", "the server is going down"))
+            self._rooms.pop(room.id, None)
+            logger.info("room disposed room=%s ticks=%d", room.id, room.tick)
+
+    def close_room(self, room_id: str) -> bool:
+        """Close a room (admin): its players get `room_closed`. False if there is no such room."""
+        room = self.get(room_id)
+        if room is None:
+            return False
+        room.close(refuse("room_closed", "an admin closed the room"))
+        logger.info("room closed by admin room=%s", room_id)
+        return True
+
+    # ---- joining ----------------------------------------------------------------------
+
+    async def join(
+        self, *, name: str, room_id: str | None = None, game: str = "snake", token: str | None = None
+    ) -> tuple[Room, Seat]:
+        """The room and seat a new connection gets; `ConnectionRefused` with the contract's code."""
+        if self.draining:
+            raise refuse("server_shutdown", "the server is going down")
+        if token:
+            room = self.get(room_id) if room_id else self._room_for_token(token)
+            if room is None and room_id:
+                room = await self._restore(room_id)
+                if room is None:
+                    raise refuse("room_not_found", f"no room {room_id[:32]!r}")
+            if room is None:
+                raise refuse("bad_token", "unknown or expired token")
+            return room, room.seat_for_token(token)
+        if room_id:
+            room = self.get(room_id)
+            if room is None:
+                raise refuse("room_not_found", f"no room {room_id[:32]!r}")
+            return room, room.join(name)
+        if game not in GAMES:
+            raise refuse("room_not_found", f"no game {game[:32]!r}")
+        room = self._quick_join_room(game)
+        return room, room.join(name)
+
+    def _quick_join_room(self, game: str) -> Room:
+        """The public room of `game` with the most humans and a free seat, else a new one."""
+        candidates = [
+            room for room in self.rooms()
+            if room.config.game == game and not room.config.private and room.has_free_seat()
+        ]
+        if candidates:
+            return max(candidates, key=lambda room: (room.players, room.human_seats, -room.created_at))
+        try:
+            return self.create_room(RoomConfig(game=game))
+        except RegistryFull as error:
+            raise refuse("room_full", str(error)) from None
+
+    def _room_for_token(self, token: str) -> Room | None:
+        for room in self.rooms():
+            try:
+                room.seat_for_token(token)
+            except ConnectionRefused:
+                continue
+            return room
+        return None
+
+    # ---- saving and restoring -----------------------------------------------------------
+
+    async def save_rooms(self) -> int:
+        """Hand every room's state to the backend (at shutdown); how many were saved."""
+        saved = 0
+        for room in self.rooms():
+            await self.backend.save_room(room.id, orjson.dumps(room.save()), self.settings.seat_seconds)
+            saved += 1
+        return saved
+
+    async def _restore(self, room_id: str) -> Room | None:
+        """Run a room on from the backend's saved state, if it has one."""
+        raw = await self.backend.load_room(room_id)
+        if raw is None or self.get(room_id) is not None:
+            return self.get(room_id)
+        saved = orjson.loads(raw)
+        game = GAMES[saved["config"]["game"]].restore(saved["game"])
+        room = self._new_room(lambda **options: Room.restore(saved, game, self.settings, **options))
+        await self.backend.delete_room(room_id)
+        logger.info("room restored room=%s tick=%d", room.id, room.tick)
+        return room
+
+    # ---- shutdown -----------------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Refuse new joins and tell every player the server is going down (close 1012)."""
+        self.draining = True
+        reason = refuse("server_shutdown", "the server is going down; reconnect with your token")
+        for room in self.rooms():
+            for seat in list(room.seats.values()):
+                if seat.connection is not None:
+                    seat.connection.close_nowait(reason)
+
+
+def _ignore_score(event: ScoreEvent) -> None:
+    pass

@@ -1,0 +1,70 @@
+"""A room's settings, as asked for by `POST /api/rooms`, validated."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from asgi_mmo.exceptions import BadRequest
+from asgi_mmo.games.catalog import GAMES
+
+# field -> (type, low, high); booleans have no range
+_LIMITS: dict[str, tuple[type, int, int]] = {
+    "max_players": (int, 1, 1000),
+    "bots": (int, 0, 100),
+    "width": (int, 10, 1000),
+    "height": (int, 10, 1000),
+    "tick_rate": (int, 1, 60),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RoomConfig:
+    game: str = "snake"
+    private: bool = False
+    max_players: int = 32
+    bots: int = 0
+    width: int = 0  # 0: the game's default
+    height: int = 0
+    tick_rate: int = 10
+
+    def __post_init__(self) -> None:
+        game = GAMES.get(self.game)
+        assert game is not None, f"unknown game {self.game!r}"
+        # Fill the game's field size in, so the settings used are explicit everywhere.
+        if not self.width:
+            object.__setattr__(self, "width", game.default_width)
+        if not self.height:
+            object.__setattr__(self, "height", game.default_height)
+
+    @classmethod
+    def from_request(cls, body: Any) -> RoomConfig:
+        """The config a JSON body asks for; `BadRequest` says what is wrong with it."""
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object")
+        # Unknown fields are ignored, so newer clients can talk to older servers.
+        values: dict[str, Any] = {}
+        if "game" in body:
+            game = body["game"]
+            if not isinstance(game, str):
+                raise BadRequest("'game' must be a string")
+            if game not in GAMES:
+                raise BadRequest(f"unknown game {game[:32]!r}; known: {', '.join(sorted(GAMES))}")
+            values["game"] = game
+        if "private" in body:
+            if not isinstance(body["private"], bool):
+                raise BadRequest("'private' must be true or false")
+            values["private"] = body["private"]
+        for name, (_kind, low, high) in _LIMITS.items():
+            if name not in body:
+                continue
+            value = body[name]
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise BadRequest(f"{name!r} must be an integer")
+            if not low <= value <= high:
+                raise BadRequest(f"{name!r} must be between {low} and {high}")
+            values[name] = value
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

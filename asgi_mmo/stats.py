@@ -1,0 +1,53 @@
+"""Per-room counters and a window of recent tick durations."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+#: ticks kept for the duration percentiles (10 s at 60 Hz, 60 s at 10 Hz)
+WINDOW = 600
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an already sorted list (0.0 when empty)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(0, min(len(sorted_values) - 1, round(fraction * len(sorted_values) + 0.5) - 1))
+    return sorted_values[rank]
+
+
+@dataclass(slots=True)
+class RoomStats:
+    ticks: int = 0
+    overruns: int = 0
+    msgs_in: int = 0
+    bytes_in: int = 0
+    msgs_out: int = 0
+    bytes_out: int = 0
+    ticks_dropped: int = 0  # tick frames a slow client missed (it got a state instead)
+    durations: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    lateness: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
+
+    def record_tick(self, duration: float, lateness: float) -> None:
+        self.ticks += 1
+        self.durations.append(duration)
+        self.lateness.append(lateness)
+
+    def tick_ms(self) -> dict[str, float]:
+        """p50, p99 and max of the recent tick durations, in milliseconds."""
+        ordered = sorted(self.durations)
+        return {
+            "p50": round(percentile(ordered, 0.50) * 1000, 3),
+            "p99": round(percentile(ordered, 0.99) * 1000, 3),
+            "max": round((ordered[-1] if ordered else 0.0) * 1000, 3),
+        }
+
+    def lateness_ms(self) -> dict[str, float]:
+        """How late ticks started against their deadline (event loop pressure)."""
+        ordered = sorted(self.lateness)
+        return {
+            "p50": round(percentile(ordered, 0.50) * 1000, 3),
+            "p99": round(percentile(ordered, 0.99) * 1000, 3),
+            "max": round((ordered[-1] if ordered else 0.0) * 1000, 3),
+        }

@@ -1,0 +1,173 @@
+"""The player endpoint, `/ws`: accept, join, then a reader and a writer per socket.
+
+The reader takes the client's frames and hands them to the room; the writer
+sends what the room queued (`Connection.run_writer`). Both run in one task
+group whose scope the room, the registry or the reader cancel to end the
+connection; the reason they give decides the error frame and close code.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+import anyio
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from asgi_mmo.connection import Connection
+from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
+from asgi_mmo.protocol import (
+    NORMAL_CLOSURE,
+    Chat,
+    Input,
+    Leave,
+    Ping,
+    Sync,
+    encode,
+    error_frame,
+    parse_client_message,
+    refuse,
+    validate_name,
+)
+from asgi_mmo.ratelimit import RateLimiter
+from asgi_mmo.registry import RoomRegistry
+from asgi_mmo.room import Room, Seat
+from asgi_mmo.settings import Settings
+
+logger = logging.getLogger("asgi_mmo.websocket")
+
+#: time allowed for the last error frame and close of an ending connection
+FAREWELL_SECONDS = 1.0
+LEAVE = ConnectionRefused("leave", "the player left", NORMAL_CLOSURE)
+GONE = ConnectionRefused("disconnected", "the client went away", 1006)
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """A browser may connect from the page's own host and port, or a listed origin.
+
+    A client that sends no Origin is not a browser and is let in.
+    """
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    if origin in allowed:
+        return True
+    parts = urlsplit(origin)
+    if not parts.hostname or host is None:
+        return False
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    origin_host = f"{parts.hostname}:{parts.port or default_port}"
+    request = urlsplit(f"//{host}")
+    request_host = f"{request.hostname}:{request.port or default_port}"
+    return origin_host.lower() == request_host.lower()
+
+
+async def player_endpoint(websocket: WebSocket) -> None:
+    registry: RoomRegistry = websocket.app.state.registry
+    settings: Settings = websocket.app.state.settings
+    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origins):
+        await websocket.close()  # before accept: the server answers HTTP 403
+        return
+    await websocket.accept()
+    query = websocket.query_params
+    try:
+        name = validate_name(query.get("name"))
+        room, seat = await registry.join(
+            name=name, room_id=query.get("room"), game=query.get("game") or "snake", token=query.get("token")
+        )
+    except ConnectionRefused as refused:
+        await _farewell(websocket, refused)
+        return
+
+    async def send(frame: str) -> None:
+        await websocket.send({"type": "websocket.send", "text": frame})
+
+    connection = Connection(send, settings.outbox_frames)
+    welcome = room.connect(seat, connection)
+    logger.info("player joined room=%s player=%s name=%r", room.id, seat.player_id, seat.name)
+    try:
+        await send(welcome)
+        async with anyio.create_task_group() as task_group:
+            connection.bind_scope(task_group.cancel_scope)
+            task_group.start_soon(_write, connection)
+            await _read(websocket, connection, room, seat, settings)
+            task_group.cancel_scope.cancel()
+    except WebSocketDisconnect:
+        connection.closed_by_client = True
+    finally:
+        connection.close_outbox()
+        leave = connection.close_reason is LEAVE
+        room.disconnect(seat, connection, leave=leave)
+        reason = connection.close_reason
+        logger.info(
+            "player left room=%s player=%s reason=%s", room.id, seat.player_id,
+            reason.code if reason else "disconnected",
+        )
+    if reason is not None and not connection.closed_by_client:
+        await _farewell(websocket, reason)
+
+
+async def _write(connection: Connection) -> None:
+    try:
+        await connection.run_writer()
+    except WebSocketDisconnect:
+        connection.closed_by_client = True
+    # The writer stops only when the client is gone: end the reader too.
+    connection.close_nowait(GONE)
+
+
+async def _read(websocket: WebSocket, connection: Connection, room: Room, seat: Seat, settings: Settings) -> None:
+    limiter = RateLimiter(settings.rate_limit, settings.rate_burst, settings.flood_seconds)
+    max_bytes = settings.max_message_bytes
+    stats = room.stats
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            connection.closed_by_client = True
+            return
+        text = message.get("text")
+        size = len(text) if text is not None else len(message.get("bytes") or b"")
+        if size > max_bytes // 4 and text is not None:
+            size = len(text.encode())
+        if size > max_bytes:
+            connection.close_nowait(refuse("too_big", f"frames are at most {max_bytes} bytes"))
+            return
+        now = anyio.current_time()
+        if not limiter.allow(now):
+            if limiter.flooding(now):
+                connection.close_nowait(refuse("flood", "too many messages for too long"))
+                return
+            room.send_to(seat, error_frame("rate_limited", "too many messages; this one was dropped"))
+            continue
+        stats.msgs_in += 1
+        stats.bytes_in += size
+        try:
+            if text is None:
+                raise MessageRefused("bad_message", "frames must be text")
+            parsed = parse_client_message(text)
+            if isinstance(parsed, Input):
+                room.handle_input(seat, parsed.seq, parsed.data)
+            elif isinstance(parsed, Ping):
+                if parsed.rtt is not None:
+                    seat.latency_ms = round(float(parsed.rtt), 1)
+                room.send_to(seat, encode({"type": "pong", "t": parsed.t}))
+            elif isinstance(parsed, Sync):
+                connection.needs_state = True
+            elif isinstance(parsed, Chat):
+                room.chat(seat, parsed.text)
+            elif isinstance(parsed, Leave):
+                connection.close_nowait(LEAVE)
+                return
+        except MessageRefused as refused:
+            room.send_to(seat, error_frame(refused.code, refused.message))
+
+
+async def _farewell(websocket: WebSocket, reason: ConnectionRefused) -> None:
+    """The error frame (unless the close is normal) and the close code, within a short time."""
+    with anyio.move_on_after(FAREWELL_SECONDS):
+        try:
+            if reason.close_code != NORMAL_CLOSURE:
+                await websocket.send_text(error_frame(reason.code, reason.message))
+            await websocket.close(reason.close_code or NORMAL_CLOSURE)
+        except WebSocketDisconnect:
+            pass  # the client is gone already; nothing left to tell it

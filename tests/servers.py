@@ -1,0 +1,102 @@
+"""Real server processes for end-to-end tests, on free loopback ports, always stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 15.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing answered {url} within {timeout} s")
+
+
+class ServerProcess:
+    """A uvicorn process serving `asgi_mmo.app:app`; `stop()` sends SIGTERM and waits."""
+
+    def __init__(self, port: int, env: dict[str, str] | None, cwd: Path, extra_args: list[str]) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}/ws"
+        self._env = {**os.environ, **(env or {})}
+        self._cwd = cwd
+        self._args = extra_args
+        self.log_path = cwd / f"uvicorn-{port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "asgi_mmo.cli", "serve", "--port", str(self.port), "--log-level", "info",
+            *self._args,
+        ]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open by the child
+        self.process = subprocess.Popen(command, env=self._env, cwd=self._cwd, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_for_http(self.url + "/healthz", process=self.process)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return process.returncode if process else 0
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@contextlib.contextmanager
+def run_uvicorn(
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    cwd: Path | None = None,
+    extra_args: list[str] | None = None,
+) -> Iterator[ServerProcess]:
+    """Start `asgi-mmo serve` (uvicorn) on a free port; always stopped on exit."""
+    work = cwd or Path(os.environ.get("PYTEST_TMP", "/tmp"))
+    server = ServerProcess(port or free_port(), env, work, extra_args or [])
+    try:
+        server.start()
+        yield server
+    finally:
+        with contextlib.suppress(Exception):
+            server.stop()
+        process = server.process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()

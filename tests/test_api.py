@@ -1,0 +1,81 @@
+import pytest
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readiness_turns_503_while_draining(client):
+    client.portal.call(client.app.state.registry.drain)
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/healthz").status_code == 200
+    answer = client.post("/api/rooms", json={})
+    assert answer.status_code == 503
+
+
+def test_create_room_with_defaults(client):
+    answer = client.post("/api/rooms", json={})
+    assert answer.status_code == 201
+    room = answer.json()
+    assert room["game"] == "snake"
+    assert (room["private"], room["max_players"], room["bots"], room["tick_rate"]) == (False, 32, 0, 10)
+    assert (room["width"], room["height"]) == (40, 30)
+    listed = client.get("/api/rooms").json()["rooms"]
+    assert [r["id"] for r in listed] == [room["id"]]
+    assert set(listed[0]) == {"id", "game", "players", "max_players", "created_at"}
+    assert listed[0]["players"] == 0
+
+
+def test_create_room_with_every_setting(client):
+    body = {"game": "snake", "private": True, "max_players": 3, "bots": 2, "width": 20, "height": 15, "tick_rate": 20}
+    answer = client.post("/api/rooms", json=body)
+    assert answer.status_code == 201
+    assert answer.json() == {"id": answer.json()["id"], **body}
+
+
+def test_an_empty_body_takes_the_defaults(client):
+    assert client.post("/api/rooms", content=b"").status_code == 201
+
+
+def test_private_rooms_are_not_listed(client):
+    client.post("/api/rooms", json={"private": True})
+    assert client.get("/api/rooms").json() == {"rooms": []}
+
+
+@pytest.mark.parametrize("body", [
+    b"not json",
+    b"[1,2]",
+    b'"snake"',
+    b'{"game": "chess"}',
+    b'{"game": 5}',
+    b'{"private": "yes"}',
+    b'{"max_players": 0}',
+    b'{"max_players": 1001}',
+    b'{"max_players": "4"}',
+    b'{"max_players": 4.5}',
+    b'{"max_players": true}',
+    b'{"bots": -1}',
+    b'{"bots": 101}',
+    b'{"width": 9}',
+    b'{"width": 1001}',
+    b'{"height": 9}',
+    b'{"tick_rate": 0}',
+    b'{"tick_rate": 61}',
+])
+def test_bad_room_requests_answer_422_and_change_nothing(client, body):
+    answer = client.post("/api/rooms", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "bad_request"
+    assert error["message"]
+    assert client.get("/api/rooms").json() == {"rooms": []}
+
+
+def test_room_limit_answers_503(make_client):
+    client = make_client(max_rooms=2)
+    assert client.post("/api/rooms", json={}).status_code == 201
+    assert client.post("/api/rooms", json={}).status_code == 201
+    answer = client.post("/api/rooms", json={})
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "busy"

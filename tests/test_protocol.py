@@ -1,0 +1,98 @@
+import orjson
+import pytest
+
+from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
+from asgi_mmo.protocol import (
+    CLOSE_CODES,
+    Chat,
+    Input,
+    Leave,
+    Ping,
+    Sync,
+    TickFrame,
+    parse_client_message,
+    validate_name,
+)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("alice", "alice"),
+    ("  Bob 2  ", "Bob 2"),
+    ("a.b-c_d", "a.b-c_d"),
+    ("Zoë", "Zoë"),
+    ("x" * 16, "x" * 16),
+])
+def test_valid_names_are_trimmed(raw, expected):
+    assert validate_name(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [None, "", "   ", "x" * 17, "<b>", "a&b", "tab\there", "semi;colon", "emoji🐍"])
+def test_bad_names_close_4400(raw):
+    with pytest.raises(ConnectionRefused) as refused:
+        validate_name(raw)
+    assert refused.value.code == "bad_name"
+    assert refused.value.close_code == 4400
+
+
+def test_parse_each_client_message():
+    assert parse_client_message('{"type":"input","seq":3,"data":{"dir":"up"}}') == Input(3, {"dir": "up"})
+    assert parse_client_message('{"type":"sync"}') == Sync()
+    assert parse_client_message('{"type":"ping","t":12.5}') == Ping(12.5, None)
+    assert parse_client_message('{"type":"ping","t":1,"rtt":40}') == Ping(1, 40)
+    assert parse_client_message('{"type":"chat","text":"  hi  "}') == Chat("hi")
+    assert parse_client_message('{"type":"leave"}') == Leave()
+
+
+@pytest.mark.parametrize("text", [
+    "not json",
+    "[1, 2]",
+    '"just a string"',
+    "{}",
+    '{"type": 5}',
+    '{"type": "dance"}',
+    '{"type": "input", "data": {}}',
+    '{"type": "input", "seq": 0, "data": {}}',
+    '{"type": "input", "seq": -1, "data": {}}',
+    '{"type": "input", "seq": 1.5, "data": {}}',
+    '{"type": "input", "seq": true, "data": {}}',
+    '{"type": "input", "seq": "1", "data": {}}',
+    '{"type": "input", "seq": 1}',
+    '{"type": "ping"}',
+    '{"type": "ping", "t": "now"}',
+    '{"type": "ping", "t": true}',
+    '{"type": "ping", "t": 1, "rtt": -5}',
+    '{"type": "chat"}',
+    '{"type": "chat", "text": 7}',
+    '{"type": "chat", "text": "   "}',
+    '{"type": "chat", "text": "' + "x" * 201 + '"}',
+])
+def test_malformed_messages_are_bad_message(text):
+    with pytest.raises(MessageRefused) as refused:
+        parse_client_message(text)
+    assert refused.value.code == "bad_message"
+    assert refused.value.message
+
+
+def test_close_codes_match_the_contract():
+    assert CLOSE_CODES["flood"] == 1008
+    assert CLOSE_CODES["too_big"] == 1009
+    assert CLOSE_CODES["too_slow"] == 1008
+    assert CLOSE_CODES["bad_name"] == 4400
+    assert CLOSE_CODES["bad_token"] == 4401
+    assert CLOSE_CODES["room_not_found"] == 4404
+    assert CLOSE_CODES["room_full"] == 4409
+    assert CLOSE_CODES["room_closed"] == 4001
+    assert CLOSE_CODES["server_shutdown"] == 1012
+    assert CLOSE_CODES["bad_message"] is None and CLOSE_CODES["rate_limited"] is None
+
+
+def test_tick_frame_splices_each_players_ack_into_one_serialisation():
+    frame = TickFrame("tick", 7, {"moves": [["a", 1, 2, 0]], "names": ["Zoë"]})
+    for ack in (0, 5, 123456):
+        text = frame.for_player(ack)
+        assert orjson.loads(text) == {"type": "tick", "tick": 7, "ack": ack, "moves": [["a", 1, 2, 0]], "names": ["Zoë"]}
+        assert len(text) + frame.extra_bytes == len(text.encode())
+
+
+def test_tick_frame_with_empty_change():
+    assert orjson.loads(TickFrame("tick", 1, {}).for_player(2)) == {"type": "tick", "tick": 1, "ack": 2}

@@ -1,0 +1,48 @@
+import pytest
+
+from asgi_mmo.exceptions import ConfigError
+from asgi_mmo.settings import ENVIRONMENT, Settings
+
+
+def test_defaults_without_environment():
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert settings.redis_url is None and settings.workers == 1 and settings.bind == "127.0.0.1:8000"
+
+
+def test_reads_every_kind_of_variable():
+    settings = Settings.from_env({
+        "ASGI_MMO_ALLOWED_ORIGINS": "https://a.example, https://b.example/",
+        "ASGI_MMO_RATE_LIMIT": "12.5",
+        "ASGI_MMO_MAX_MESSAGE_BYTES": "2048",
+        "ASGI_MMO_LOG_LEVEL": "DEBUG",
+        "ASGI_MMO_DB": "/tmp/x.sqlite3",
+        "ASGI_MMO_ADMIN_TOKEN": "",
+    })
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert settings.rate_limit == 12.5
+    assert settings.max_message_bytes == 2048
+    assert settings.log_level == "debug"
+    assert settings.db_path == "/tmp/x.sqlite3"
+    assert settings.admin_token is None
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("ASGI_MMO_RATE_LIMIT", "fast"),
+    ("ASGI_MMO_MAX_MESSAGE_BYTES", "0"),
+    ("ASGI_MMO_SEAT_SECONDS", "-1"),
+    ("ASGI_MMO_LOG_LEVEL", "loud"),
+])
+def test_bad_values_name_their_variable(variable, value):
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_several_workers_without_redis_are_refused():
+    with pytest.raises(ConfigError, match="ASGI_MMO_REDIS_URL"):
+        Settings.from_env({"ASGI_MMO_WORKERS": "4"})
+
+
+def test_every_variable_maps_to_a_field():
+    fields = set(Settings.__dataclass_fields__)
+    assert {field for field, _ in ENVIRONMENT.values()} <= fields
