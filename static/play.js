@@ -1,0 +1,390 @@
+// The game page: glue between MmoClient (protocol), the snake delta and
+// SnakeView (canvas). All player-made text goes into the page as textContent.
+//
+// Seats: the token of this tab's seat is kept in sessionStorage per room, so
+// a reload resumes the same snake. After a reconnect the server may no longer
+// know the seat (the process restarted): on `bad_token` the page joins the
+// same room afresh; on `room_not_found` it quick-joins the same game under the
+// same name and rewrites the address to the room it landed in.
+
+import { MmoClient } from "./mmo-client.js";
+import { applySnakeDelta, OPPOSITE } from "./snake-delta.js";
+import { SnakeView } from "./snake-view.js";
+
+const $ = (id) => document.getElementById(id);
+const app = $("app");
+const stage = $("stage");
+const canvas = $("game");
+
+const QUICK = app.dataset.quick === "true";
+const PLAY_PATH = app.dataset.playPath; // ".../play/ROOM"
+const NAME_KEY = "asgi-mmo:name";
+const SEAT_PREFIX = "asgi-mmo:seat:";
+
+const query = new URLSearchParams(location.search);
+const game = query.get("game") || null;
+let name = query.get("name");
+let room = QUICK ? null : app.dataset.room;
+
+const ERROR_WORDS = {
+  room_full: "This room is full.",
+  room_not_found: "This room doesn't exist (any more).",
+  bad_name: "That name can't be used: 1 to 16 letters, digits, spaces, _ - or .",
+  room_closed: "This room was closed.",
+  server_shutdown: "The server is restarting. Reconnecting…",
+  bad_token: "Your seat has expired. Joining again…",
+  too_slow: "The connection was too slow. Reconnecting…",
+  flood: "Too many messages. Reconnecting…",
+  rate_limited: "Slow down a little!",
+  too_big: "A message was too big for the server.",
+  bad_message: "The server didn't understand a message.",
+  replaced: "This seat is being played in another tab or window.",
+};
+
+// ---- storage (may be unavailable: private modes, sandboxed frames) -----
+function store(kind) {
+  try {
+    const s = window[kind];
+    s.getItem("x");
+    return s;
+  } catch {
+    return null;
+  }
+}
+const local = store("localStorage");
+const session = store("sessionStorage");
+
+function loadSeat(r) {
+  if (!r || !session) return null;
+  try {
+    return JSON.parse(session.getItem(SEAT_PREFIX + r) || "null");
+  } catch {
+    return null;
+  }
+}
+function saveSeat(r, seat) {
+  if (r && session) session.setItem(SEAT_PREFIX + r, JSON.stringify(seat));
+}
+function dropSeat(r) {
+  if (r && session) session.removeItem(SEAT_PREFIX + r);
+}
+
+// ---- the client and the view -------------------------------------------
+const client = new MmoClient({ applyDelta: applySnakeDelta });
+const view = new SnakeView(canvas, {
+  touchArea: stage,
+  onTurn: turn,
+  onRespawn: respawn,
+  onSwipeStart: () => ($("touch-hint").hidden = true),
+});
+window.__mmo = { client, view }; // for the console and tests
+
+let lastDir = null; // the last direction sent
+let welcomed = false; // this page has played at least once
+let joinMode = "room"; // "room" | "fresh" | "quick": how the current attempt joins
+let usedToken = false;
+
+function wsUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${app.dataset.wsPath}`;
+}
+
+function playUrl(r) {
+  const path = r ? PLAY_PATH.replace(/ROOM$/, encodeURIComponent(r)) : location.pathname;
+  const q = new URLSearchParams(location.search);
+  if (name) q.set("name", name);
+  return `${path}?${q.toString()}`;
+}
+
+function join(mode = "room") {
+  joinMode = mode;
+  const target = mode === "quick" ? null : room;
+  const seat = mode === "room" ? loadSeat(target) : null;
+  usedToken = Boolean(seat && seat.token);
+  setRoomLabel(target);
+  client.connect({
+    url: wsUrl(),
+    name,
+    room: target,
+    game,
+    token: seat ? seat.token : null,
+    seq: seat ? seat.seq : null,
+  });
+}
+
+function turn(dir) {
+  const me = view.mySnake();
+  if (!client.connected || !me || !me.alive) return;
+  const current = client.pendingInputs > 0 && lastDir ? lastDir : me.dir;
+  if (dir === current || dir === OPPOSITE[current]) return;
+  client.sendInput({ dir });
+  lastDir = dir;
+  saveSeat(client.room, { token: client.token, seq: client.seq });
+}
+
+function respawn() {
+  const me = view.mySnake();
+  if (!client.connected || (me && me.alive)) return;
+  client.sendInput({ respawn: true });
+  lastDir = null;
+  saveSeat(client.room, { token: client.token, seq: client.seq });
+}
+
+// ---- client events -----------------------------------------------------
+client.addEventListener("status", (e) => {
+  const { status, attempt, delay } = e.detail;
+  const conn = $("conn");
+  conn.dataset.status = status;
+  app.dataset.status = status;
+  const words = {
+    connecting: "connecting",
+    open: "online",
+    reconnecting: attempt > 1 ? `reconnecting (${attempt})` : "reconnecting",
+    closed: "offline",
+  };
+  $("conn-text").textContent = words[status] || status;
+  if (status === "reconnecting" && delay != null && welcomed && $("banner").hidden) {
+    showBanner("Connection lost. Reconnecting…", { kind: "info" });
+  }
+  if (status !== "open") $("ping").textContent = "— ms";
+});
+
+client.addEventListener("welcome", (e) => {
+  const msg = e.detail;
+  welcomed = true;
+  room = msg.room;
+  if (name && local) local.setItem(NAME_KEY, name);
+  saveSeat(room, { token: msg.token, seq: client.seq });
+  history.replaceState(null, "", playUrl(room));
+  setRoomLabel(room);
+  document.title = `Room ${room} · asgi-mmo`;
+  hideBanner();
+  $("name-form").hidden = true;
+  lastDir = null;
+  view.setMe(msg.player);
+  view.setTickRate(msg.tick_rate);
+  view.reset(client.snapshot);
+  setAspect(client.snapshot);
+  app.dataset.player = msg.player;
+  app.dataset.room = room;
+  onPicture();
+  canvas.focus({ preventScroll: true });
+});
+
+client.addEventListener("tick", () => {
+  view.tick(client.snapshot);
+  app.dataset.tick = String(client.tick);
+  onPicture();
+});
+
+client.addEventListener("state", () => {
+  view.reset(client.snapshot);
+  setAspect(client.snapshot);
+  app.dataset.tick = String(client.tick);
+  onPicture();
+});
+
+client.addEventListener("chat", (e) => addChat(e.detail));
+
+client.addEventListener("pong", (e) => {
+  $("ping").textContent = `${Math.round(e.detail.rtt)} ms`;
+});
+
+client.addEventListener("error", (e) => {
+  const { code } = e.detail;
+  if (code === "rate_limited") showBanner(ERROR_WORDS.rate_limited, { kind: "info", ttl: 2000 });
+  else if (code === "server_shutdown" || code === "too_slow") showBanner(ERROR_WORDS[code], { kind: "info" });
+});
+
+client.addEventListener("close", (e) => {
+  const { error, reconnect } = e.detail;
+  if (reconnect || error === "left") return;
+  const resuming = welcomed || usedToken || joinMode === "fresh";
+  if (error === "bad_token") {
+    dropSeat(room);
+    if (joinMode === "room") {
+      showBanner(ERROR_WORDS.bad_token, { kind: "info" });
+      join("fresh");
+      return;
+    }
+  }
+  if (error === "room_not_found") {
+    dropSeat(room);
+    if (resuming && joinMode !== "quick") {
+      showBanner("The room is gone. Finding you a new one…", { kind: "info" });
+      join("quick");
+      return;
+    }
+  }
+  if (error === "bad_name") {
+    askName(ERROR_WORDS.bad_name);
+    showBanner(ERROR_WORDS.bad_name, {});
+    return;
+  }
+  if (error === "room_closed") dropSeat(room);
+  const words = ERROR_WORDS[error] || `Disconnected (${e.detail.code}${e.detail.reason ? ": " + e.detail.reason : ""}).`;
+  showBanner(words, { lobby: true, quick: true });
+  $("dead").hidden = true;
+});
+
+// ---- score table, death overlay -----------------------------------------
+let scoresKey = "";
+
+function onPicture() {
+  const me = view.mySnake();
+  const dead = Boolean(me && !me.alive);
+  $("dead").hidden = !dead;
+  if (dead) $("dead-score").textContent = String(me.score ?? 0);
+  renderScores();
+}
+
+function renderScores() {
+  const snakes = (client.snapshot?.snakes || []).slice();
+  snakes.sort((a, b) => b.score - a.score || Number(b.alive) - Number(a.alive) || String(a.name).localeCompare(String(b.name)));
+  const key = snakes.map((s) => `${s.id}:${s.score}:${s.alive ? 1 : 0}`).join("|") + "#" + view.me;
+  if (key === scoresKey) return;
+  scoresKey = key;
+  const rows = snakes.map((s, i) => {
+    const li = document.createElement("li");
+    li.dataset.id = s.id;
+    if (s.id === view.me) li.classList.add("me");
+    if (!s.alive) li.classList.add("dead");
+    const rank = el("span", "rank", String(i + 1));
+    const swatch = el("span", "swatch", "");
+    swatch.style.color = s.color || "#2ee6a8";
+    const nm = el("span", "name", s.name || "");
+    if (s.id === view.me) nm.append(" ", el("span", "you", "YOU"));
+    else if (s.bot) nm.append(" ", el("span", "bot", "bot"));
+    const score = el("span", "score", String(s.score ?? 0));
+    li.append(rank, swatch, nm, score);
+    return li;
+  });
+  $("scores").replaceChildren(...rows);
+  const humans = snakes.filter((s) => !s.bot).length;
+  $("players-count").textContent = `${humans} player${humans === 1 ? "" : "s"}${snakes.length > humans ? ` · ${snakes.length - humans} bots` : ""}`;
+}
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  node.textContent = text;
+  return node;
+}
+
+function setAspect(snap) {
+  if (snap && snap.width && snap.height) {
+    const ratio = Math.max(0.6, Math.min(2.2, snap.width / snap.height));
+    stage.style.setProperty("--field-aspect", String(ratio));
+  }
+}
+
+// ---- chat ------------------------------------------------------------------
+function addChat({ player, name: who, text }) {
+  const log = $("chat-log");
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 30;
+  const li = document.createElement("li");
+  const snake = (client.snapshot?.snakes || []).find((s) => s.id === player);
+  const whoEl = el("span", "who", who || "?");
+  if (snake && snake.color) whoEl.style.color = snake.color;
+  li.append(whoEl, el("span", "text", String(text ?? "")));
+  log.append(li);
+  while (log.children.length > 150) log.firstElementChild.remove();
+  if (atBottom) log.scrollTop = log.scrollHeight;
+}
+
+$("chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("chat-input");
+  if (client.sendChat(input.value)) input.value = "";
+});
+$("chat-input").addEventListener("keydown", (e) => {
+  if (e.key === "Escape") {
+    e.target.blur();
+    canvas.focus({ preventScroll: true });
+  }
+});
+window.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !(e.target instanceof HTMLInputElement) && !(e.target instanceof HTMLButtonElement)) {
+    e.preventDefault();
+    $("chat-input").focus();
+  }
+});
+
+// ---- banner, name form, misc --------------------------------------------
+let bannerTimer = 0;
+function showBanner(text, { kind = "error", lobby = false, quick = false, ttl = 0 } = {}) {
+  clearTimeout(bannerTimer);
+  $("banner-text").textContent = text;
+  $("banner").classList.toggle("info", kind === "info");
+  $("banner").dataset.kind = kind;
+  $("banner-lobby").hidden = !lobby;
+  $("banner-quick").hidden = !quick;
+  $("banner").hidden = false;
+  if (ttl) bannerTimer = setTimeout(hideBanner, ttl);
+}
+function hideBanner() {
+  clearTimeout(bannerTimer);
+  $("banner").hidden = true;
+}
+$("banner-quick").addEventListener("click", () => {
+  hideBanner();
+  dropSeat(room);
+  join("quick");
+});
+
+function setRoomLabel(r) {
+  $("room-id").textContent = r || "…";
+}
+
+function askName(error) {
+  const form = $("name-form");
+  const input = $("name-input");
+  input.value = name || (local && local.getItem(NAME_KEY)) || "";
+  $("name-form-error").textContent = error || "";
+  $("name-form-error").hidden = !error;
+  $("dead").hidden = true;
+  form.hidden = false;
+  input.focus();
+  input.select();
+}
+$("name-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const value = $("name-input").value.trim();
+  if (!value) return;
+  name = value;
+  if (local) local.setItem(NAME_KEY, name);
+  $("name-form").hidden = true;
+  hideBanner();
+  history.replaceState(null, "", playUrl(room));
+  join(QUICK && !welcomed ? "quick" : "room");
+});
+
+$("dead").addEventListener("click", respawn);
+
+$("copy-link").addEventListener("click", async () => {
+  if (!room) return;
+  const link = new URL(PLAY_PATH.replace(/ROOM$/, encodeURIComponent(room)), location.href).toString();
+  const btn = $("copy-link");
+  try {
+    await navigator.clipboard.writeText(link);
+    btn.textContent = "Link copied";
+  } catch {
+    btn.textContent = link;
+  }
+  setTimeout(() => (btn.textContent = "Invite"), 1800);
+});
+
+window.addEventListener("pagehide", () => {
+  if (client.room && client.token) saveSeat(client.room, { token: client.token, seq: client.seq });
+});
+
+if (matchMedia("(pointer: coarse)").matches) $("touch-hint").hidden = false;
+
+// ---- start -------------------------------------------------------------
+if (name && name.trim()) {
+  join(QUICK ? "quick" : "room");
+} else {
+  name = null;
+  $("conn-text").textContent = "waiting for a name";
+  askName("");
+}

@@ -1,0 +1,540 @@
+// Drawing the snake field on a canvas, and reading the player's steering.
+//
+// `SnakeView` knows the SNAPSHOT shape (docs/snake.md) but nothing of the
+// network: the page hands it the client's snapshot after each tick, and it
+// calls back `onTurn(dir)`, `onRespawn()` for the keys, swipes and taps it
+// sees. Everything is drawn with canvas calls (names with fillText), so no
+// player data ever becomes markup.
+
+const BG = "#070a12";
+const ARENA = "#0b1120";
+const GRID = "rgba(130, 160, 255, 0.07)";
+const GRID_MAJOR = "rgba(130, 160, 255, 0.12)";
+const BORDER = "#2ee6a8";
+const STONE = "#3a4460";
+const STONE_TOP = "#56627f";
+const FOOD_COLORS = [null, "#7cf29a", "#7cf29a", "#a6f46b", "#ffe066", "#ffcc4d", "#ffa94d", "#ff8a5c", "#ff6b9a", "#e77bff"];
+const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
+
+const KEY_DIRS = {
+  ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right",
+  KeyW: "up", KeyS: "down", KeyA: "left", KeyD: "right",
+};
+const DIR_VECTORS = { up: [0, -1], down: [0, 1], left: [-1, 0], right: [1, 0] };
+
+function lerp(a, b, f) {
+  return a + (b - a) * f;
+}
+
+function clamp(v, lo, hi) {
+  return Math.max(lo, Math.min(hi, v));
+}
+
+function isTyping(target) {
+  if (!target || !(target instanceof Element)) return false;
+  return target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true']") !== null;
+}
+
+export class SnakeView {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {object} options
+   * @param {(dir: string) => void} options.onTurn
+   * @param {() => void} options.onRespawn
+   * @param {() => void} [options.onSwipeStart] first touch: e.g. hide hints
+   * @param {HTMLElement} [options.touchArea] where swipes are read (default: the canvas)
+   */
+  constructor(canvas, { onTurn, onRespawn, onSwipeStart, touchArea } = {}) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d", { alpha: false });
+    this.onTurn = onTurn || (() => {});
+    this.onRespawn = onRespawn || (() => {});
+    this.onSwipeStart = onSwipeStart || (() => {});
+    this.touchArea = touchArea || canvas;
+    this.snapshot = null;
+    this.me = null;
+    this.tickMs = 100;
+    this.tickAt = 0; // performance.now() of the last tick
+    this.motion = new Map(); // id -> {moved, tailFrom: [x,y] | null}
+    this.last = new Map(); // id -> {head, tail, len} as of the last tick
+    this.camera = null; // {x, y} field cell at the view centre, when following
+    this.dpr = 1;
+    this.cssW = 0;
+    this.cssH = 0;
+    this.frame = 0;
+    this._raf = 0;
+    this._listeners = [];
+    this._bind();
+    this._resize();
+    this._loop = this._loop.bind(this);
+    this._raf = requestAnimationFrame(this._loop);
+  }
+
+  /** Who "I" am: my snake is drawn on top, labelled and followed. */
+  setMe(playerId) {
+    this.me = playerId;
+  }
+
+  setTickRate(rate) {
+    if (rate > 0) this.tickMs = 1000 / rate;
+  }
+
+  /** A whole new picture (welcome, state): no interpolation from the old one. */
+  reset(snapshot) {
+    this.snapshot = snapshot;
+    this.motion.clear();
+    this.last.clear();
+    this._remember();
+    this.tickAt = performance.now() - this.tickMs;
+  }
+
+  /** The snapshot after one tick's change: animate from the previous tick. */
+  tick(snapshot) {
+    this.snapshot = snapshot;
+    this.motion.clear();
+    for (const s of snapshot.snakes || []) {
+      const prev = this.last.get(s.id);
+      const b = s.body || [];
+      if (!prev || b.length < 2 || !s.alive) continue;
+      const moved = b[1][0] === prev.head[0] && b[1][1] === prev.head[1];
+      if (!moved) continue;
+      const grew = b.length > prev.len;
+      this.motion.set(s.id, { tailFrom: grew ? null : prev.tail });
+    }
+    this._remember();
+    this.tickAt = performance.now();
+  }
+
+  mySnake() {
+    if (!this.snapshot || this.me == null) return null;
+    return (this.snapshot.snakes || []).find((s) => s.id === this.me) || null;
+  }
+
+  destroy() {
+    cancelAnimationFrame(this._raf);
+    for (const [target, type, fn, opts] of this._listeners) target.removeEventListener(type, fn, opts);
+    this._listeners = [];
+  }
+
+  // ---- input -----------------------------------------------------------
+
+  _on(target, type, fn, opts) {
+    target.addEventListener(type, fn, opts);
+    this._listeners.push([target, type, fn, opts]);
+  }
+
+  _bind() {
+    this._on(window, "keydown", (e) => {
+      if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target)) return;
+      const dir = KEY_DIRS[e.code] || KEY_DIRS[e.key];
+      if (dir) {
+        e.preventDefault();
+        if (!e.repeat) this.onTurn(dir);
+      } else if (e.code === "Space" || e.key === " ") {
+        e.preventDefault();
+        if (!e.repeat) this.onRespawn();
+      }
+    });
+
+    // Swipes: a finger that travels far enough steers, and can steer again
+    // without lifting; a short touch is a tap.
+    let start = null;
+    const MIN = 22;
+    this._on(this.touchArea, "pointerdown", (e) => {
+      if (e.pointerType === "mouse") {
+        this.canvas.focus({ preventScroll: true });
+        return;
+      }
+      start = { x: e.clientX, y: e.clientY, moved: false, id: e.pointerId };
+      this.onSwipeStart();
+    });
+    this._on(this.touchArea, "pointermove", (e) => {
+      if (!start || e.pointerId !== start.id) return;
+      const dx = e.clientX - start.x;
+      const dy = e.clientY - start.y;
+      if (Math.max(Math.abs(dx), Math.abs(dy)) < MIN) return;
+      const dir = Math.abs(dx) > Math.abs(dy) ? (dx > 0 ? "right" : "left") : dy > 0 ? "down" : "up";
+      this.onTurn(dir);
+      start = { x: e.clientX, y: e.clientY, moved: true, id: e.pointerId };
+    });
+    const end = (e) => {
+      if (!start || e.pointerId !== start.id) return;
+      const tap = !start.moved && Math.hypot(e.clientX - start.x, e.clientY - start.y) < MIN;
+      start = null;
+      if (tap && e.type === "pointerup") {
+        const me = this.mySnake();
+        if (me && !me.alive) this.onRespawn();
+      }
+    };
+    this._on(this.touchArea, "pointerup", end);
+    this._on(this.touchArea, "pointercancel", end);
+
+    this._on(window, "resize", () => this._resize());
+    if (typeof ResizeObserver === "function") {
+      const ro = new ResizeObserver(() => this._resize());
+      ro.observe(this.canvas);
+      this._listeners.push([{ removeEventListener: () => ro.disconnect() }, "", null, undefined]);
+    }
+  }
+
+  // ---- drawing ---------------------------------------------------------
+
+  _remember() {
+    this.last.clear();
+    for (const s of this.snapshot?.snakes || []) {
+      const b = s.body || [];
+      if (!b.length) continue;
+      this.last.set(s.id, { head: b[0].slice(), tail: b[b.length - 1].slice(), len: b.length });
+    }
+  }
+
+  _resize() {
+    const dpr = Math.max(1, Math.min(window.devicePixelRatio || 1, 3));
+    const w = this.canvas.clientWidth;
+    const h = this.canvas.clientHeight;
+    if (!w || !h) return;
+    const bw = Math.round(w * dpr);
+    const bh = Math.round(h * dpr);
+    if (this.canvas.width !== bw || this.canvas.height !== bh) {
+      this.canvas.width = bw;
+      this.canvas.height = bh;
+    }
+    this.dpr = bw / w;
+    this.cssW = w;
+    this.cssH = h;
+  }
+
+  _loop(now) {
+    this._raf = requestAnimationFrame(this._loop);
+    if (document.hidden) return;
+    if (this.canvas.clientWidth !== this.cssW || this.canvas.clientHeight !== this.cssH) this._resize();
+    this.frame += 1;
+    this.draw(now);
+  }
+
+  /** Cell size and the field's top-left corner on the canvas, in CSS px. */
+  _layout() {
+    const snap = this.snapshot;
+    const W = snap.width || 1;
+    const H = snap.height || 1;
+    const pad = Math.min(16, Math.max(6, Math.min(this.cssW, this.cssH) * 0.025));
+    const fit = Math.min((this.cssW - 2 * pad) / W, (this.cssH - 2 * pad) / H);
+    const minCell = this.cssW < 600 ? 9 : 12;
+    if (fit >= minCell) {
+      this.camera = null;
+      return { cell: fit, ox: (this.cssW - W * fit) / 2, oy: (this.cssH - H * fit) / 2, follow: false };
+    }
+    // The field is too big to show whole: follow my snake.
+    const cell = minCell;
+    const me = this.mySnake();
+    const target = me && me.body && me.body.length ? { x: me.body[0][0] + 0.5, y: me.body[0][1] + 0.5 } : { x: W / 2, y: H / 2 };
+    const halfW = this.cssW / cell / 2;
+    const halfH = this.cssH / cell / 2;
+    target.x = W * cell <= this.cssW ? W / 2 : clamp(target.x, halfW - pad / cell, W - halfW + pad / cell);
+    target.y = H * cell <= this.cssH ? H / 2 : clamp(target.y, halfH - pad / cell, H - halfH + pad / cell);
+    if (!this.camera) this.camera = { ...target };
+    this.camera.x = lerp(this.camera.x, target.x, 0.12);
+    this.camera.y = lerp(this.camera.y, target.y, 0.12);
+    return { cell, ox: this.cssW / 2 - this.camera.x * cell, oy: this.cssH / 2 - this.camera.y * cell, follow: true };
+  }
+
+  draw(now = performance.now()) {
+    const ctx = this.ctx;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.fillStyle = BG;
+    ctx.fillRect(0, 0, this.cssW, this.cssH);
+    const snap = this.snapshot;
+    if (!snap || !snap.width || !snap.height) {
+      this._drawWaiting(now);
+      return;
+    }
+    const L = this._layout();
+    const f = clamp((now - this.tickAt) / this.tickMs, 0, 1);
+    const { cell, ox, oy } = L;
+    const W = snap.width;
+    const H = snap.height;
+
+    // visible cell range (for big fields)
+    const x0 = Math.max(0, Math.floor(-ox / cell) - 1);
+    const y0 = Math.max(0, Math.floor(-oy / cell) - 1);
+    const x1 = Math.min(W, Math.ceil((this.cssW - ox) / cell) + 1);
+    const y1 = Math.min(H, Math.ceil((this.cssH - oy) / cell) + 1);
+    const visible = (x, y) => x >= x0 - 2 && x <= x1 + 2 && y >= y0 - 2 && y <= y1 + 2;
+
+    ctx.save();
+    ctx.translate(ox, oy);
+
+    // arena, grid, glowing border
+    ctx.fillStyle = ARENA;
+    ctx.fillRect(0, 0, W * cell, H * cell);
+    if (cell >= 5) {
+      ctx.lineWidth = 1;
+      for (const [major, style] of [[false, GRID], [true, GRID_MAJOR]]) {
+        ctx.beginPath();
+        for (let x = x0; x <= x1; x++) {
+          if ((x % 5 === 0) !== major) continue;
+          const px = Math.round(x * cell * this.dpr) / this.dpr + 0.5 / this.dpr;
+          ctx.moveTo(px, y0 * cell);
+          ctx.lineTo(px, y1 * cell);
+        }
+        for (let y = y0; y <= y1; y++) {
+          if ((y % 5 === 0) !== major) continue;
+          const py = Math.round(y * cell * this.dpr) / this.dpr + 0.5 / this.dpr;
+          ctx.moveTo(x0 * cell, py);
+          ctx.lineTo(x1 * cell, py);
+        }
+        ctx.strokeStyle = style;
+        ctx.stroke();
+      }
+    }
+    ctx.save();
+    ctx.shadowColor = BORDER;
+    ctx.shadowBlur = 18;
+    ctx.strokeStyle = "rgba(46, 230, 168, 0.75)";
+    ctx.lineWidth = 2;
+    ctx.strokeRect(-1, -1, W * cell + 2, H * cell + 2);
+    ctx.restore();
+
+    // stones
+    const r = Math.max(1, cell * 0.18);
+    for (const [x, y] of snap.stones || []) {
+      if (!visible(x, y)) continue;
+      const px = x * cell + cell * 0.06;
+      const py = y * cell + cell * 0.06;
+      const s = cell * 0.88;
+      ctx.fillStyle = STONE;
+      roundRect(ctx, px, py, s, s, r);
+      ctx.fill();
+      ctx.fillStyle = STONE_TOP;
+      roundRect(ctx, px + s * 0.12, py + s * 0.1, s * 0.76, s * 0.45, r * 0.7);
+      ctx.fill();
+    }
+
+    // food digits
+    const pulse = 1 + 0.06 * Math.sin(now / 260);
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.font = `800 ${Math.max(7, cell * 0.72)}px ${FONT}`;
+    for (const [x, y, v] of snap.food || []) {
+      if (!visible(x, y)) continue;
+      const cx = (x + 0.5) * cell;
+      const cy = (y + 0.5) * cell;
+      const color = FOOD_COLORS[v] || FOOD_COLORS[5];
+      ctx.save();
+      ctx.shadowColor = color;
+      ctx.shadowBlur = cell * 0.8;
+      ctx.fillStyle = color;
+      ctx.beginPath();
+      ctx.arc(cx, cy, cell * 0.46 * pulse, 0, Math.PI * 2);
+      ctx.fill();
+      ctx.restore();
+      if (cell >= 7) {
+        ctx.fillStyle = "#08101a";
+        ctx.fillText(String(v), cx, cy + cell * 0.05);
+      }
+    }
+
+    // snakes: ghosts first, then the living, mine on top
+    const snakes = snap.snakes || [];
+    const ghosts = snakes.filter((s) => !s.alive);
+    const living = snakes.filter((s) => s.alive && s.id !== this.me);
+    const mine = snakes.filter((s) => s.alive && s.id === this.me);
+    const glow = living.length + mine.length <= 60;
+    for (const s of ghosts) this._drawSnake(s, cell, 1, false, visible);
+    for (const s of living) this._drawSnake(s, cell, f, glow, visible);
+    for (const s of mine) this._drawSnake(s, cell, f, true, visible);
+
+    // names over heads
+    if (cell >= 8) {
+      ctx.textAlign = "center";
+      ctx.textBaseline = "bottom";
+      for (const s of [...living, ...mine]) {
+        const h = this._headPoint(s, f);
+        if (!h || !visible(Math.floor(h[0]), Math.floor(h[1]))) continue;
+        const mineOne = s.id === this.me;
+        ctx.font = `${mineOne ? 750 : 600} ${Math.max(10, Math.min(14, cell * 0.62))}px ${FONT}`;
+        ctx.fillStyle = mineOne ? "#eafff6" : "rgba(232, 237, 255, 0.72)";
+        ctx.shadowColor = "rgba(0,0,0,0.9)";
+        ctx.shadowBlur = 4;
+        ctx.fillText(s.name || "", h[0] * cell, (h[1] - 0.55) * cell);
+        ctx.shadowBlur = 0;
+      }
+    }
+    ctx.restore();
+
+    if (L.follow) this._drawMinimap(snap, L);
+  }
+
+  _cellPoints(s, f) {
+    const b = s.body || [];
+    const pts = b.map(([x, y]) => [x + 0.5, y + 0.5]);
+    const m = this.motion.get(s.id);
+    if (m && pts.length >= 2 && f < 1) {
+      pts[0] = [lerp(pts[1][0], pts[0][0], f), lerp(pts[1][1], pts[0][1], f)];
+      if (m.tailFrom) {
+        const last = pts[pts.length - 1];
+        const from = [m.tailFrom[0] + 0.5, m.tailFrom[1] + 0.5];
+        pts.push([lerp(from[0], last[0], f), lerp(from[1], last[1], f)]);
+      }
+    }
+    return pts;
+  }
+
+  _headPoint(s, f) {
+    const pts = this._cellPoints(s, f);
+    return pts.length ? pts[0] : null;
+  }
+
+  _drawSnake(s, cell, f, glow, visible) {
+    const b = s.body || [];
+    if (!b.length) return;
+    if (!b.some(([x, y]) => visible(x, y))) return;
+    const ctx = this.ctx;
+    const pts = this._cellPoints(s, f);
+    const color = s.color || "#2ee6a8";
+    const dead = !s.alive;
+    const isMe = s.id === this.me;
+    ctx.save();
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    if (dead) ctx.globalAlpha = 0.22;
+    const path = () => {
+      ctx.beginPath();
+      ctx.moveTo(pts[0][0] * cell, pts[0][1] * cell);
+      for (let i = 1; i < pts.length; i++) ctx.lineTo(pts[i][0] * cell, pts[i][1] * cell);
+      if (pts.length === 1) ctx.lineTo(pts[0][0] * cell + 0.01, pts[0][1] * cell);
+    };
+    // body
+    if (glow && !dead) {
+      ctx.shadowColor = color;
+      ctx.shadowBlur = Math.min(24, cell * (isMe ? 1.3 : 0.9));
+    }
+    ctx.strokeStyle = color;
+    ctx.lineWidth = cell * 0.74;
+    path();
+    ctx.stroke();
+    ctx.shadowBlur = 0;
+    // a lighter spine makes it read as a tube
+    ctx.globalAlpha = dead ? 0.12 : 0.28;
+    ctx.strokeStyle = "#ffffff";
+    ctx.lineWidth = cell * 0.22;
+    path();
+    ctx.stroke();
+    ctx.globalAlpha = dead ? 0.3 : 1;
+    if (dead) ctx.setLineDash([cell * 0.3, cell * 0.25]);
+
+    // head: brighter, with eyes looking the way it goes
+    const [hx, hy] = pts[0];
+    const dir = DIR_VECTORS[s.dir] || [1, 0];
+    const cx = hx * cell;
+    const cy = hy * cell;
+    const hr = cell * 0.48;
+    ctx.fillStyle = color;
+    if (glow && !dead) {
+      ctx.shadowColor = color;
+      ctx.shadowBlur = Math.min(28, cell * 1.4);
+    }
+    ctx.beginPath();
+    ctx.arc(cx, cy, hr, 0, Math.PI * 2);
+    ctx.fill();
+    ctx.shadowBlur = 0;
+    ctx.globalAlpha = dead ? 0.15 : 0.42;
+    ctx.fillStyle = "#ffffff";
+    ctx.beginPath();
+    ctx.arc(cx, cy, hr, 0, Math.PI * 2);
+    ctx.fill();
+    ctx.globalAlpha = dead ? 0.3 : 1;
+    if (isMe && !dead) {
+      ctx.strokeStyle = "#ffffff";
+      ctx.lineWidth = Math.max(1, cell * 0.08);
+      ctx.beginPath();
+      ctx.arc(cx, cy, hr + cell * 0.12, 0, Math.PI * 2);
+      ctx.stroke();
+    }
+    if (cell >= 6) {
+      const [dx, dy] = dir;
+      const side = [-dy, dx];
+      const fwd = cell * 0.16;
+      const apart = cell * 0.2;
+      for (const sgn of [-1, 1]) {
+        const ex = cx + dx * fwd + side[0] * apart * sgn;
+        const ey = cy + dy * fwd + side[1] * apart * sgn;
+        if (dead) {
+          const k = cell * 0.09;
+          ctx.strokeStyle = "#ffffff";
+          ctx.lineWidth = Math.max(1, cell * 0.06);
+          ctx.setLineDash([]);
+          ctx.beginPath();
+          ctx.moveTo(ex - k, ey - k);
+          ctx.lineTo(ex + k, ey + k);
+          ctx.moveTo(ex + k, ey - k);
+          ctx.lineTo(ex - k, ey + k);
+          ctx.stroke();
+        } else {
+          ctx.fillStyle = "#ffffff";
+          ctx.beginPath();
+          ctx.arc(ex, ey, cell * 0.13, 0, Math.PI * 2);
+          ctx.fill();
+          ctx.fillStyle = "#0a0f1c";
+          ctx.beginPath();
+          ctx.arc(ex + dx * cell * 0.05, ey + dy * cell * 0.05, cell * 0.07, 0, Math.PI * 2);
+          ctx.fill();
+        }
+      }
+    }
+    ctx.restore();
+  }
+
+  _drawMinimap(snap, L) {
+    const ctx = this.ctx;
+    const maxW = Math.min(150, this.cssW * 0.32);
+    const scale = maxW / snap.width;
+    const w = snap.width * scale;
+    const h = snap.height * scale;
+    const x = this.cssW - w - 10;
+    const y = this.cssH - h - 10;
+    ctx.save();
+    ctx.globalAlpha = 0.85;
+    ctx.fillStyle = "rgba(7, 10, 18, 0.85)";
+    ctx.strokeStyle = "rgba(46, 230, 168, 0.5)";
+    ctx.lineWidth = 1;
+    ctx.fillRect(x, y, w, h);
+    ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
+    for (const s of snap.snakes || []) {
+      if (!s.alive || !s.body || !s.body.length) continue;
+      const mine = s.id === this.me;
+      ctx.fillStyle = mine ? "#ffffff" : s.color || "#2ee6a8";
+      const size = mine ? 4 : 2.5;
+      ctx.fillRect(x + s.body[0][0] * scale - size / 2, y + s.body[0][1] * scale - size / 2, size, size);
+    }
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.55)";
+    ctx.strokeRect(x + (-L.ox / L.cell) * scale, y + (-L.oy / L.cell) * scale, (this.cssW / L.cell) * scale, (this.cssH / L.cell) * scale);
+    ctx.restore();
+  }
+
+  _drawWaiting(now) {
+    const ctx = this.ctx;
+    const cx = this.cssW / 2;
+    const cy = this.cssH / 2;
+    ctx.save();
+    ctx.strokeStyle = "rgba(46, 230, 168, 0.8)";
+    ctx.lineWidth = 4;
+    ctx.lineCap = "round";
+    ctx.shadowColor = "#2ee6a8";
+    ctx.shadowBlur = 12;
+    const a = (now / 400) % (Math.PI * 2);
+    ctx.beginPath();
+    ctx.arc(cx, cy, 18, a, a + Math.PI * 1.3);
+    ctx.stroke();
+    ctx.restore();
+  }
+}
+
+function roundRect(ctx, x, y, w, h, r) {
+  ctx.beginPath();
+  if (ctx.roundRect) {
+    ctx.roundRect(x, y, w, h, r);
+  } else {
+    ctx.rect(x, y, w, h);
+  }
+}
