@@ -1,0 +1,176 @@
+"""The planner pool with real worker processes (kept to 1-2 for speed)."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from multiprocessing import resource_tracker
+
+import anyio
+import pytest
+
+from asgi_mmo.offload import PlannerPool
+from asgi_mmo.pathfinding import PlanRequest, run_plan
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    # The pool awaits concurrent futures with asyncio.wrap_future.
+    return "asyncio"
+
+
+def small_request() -> PlanRequest:
+    width, height = 6, 4
+    blocked = bytearray(width * height)
+    blocked[1 * width + 3] = 1  # a stone between head and food
+    return PlanRequest(width, height, bytes(blocked), (1, 1), ((5, 1),))
+
+
+def slow_request() -> PlanRequest:
+    """An open field searched corner to corner: tens of milliseconds of work."""
+    width = height = 300
+    return PlanRequest(width, height, bytes(width * height), (0, 0), ((299, 299),), max_nodes=width * height)
+
+
+def child_pids() -> set[int]:
+    """Live processes whose parent is this one, from /proc (no psutil)."""
+    me = os.getpid()
+    children = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as status:
+                for line in status:
+                    if line.startswith("PPid:"):
+                        if int(line.split()[1]) == me:
+                            children.add(int(entry))
+                        break
+        except OSError:  # the process ended while we looked
+            continue
+    return children
+
+
+def not_ours() -> set[int]:
+    """multiprocessing's resource tracker: one per interpreter, started by the
+    first spawn-context lock and kept until exit. No pool owns it."""
+    pid = resource_tracker._resource_tracker._pid
+    return {pid} if pid is not None else set()
+
+
+def worker_pids(pool: PlannerPool) -> set[int]:
+    executor = pool._executor
+    assert executor is not None
+    return set(executor._processes)
+
+
+async def test_plan_comes_back_from_a_worker_process() -> None:
+    before = child_pids()
+    async with PlannerPool(processes=1) as pool:
+        workers = worker_pids(pool)
+        assert len(workers) == 1
+        assert os.getpid() not in workers
+        assert workers <= child_pids() - before
+        request = small_request()
+        path = await pool.plan(request)
+        assert path == run_plan(request)
+        assert path[0] in ("up", "down") and len(path) == 6
+        # A request the planner refuses raises here, as inline planning would.
+        bad = PlanRequest(6, 4, bytes(3), (0, 0), ((5, 1),))
+        with pytest.raises(ValueError):
+            await pool.plan(bad)
+        # ...and the pool is not harmed by it.
+        assert await pool.plan(request) == path
+        assert pool.statistics().replacements == 0
+
+
+async def test_killed_worker_is_replaced(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="asgi_mmo.offload")
+    async with PlannerPool(processes=2) as pool:
+        request = small_request()
+        expected = run_plan(request)
+        assert await pool.plan(request) == expected
+        broken = pool._executor
+        assert broken is not None
+        victim = min(worker_pids(pool))
+        os.kill(victim, signal.SIGKILL)
+        with anyio.fail_after(10):
+            while not broken._broken:  # the executor notices the death
+                await anyio.sleep(0.01)
+
+        assert await pool.plan(request) == []
+        stats = pool.statistics()
+        assert stats.failed == 1 and stats.replacements == 1
+        assert pool._executor is not broken
+        assert victim not in worker_pids(pool)
+        assert victim not in child_pids()  # reaped, not a zombie
+        assert await pool.plan(request) == expected
+        assert any("died" in record.getMessage() for record in caplog.records)
+        assert any("replaced" in record.getMessage() for record in caplog.records)
+
+
+async def test_no_child_process_remains_after_exit() -> None:
+    before = child_pids()
+    async with PlannerPool(processes=2) as pool:
+        workers = worker_pids(pool)
+        assert len(workers) == 2
+        assert await pool.plan(small_request())
+        # Leave with plans still running: they are cancelled, workers joined.
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(pool.plan, slow_request())
+            await anyio.sleep(0.05)
+            assert pool.statistics().in_flight > 0
+            tg.cancel_scope.cancel()
+        assert pool.statistics().in_flight == 0
+    assert multiprocessing.active_children() == []
+    left = child_pids() - before - not_ours()
+    assert left == set()
+    assert not workers & child_pids()
+
+
+async def test_in_flight_cap_is_respected() -> None:
+    async with PlannerPool(processes=1, max_in_flight=2) as pool:
+        waiting_seen = 0
+        results: list[list[str]] = []
+
+        async def one() -> None:
+            results.append(await pool.plan(slow_request()))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(6):
+                tg.start_soon(one)
+            while len(results) < 6:
+                stats = pool.statistics()
+                assert stats.in_flight <= 2
+                waiting_seen = max(waiting_seen, stats.waiting)
+                await anyio.sleep(0.005)
+
+        stats = pool.statistics()
+        assert stats.peak_in_flight == 2
+        assert waiting_seen >= 1  # callers beyond the cap waited for a slot
+        assert stats.in_flight == 0 and stats.waiting == 0
+        assert all(len(path) == 299 + 299 for path in results)
+
+
+async def test_inline_planning_starts_no_process() -> None:
+    before = child_pids()
+    async with PlannerPool(processes=0) as pool:
+        request = small_request()
+        assert await pool.plan(request) == run_plan(request)
+        assert child_pids() - before - not_ours() == set()
+        assert pool.statistics().processes == 0
+
+
+async def test_plan_outside_the_pool_is_refused() -> None:
+    pool = PlannerPool(processes=0)
+    with pytest.raises(RuntimeError, match="not open"):
+        await pool.plan(small_request())
+    with pytest.raises(ValueError):
+        PlannerPool(processes=-1)
+    with pytest.raises(ValueError):
+        PlannerPool(processes=1, max_in_flight=0)

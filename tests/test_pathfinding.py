@@ -1,0 +1,242 @@
+"""Bot planning on fixed layouts: plain synchronous functions."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from asgi_mmo.pathfinding import DIRECTIONS, PlanRequest, plan_path, run_plan, safe_moves
+
+
+def parse(*rows: str) -> tuple[int, int, bytearray, tuple[int, int], list[tuple[int, int]]]:
+    """A layout drawn as text: `#` blocked, `H` the head, `F` food, `.` free."""
+    width, height = len(rows[0]), len(rows)
+    blocked = bytearray(width * height)
+    head = (-1, -1)
+    food: list[tuple[int, int]] = []
+    for y, row in enumerate(rows):
+        assert len(row) == width
+        for x, char in enumerate(row):
+            if char == "#":
+                blocked[y * width + x] = 1
+            elif char == "H":
+                head = (x, y)
+            elif char == "F":
+                food.append((x, y))
+    return width, height, blocked, head, food
+
+
+def walk(
+    width: int, height: int, blocked: bytes | bytearray, head: tuple[int, int], path: list[str]
+) -> tuple[int, int]:
+    """Follow `path`, asserting every step stays in the field on a free cell."""
+    x, y = head
+    for direction in path:
+        dx, dy = DIRECTIONS[direction]
+        x, y = x + dx, y + dy
+        assert 0 <= x < width and 0 <= y < height, f"{direction} leaves the field at {(x, y)}"
+        assert not blocked[y * width + x], f"{direction} enters a blocked cell {(x, y)}"
+    return x, y
+
+
+def test_straight_path_to_food() -> None:
+    w, h, blocked, head, food = parse(
+        ".....",
+        ".H..F",
+        ".....",
+    )
+    assert plan_path(w, h, blocked, head, food) == ["right", "right", "right"]
+
+
+def test_directions_follow_the_protocol() -> None:
+    # up is y-1, right is x+1
+    w, h, blocked, head, food = parse(
+        "..F",
+        "...",
+        "H..",
+    )
+    path = plan_path(w, h, blocked, head, food)
+    assert len(path) == 4
+    assert sorted(path) == ["right", "right", "up", "up"]
+    assert walk(w, h, blocked, head, path) == (2, 0)
+
+
+def test_nearest_of_several_foods() -> None:
+    w, h, blocked, head, food = parse(
+        "F.......",
+        "........",
+        "....H..F",
+        "........",
+    )
+    path = plan_path(w, h, blocked, head, food)
+    assert path == ["right", "right", "right"]
+
+
+def test_goes_around_stones_and_bodies_by_a_shortest_way() -> None:
+    w, h, blocked, head, food = parse(
+        "........",
+        ".######.",
+        ".#H...#.",
+        ".####.#.",
+        "......#F",
+    )
+    path = plan_path(w, h, blocked, head, food)
+    # Out through the gap at (5, 3), then left along the bottom, up the left
+    # side, over the top and down the right side: the only way.
+    assert walk(w, h, blocked, head, path) == (7, 4)
+    assert len(path) == 3 + 2 + 5 + 4 + 7 + 4
+
+
+def test_head_cell_marked_blocked_is_still_the_start() -> None:
+    w, h, blocked, head, food = parse(
+        "##.F",
+    )
+    # The snake's own head is part of its body: blocked, yet the start.
+    blocked[1] = 1
+    head = (1, 0)
+    assert plan_path(w, h, blocked, head, food) == ["right", "right"]
+
+
+def test_enclosed_head_finds_nothing() -> None:
+    w, h, blocked, head, food = parse(
+        ".....",
+        ".###.",
+        ".#H#F",
+        ".###.",
+    )
+    assert plan_path(w, h, blocked, head, food) == []
+
+
+def test_food_behind_walls_or_on_blocked_cells_is_ignored() -> None:
+    w, h, blocked, head, food = parse(
+        "H..#F",
+        "...#.",
+        "...#.",
+    )
+    assert plan_path(w, h, blocked, head, food) == []
+    assert plan_path(w, h, blocked, head, [(3, 0), (99, 99), (-1, 0)]) == []
+    assert plan_path(w, h, blocked, head, []) == []
+
+
+def test_bound_on_expansions() -> None:
+    width, height = 200, 200
+    blocked = bytes(width * height)
+    head, food = (0, 0), [(199, 199)]
+    assert plan_path(width, height, blocked, head, food, max_nodes=1000) == []
+    full = plan_path(width, height, blocked, head, food, max_nodes=width * height)
+    assert len(full) == 199 + 199
+
+
+def test_bound_is_exact_enough_for_near_food() -> None:
+    w, h, blocked, head, food = parse("H.F")
+    # Expanding the head and its neighbour is enough for food two steps away.
+    assert plan_path(w, h, blocked, head, food, max_nodes=2) == ["right", "right"]
+    assert plan_path(w, h, blocked, head, food, max_nodes=1) == []
+
+
+def test_head_outside_the_field_and_bad_field() -> None:
+    w, h, blocked, _, food = parse("..F")
+    assert plan_path(w, h, blocked, (-1, 0), food) == []
+    with pytest.raises(ValueError):
+        plan_path(w, h, bytearray(2), (0, 0), food)
+
+
+def test_run_plan_takes_a_request() -> None:
+    w, h, blocked, head, food = parse(".H.F")
+    request = PlanRequest(w, h, bytes(blocked), head, tuple(food))
+    assert run_plan(request) == ["right", "right"]
+
+
+def test_large_field_is_fast() -> None:
+    width = height = 1000
+    blocked = bytearray(width * height)
+    for y in range(0, height, 4):  # horizontal walls with a gap
+        for x in range(width):
+            if x != (y * 7) % width:
+                blocked[y * width + x] = 1
+    started = time.perf_counter()
+    path = plan_path(width, height, bytes(blocked), (500, 501), [(10, 998)], max_nodes=20000)
+    elapsed = time.perf_counter() - started
+    assert path == []  # far beyond 20000 expansions
+    assert elapsed < 0.5
+
+
+# -- safe_moves --------------------------------------------------------------
+
+
+def test_safe_moves_never_reverses_or_leaves_the_field() -> None:
+    w, h, blocked, head, _ = parse(
+        "H...",
+        "....",
+    )
+    moves = safe_moves(w, h, blocked, head, "left")
+    assert "right" not in moves  # straight back
+    assert "left" not in moves and "up" not in moves  # walls
+    assert moves == ["down"]
+
+
+def test_safe_moves_avoid_blocked_cells() -> None:
+    w, h, blocked, head, _ = parse(
+        ".#.",
+        "#H.",
+        "...",
+    )
+    assert set(safe_moves(w, h, blocked, head, "right")) == {"right", "down"}
+    # Moving up, down would be straight back: only right is left.
+    assert safe_moves(w, h, blocked, head, "up") == ["right"]
+
+
+def test_safe_moves_prefer_room_to_live() -> None:
+    w, h, blocked, head, _ = parse(
+        "##.######",
+        "##.######",
+        "##H......",
+        "#########",
+    )
+    # Up leads into a dead end of 2 cells; right into open space.
+    assert safe_moves(w, h, blocked, head, "right") == ["right", "up"]
+    assert safe_moves(w, h, blocked, head, "up") == ["right", "up"]
+
+
+def test_safe_moves_keep_current_direction_on_a_tie() -> None:
+    w, h, blocked, head, _ = parse(
+        ".....",
+        ".....",
+        "..H..",
+        ".....",
+        ".....",
+    )
+    assert safe_moves(w, h, blocked, head, "down")[0] == "down"
+    assert set(safe_moves(w, h, blocked, head, None)) == {"up", "down", "left", "right"}
+
+
+def test_safe_moves_empty_when_trapped() -> None:
+    w, h, blocked, head, _ = parse(
+        ".#.",
+        "#H#",
+        ".#.",
+    )
+    assert safe_moves(w, h, blocked, head, "up") == []
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_safe_moves_never_deadly_on_random_fields(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    w, h = 12, 9
+    blocked = bytearray(rng.random() < 0.35 for _ in range(w * h))
+    for _ in range(50):
+        head = (rng.randrange(w), rng.randrange(h))
+        current = rng.choice([*DIRECTIONS, None])
+        moves = safe_moves(w, h, blocked, head, current)
+        survivable = set()
+        for name, (dx, dy) in DIRECTIONS.items():
+            x, y = head[0] + dx, head[1] + dy
+            reverse = current is not None and (dx, dy) == tuple(-c for c in DIRECTIONS[current])
+            if 0 <= x < w and 0 <= y < h and not blocked[y * w + x] and not reverse:
+                survivable.add(name)
+        # Every move it offers survives, and it offers every one that does.
+        assert set(moves) == survivable
+        assert len(moves) == len(survivable)
