@@ -10,10 +10,12 @@ import anyio
 from starlette.applications import Starlette
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
 
 from asgi_mmo.api import api_routes
 from asgi_mmo.backends.base import Backend, create_backend
 from asgi_mmo.logs import configure_logging
+from asgi_mmo.pages import page_routes
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.settings import Settings
 from asgi_mmo.websocket import player_endpoint
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
                 tasks.cancel_scope.cancel()
 
     routes = [
+        *page_routes(Jinja2Templates(directory=TEMPLATES_DIR)),
         *api_routes(),
         WebSocketRoute("/ws", player_endpoint),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),

@@ -1,0 +1,324 @@
+"""The registry and the rooms' tick loops, driven directly (no sockets)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+import anyio
+import orjson
+import pytest
+
+from asgi_mmo.backends.memory import MemoryBackend
+from asgi_mmo.connection import Connection
+from asgi_mmo.exceptions import ConnectionRefused
+from asgi_mmo.games.catalog import GAMES
+from asgi_mmo.games.snake import SnakeGame, apply_delta
+from asgi_mmo.registry import RoomRegistry
+from asgi_mmo.room import Room
+from asgi_mmo.roomconfig import RoomConfig
+from asgi_mmo.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+FAST = Settings(seat_seconds=30, idle_room_seconds=30, outbox_frames=4)
+
+
+@asynccontextmanager
+async def running_registry(
+    settings: Settings = FAST, backend: MemoryBackend | None = None
+) -> AsyncIterator[RoomRegistry]:
+    async with anyio.create_task_group() as tasks:
+        registry = RoomRegistry(settings, backend or MemoryBackend())
+        await tasks.start(registry.run)
+        yield registry
+        tasks.cancel_scope.cancel()
+
+
+class Player:
+    """A player without a socket: its writer appends frames; `stall()` stops it taking any."""
+
+    def __init__(self, room: Room, name: str = "p", seat=None) -> None:
+        self.room = room
+        self.seat = seat or room.join(name)
+        self.frames: list[dict] = []
+        self.taking = anyio.Event()
+        self.taking.set()
+        self.connection = Connection(self._send, room.settings.outbox_frames)
+        self.welcome = orjson.loads(room.connect(self.seat, self.connection))
+        self.scope = anyio.CancelScope()
+        self.connection.bind_scope(self.scope)
+
+    async def _send(self, frame: str) -> None:
+        await self.taking.wait()
+        self.frames.append(orjson.loads(frame))
+
+    async def run(self) -> None:
+        try:
+            with self.scope:
+                await self.connection.run_writer()
+        finally:
+            self.connection.close_outbox()
+
+    def stall(self) -> None:
+        self.taking = anyio.Event()
+
+    def resume(self) -> None:
+        self.taking.set()
+
+    def leave(self, *, leave: bool = False) -> None:
+        self.scope.cancel()
+        self.connection.close_outbox()
+        self.room.disconnect(self.seat, self.connection, leave=leave)
+
+    def ticks(self) -> list[int]:
+        return [f["tick"] for f in self.frames if f["type"] == "tick"]
+
+
+async def connect(tasks, room: Room, name: str = "p", **options) -> Player:
+    player = Player(room, name, **options)
+    tasks.start_soon(player.run)
+    return player
+
+
+async def test_a_room_ticks_only_while_a_human_is_connected():
+    async with running_registry() as registry, anyio.create_task_group() as tasks:
+        room = registry.create_room(RoomConfig(tick_rate=50, bots=3))
+        await anyio.sleep(0.15)
+        assert room.tick == 0, "bots alone must not keep a room ticking"
+        player = await connect(tasks, room)
+        await anyio.sleep(0.3)
+        assert room.tick >= 5
+        player.leave()
+        await anyio.sleep(0.05)
+        stopped_at = room.tick
+        await anyio.sleep(0.2)
+        assert room.tick == stopped_at
+        assert registry.get(room.id) is room, "the room keeps the seat for seat_seconds"
+        await connect(tasks, room, seat=player.seat)
+        await anyio.sleep(0.2)
+        assert room.tick > stopped_at
+        assert room.loop_starts == 2
+        tasks.cancel_scope.cancel()
+
+
+async def test_racing_joins_start_one_loop():
+    async with running_registry() as registry, anyio.create_task_group() as tasks:
+        players: list[Player] = []
+
+        async def join(number: int) -> None:
+            room, seat = await registry.join(name=f"p{number}")
+            await anyio.sleep(0)
+            players.append(await connect(tasks, room, seat=seat))
+
+        async with anyio.create_task_group() as joins:
+            for number in range(20):
+                joins.start_soon(join, number)
+        rooms = {player.room for player in players}
+        assert len(rooms) == 1
+        (room,) = rooms
+        await anyio.sleep(0.5)
+        assert room.loop_starts == 1
+        assert 3 <= room.tick <= 7, "one loop at 10 Hz ticks about 5 times in 0.5 s"
+        tasks.cancel_scope.cancel()
+
+
+class SlowSnake(SnakeGame):
+    """Every 10th step takes 1.5 periods of a 50 Hz room (busy CPU, like a real slow tick)."""
+
+    name = "slow"
+
+    def step(self):
+        self.steps = getattr(self, "steps", 0) + 1
+        if self.steps % 10 == 0:
+            until = time.perf_counter() + 0.030
+            while time.perf_counter() < until:
+                pass
+        return super().step()
+
+
+async def test_the_tick_loop_keeps_its_grid_under_slow_ticks(monkeypatch):
+    monkeypatch.setitem(GAMES, "slow", SlowSnake)
+    starts: list[float] = []
+    async with running_registry() as registry, anyio.create_task_group() as tasks:
+        room = registry.create_room(RoomConfig(game="slow", tick_rate=50))
+        original = room.step
+
+        def step(now: float) -> None:
+            starts.append(now)
+            original(now)
+
+        monkeypatch.setattr(room, "step", step)
+        await connect(tasks, room)
+        while room.tick < 200:
+            await anyio.sleep(0.05)
+        tasks.cancel_scope.cancel()
+
+    period = 0.02
+    slots = [(t - starts[0]) / period for t in starts]
+    # No drift: every tick starts on the room's grid (a loop that sleeps one period after its
+    # work would slide by the work's duration each tick, and by whole periods after slow ones).
+    offsets = [slot - round(slot) for slot in slots]
+    assert statistics.median(abs(o) for o in offsets) < 0.15
+    # Catching up never runs ticks back to back: each tick has a slot of its own.
+    indices = [round(slot) for slot in slots]
+    assert all(b > a for a, b in zip(indices, indices[1:]))
+    # Each slow tick overran its slot and lost exactly the slot it ran into.
+    assert room.stats.overruns >= 19
+    skipped = indices[-1] + 1 - len(indices)
+    assert room.stats.overruns - 2 <= skipped <= room.stats.overruns + 2
+
+
+async def test_a_disconnected_seat_expires_and_the_empty_room_is_disposed():
+    settings = replace(FAST, seat_seconds=0.2, idle_room_seconds=0.2)
+    async with running_registry(settings) as registry, anyio.create_task_group() as tasks:
+        room = registry.create_room(RoomConfig(tick_rate=20))
+        player = await connect(tasks, room)
+        await anyio.sleep(0.1)
+        player.leave()
+        assert room.seat_for_token(player.seat.token) is player.seat
+        await anyio.sleep(0.8)
+        assert registry.get(room.id) is None
+        assert room.closed
+        with pytest.raises(ConnectionRefused) as refused:
+            await registry.join(name="p", room_id=room.id, token=player.seat.token)
+        assert refused.value.code == "room_not_found"
+        tasks.cancel_scope.cancel()
+
+
+async def test_a_room_nobody_joins_is_disposed_after_idle_room_seconds():
+    async with running_registry(replace(FAST, idle_room_seconds=0.2)) as registry:
+        room = registry.create_room(RoomConfig())
+        await anyio.sleep(0.05)
+        assert registry.get(room.id) is room
+        await anyio.sleep(0.4)
+        assert registry.get(room.id) is None
+
+
+async def test_a_stalled_client_misses_ticks_then_gets_a_state_first():
+    async with running_registry() as registry, anyio.create_task_group() as tasks:
+        room = registry.create_room(RoomConfig(tick_rate=50))
+        steady = await connect(tasks, room, "steady")
+        slow = await connect(tasks, room, "slow")
+        await anyio.sleep(0.1)
+        slow.stall()
+        await anyio.sleep(0.4)  # 20 ticks against an outbox of 4
+        slow.resume()
+        await anyio.sleep(0.3)
+        tasks.cancel_scope.cancel()
+
+    kinds = [f["type"] for f in slow.frames]
+    assert "state" in kinds, "a client that missed ticks gets a state"
+    assert room.stats.ticks_dropped > 0
+    # The contract: after a welcome or state at N, the next tick is N+1; never a gap.
+    for player in (steady, slow):
+        last = player.welcome["tick"]
+        picture = player.welcome["state"]
+        for frame in player.frames:
+            if frame["type"] == "state":
+                assert frame["tick"] > last
+                picture = frame["state"]
+            else:
+                assert frame["tick"] == last + 1
+                apply_delta(picture, frame)
+            last = frame["tick"]
+    # the steady player was never starved while the other was stalled
+    assert steady.ticks() == list(range(steady.welcome["tick"] + 1, steady.welcome["tick"] + 1 + len(steady.ticks())))
+    assert "state" not in [f["type"] for f in steady.frames]
+
+
+async def test_a_client_that_takes_nothing_is_closed_too_slow_and_keeps_its_seat():
+    settings = replace(FAST, slow_client_seconds=0.3)
+    async with running_registry(settings) as registry, anyio.create_task_group() as tasks:
+        room = registry.create_room(RoomConfig(tick_rate=50))
+        steady = await connect(tasks, room, "steady")
+        stuck = await connect(tasks, room, "stuck")
+        stuck.stall()
+        await anyio.sleep(0.8)
+        assert stuck.connection.close_reason is not None
+        assert stuck.connection.close_reason.code == "too_slow"
+        assert stuck.connection.close_reason.close_code == 1008
+        stuck.leave()
+        assert room.seat_for_token(stuck.seat.token) is stuck.seat
+        received = len(steady.ticks())
+        assert received >= 30, "the room kept ticking for the steady player"
+        tasks.cancel_scope.cancel()
+
+
+async def test_rooms_are_spread_over_the_period():
+    async with running_registry() as registry:
+        rooms = [registry.create_room(RoomConfig(tick_rate=20)) for _ in range(8)]
+        phases = sorted(room.phase for room in rooms)
+        gaps = [b - a for a, b in zip(phases, phases[1:])]
+        assert min(gaps) > 0.05, phases
+        now = 100.0
+        deadlines = {round(room.first_deadline(now) % room.period, 6) for room in rooms}
+        assert len(deadlines) == 8
+
+
+async def test_closing_a_room_tells_its_players_and_removes_it():
+    async with running_registry() as registry, anyio.create_task_group() as tasks:
+        room = registry.create_room(RoomConfig(tick_rate=50))
+        player = await connect(tasks, room)
+        await anyio.sleep(0.05)
+        assert registry.close_room(room.id)
+        await anyio.sleep(0.1)
+        assert player.connection.close_reason.code == "room_closed"
+        assert player.connection.close_reason.close_code == 4001
+        assert registry.get(room.id) is None
+        assert not registry.close_room(room.id)
+        tasks.cancel_scope.cancel()
+
+
+async def test_a_saved_room_resumes_in_another_registry():
+    backend = MemoryBackend()
+    async with running_registry(backend=backend) as first, anyio.create_task_group() as tasks:
+        room = first.create_room(RoomConfig(tick_rate=50, bots=1))
+        player = await connect(tasks, room, "alice")
+        player.seat.ack = 0
+        room.handle_input(player.seat, 7, {"dir": "up"})
+        await anyio.sleep(0.2)
+        player.leave()
+        await anyio.sleep(0.05)
+        snapshot = room.game.snapshot()
+        tick = room.tick
+        assert await first.save_rooms() == 1
+        tasks.cancel_scope.cancel()
+
+    async with running_registry(backend=backend) as second, anyio.create_task_group() as tasks:
+        restored, seat = await second.join(name="alice", room_id=room.id, token=player.seat.token)
+        assert restored.id == room.id and restored.tick == tick
+        assert seat.player_id == player.seat.player_id and seat.ack == 7
+        assert restored.game.snapshot() == snapshot
+        assert restored.statistics()["bots"] == 1
+        again = await connect(tasks, restored, seat=seat)
+        assert again.welcome["player"] == player.seat.player_id
+        await anyio.sleep(0.1)
+        assert restored.tick > tick
+        tasks.cancel_scope.cancel()
+
+
+async def test_joins_are_refused_while_draining():
+    async with running_registry() as registry:
+        registry.drain()
+        with pytest.raises(ConnectionRefused) as refused:
+            await registry.join(name="late")
+        assert (refused.value.code, refused.value.close_code) == ("server_shutdown", 1012)
+
+
+async def test_statistics_count_ticks_and_traffic():
+    async with running_registry() as registry, anyio.create_task_group() as tasks:
+        room = registry.create_room(RoomConfig(tick_rate=50))
+        await connect(tasks, room, "a")
+        await connect(tasks, room, "b")
+        await anyio.sleep(0.3)
+        stats = room.statistics()
+        assert stats["tick"] == room.tick >= 10
+        assert stats["msgs_out"] >= 2 * (room.tick - 1)
+        assert stats["bytes_out"] > stats["msgs_out"] * 20
+        assert 0 <= stats["tick_ms"]["p50"] <= stats["tick_ms"]["p99"] <= stats["tick_ms"]["max"] < 20
+        assert stats["players"] == 2 and stats["worker"] == registry.worker
+        tasks.cancel_scope.cancel()
