@@ -1,0 +1,108 @@
+"""Helpers for the browser tests: chromium, rooms, and a Python player that watches the room."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from asgi_mmo.games.snake import apply_delta
+
+CHROMIUM = Path(os.environ.get("ASGI_MMO_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_chromium() -> None:
+    """Skip without chromium or Playwright, except in CI, where that is a failure."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"chromium at {CHROMIUM}")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package")
+    if not missing:
+        return
+    what = " and ".join(missing)
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI (apt-get install chromium; pip install -e .[test])")
+    pytest.skip(f"{what} is not available")
+
+
+def create_room(base_url: str, **settings: Any) -> str:
+    answer = httpx.post(f"{base_url}/api/rooms", json=settings, timeout=5.0)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
+class Watcher:
+    """A player on a plain WebSocket (no Origin, like any non-browser client) that
+    keeps the room's snapshot up to date from welcome, ticks and states."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        welcome = self._recv(5.0)
+        assert welcome["type"] == "welcome", welcome
+        self.player = welcome["player"]
+        self.snapshot: dict[str, Any] = welcome["state"]
+        self.tick: int = welcome["tick"]
+        self.chats: list[dict[str, Any]] = []
+
+    def _recv(self, timeout: float) -> dict[str, Any]:
+        return json.loads(self.ws.recv(timeout=timeout))
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.ws.send(json.dumps(message))
+
+    def snake(self, player_id: str) -> dict[str, Any] | None:
+        return next((s for s in self.snapshot["snakes"] if s["id"] == player_id), None)
+
+    def pump(self, timeout: float) -> None:
+        """Read one message (or time out) and apply it."""
+        try:
+            message = self._recv(timeout)
+        except TimeoutError:
+            return
+        if message["type"] == "tick":
+            assert message["tick"] == self.tick + 1, (message["tick"], self.tick)
+            apply_delta(self.snapshot, message)
+            self.tick = message["tick"]
+        elif message["type"] == "state":
+            self.snapshot, self.tick = message["state"], message["tick"]
+        elif message["type"] == "chat":
+            self.chats.append(message)
+
+    def wait_for(self, what: str, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"the room never showed {what}")
+            self.pump(min(left, 0.5))
+
+
+
+@contextlib.contextmanager
+def watching(ws_url: str, *, name: str, room: str) -> Iterator[Watcher]:
+    """A `Watcher` in `room`, closed on exit."""
+    from websockets.sync.client import connect
+
+    with connect(f"{ws_url}?{urlencode({'name': name, 'room': room})}", open_timeout=5) as ws:
+        yield Watcher(ws)

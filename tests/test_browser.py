@@ -1,0 +1,214 @@
+"""The lobby and game pages in a real chromium, against a real uvicorn process."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, create_room, require_chromium, watching
+from tests.servers import ServerProcess, run_uvicorn
+
+pytestmark = pytest.mark.browser
+
+HOSTILE = "<img src=x onerror=window.__pwned=1>"
+# Background and arena colours of the canvas (static/snake-view.js).
+BACKGROUND = {(7, 10, 18), (11, 17, 32)}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def expect(browser: Any) -> Any:
+    """Playwright's `expect` (imported late: the module loads without Playwright)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    work = tmp_path_factory.mktemp("browser-server")
+    with run_uvicorn(env={"ASGI_MMO_DB": str(work / "leaderboard.sqlite3")}, cwd=work) as running:
+        yield running
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Any]:
+    """`new_page(width=1280, height=800)`: a page in a fresh context (its own storage)."""
+    contexts = []
+
+    def make(width: int = 1280, height: int = 800) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def join(page: Any, base_url: str, room: str, name: str) -> str:
+    """Open the game page; return this player's id once the page plays."""
+    page.goto(f"{base_url}/play/{room}?name={quote(name)}")
+    page.wait_for_selector("#app[data-player]")
+    return page.get_attribute("#app", "data-player")
+
+
+def scores_text(page: Any) -> str:
+    return page.inner_text("#scores")
+
+
+def test_two_pages_see_each_other(server: ServerProcess, new_page: Any, expect: Any) -> None:
+    room = create_room(server.url, width=40, height=30)
+    ann, bob = new_page(), new_page(390, 844)
+    join(ann, server.url, room, "Ann")
+    join(bob, server.url, room, "Bob")
+    for page in (ann, bob):
+        expect(page.locator("#scores li", has_text="Ann")).to_have_count(1)
+        expect(page.locator("#scores li", has_text="Bob")).to_have_count(1)
+        # each row holds the name and the score as text
+        assert re.search(r"Ann\b.*\b\d+", page.inner_text("#scores li:has-text('Ann')"), re.S)
+        assert page.errors == []
+    expect(ann.locator("#scores li.me")).to_contain_text("Ann")
+    expect(bob.locator("#scores li.me")).to_contain_text("Bob")
+
+
+def test_arrow_key_turns_the_snake_on_the_server(server: ServerProcess, new_page: Any) -> None:
+    # A big field at a slow tick rate: the new snake is far from any wall.
+    room = create_room(server.url, width=100, height=100, tick_rate=5)
+    page = new_page()
+    player = join(page, server.url, room, "Steerer")
+    with watching(server.ws_url, name="Watcher", room=room) as watcher:
+        watcher.wait_for("the page's snake", lambda: watcher.snake(player) is not None)
+        before = watcher.snake(player)["dir"]
+        key, wanted = ("ArrowUp", "up") if before in ("left", "right") else ("ArrowRight", "right")
+        page.keyboard.press(key)
+        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake(player)["dir"] == wanted)
+        assert watcher.snake(player)["alive"]
+        # WASD steers too: back to the first axis
+        key, wanted = ("KeyA", "left") if wanted == "up" else ("KeyW", "up")
+        page.keyboard.press(key)
+        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake(player)["dir"] == wanted)
+
+
+def test_canvas_draws_the_field(server: ServerProcess, new_page: Any) -> None:
+    room = create_room(server.url, width=40, height=30, bots=3)
+    page = new_page()
+    join(page, server.url, room, "Painter")
+    page.wait_for_function("() => Number(document.getElementById('app').dataset.tick) > 0")
+    page.wait_for_timeout(300)
+    stats = page.evaluate(
+        """() => {
+        const c = document.getElementById("game");
+        const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        const colours = new Set();
+        let bright = 0;
+        for (let i = 0; i < data.length; i += 4) {
+          const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+          colours.add(`${r},${g},${b}`);
+          if (Math.max(r, g, b) > 120) bright++;
+        }
+        return {w: c.width, h: c.height, cssW: c.clientWidth, dpr: devicePixelRatio,
+                bright, colours: [...colours].slice(0, 5000)};
+    }"""
+    )
+    assert stats["w"] == round(stats["cssW"] * stats["dpr"])  # backing store follows the pixel ratio
+    others = {tuple(map(int, c.split(","))) for c in stats["colours"]} - BACKGROUND
+    assert len(others) > 20
+    assert stats["bright"] > 500  # snakes, food and the border glow
+
+
+def test_hostile_chat_is_shown_as_text(server: ServerProcess, new_page: Any, expect: Any) -> None:
+    room = create_room(server.url)
+    page = new_page()
+    join(page, server.url, room, "Reader")
+    with watching(server.ws_url, name="Mallory", room=room) as watcher:
+        watcher.send({"type": "chat", "text": HOSTILE})
+        page.fill("#chat-input", HOSTILE + " typed")
+        page.press("#chat-input", "Enter")
+        expect(page.locator("#chat-log li")).to_have_count(2)
+        log = page.inner_text("#chat-log")
+        assert HOSTILE in log and HOSTILE + " typed" in log
+        assert "Mallory" in log
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__pwned") is None
+        assert page.locator("#chat-log img").count() == 0
+        assert page.errors == []
+
+
+def test_hostile_name_is_refused_in_words(server: ServerProcess, new_page: Any, expect: Any) -> None:
+    room = create_room(server.url)
+    page = new_page()
+    page.goto(f"{server.url}/play/{room}?name={quote(HOSTILE)}")
+    expect(page.locator("#banner")).to_contain_text("name can't be used")
+    expect(page.locator("#name-form")).to_be_visible()
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("img[src=x]").count() == 0
+    # a good name from the form then joins
+    page.fill("#name-input", "Honest")
+    page.press("#name-input", "Enter")
+    expect(page.locator("#scores li.me")).to_contain_text("Honest")
+    assert "name=Honest" in page.url
+
+
+def test_lobby_lists_rooms_and_creates_one(server: ServerProcess, new_page: Any, expect: Any) -> None:
+    room = create_room(server.url)
+    page = new_page(390, 844)
+    page.goto(server.url + "/")
+    expect(page.locator("#rooms-body")).to_contain_text(room)
+    expect(page.locator("#leaders-empty, #leaderboard li").first).to_be_visible()
+    page.fill("#name", "Maker")
+    page.click("#create-form label:has-text('Private')")
+    page.click("#create")
+    page.wait_for_url(re.compile(r"/play/[^/?]+\?name=Maker"))
+    expect(page.locator("#scores li.me")).to_contain_text("Maker")
+    assert page.errors == []
+
+
+def test_the_page_plays_on_after_a_server_restart(new_page: Any, expect: Any, tmp_path: Path) -> None:
+    env = {"ASGI_MMO_DB": str(tmp_path / "leaderboard.sqlite3"), "ASGI_MMO_SHUTDOWN_GRACE_SECONDS": "1"}
+    page = new_page()
+    with run_uvicorn(env=env, cwd=tmp_path) as first:
+        room = create_room(first.url)
+        join(page, first.url, room, "Phoenix")
+        expect(page.locator("#scores li.me")).to_contain_text("Phoenix")
+        first.stop()
+        expect(page.locator("#app")).to_have_attribute("data-status", re.compile("reconnecting|connecting"))
+        port = first.port
+    with run_uvicorn(env=env, port=port, cwd=tmp_path) as second:
+        # the seat died with the old process: the page quick-joins a new room under the same name
+        page.wait_for_function(
+            "r => document.getElementById('app').dataset.room !== r && "
+            "document.getElementById('app').dataset.status === 'open'",
+            arg=room,
+            timeout=15_000,
+        )
+        new_room = page.get_attribute("#app", "data-room")
+        assert f"/play/{new_room}?" in page.url and "name=Phoenix" in page.url
+        expect(page.locator("#scores li.me")).to_contain_text("Phoenix")
+        tick = int(page.get_attribute("#app", "data-tick") or 0)
+        page.wait_for_function("t => Number(document.getElementById('app').dataset.tick) > t", arg=tick + 3)
+        rooms = {r["id"]: r for r in httpx.get(second.url + "/api/rooms").json()["rooms"]}
+        assert rooms[new_room]["players"] == 1
