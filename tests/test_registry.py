@@ -90,8 +90,9 @@ async def test_a_room_ticks_only_while_a_human_is_connected():
         await anyio.sleep(0.15)
         assert room.tick == 0, "bots alone must not keep a room ticking"
         player = await connect(tasks, room)
-        await anyio.sleep(0.3)
-        assert room.tick >= 5
+        with anyio.fail_after(5):
+            while room.tick < 5:
+                await anyio.sleep(0.02)
         player.leave()
         await anyio.sleep(0.05)
         stopped_at = room.tick
@@ -120,9 +121,12 @@ async def test_racing_joins_start_one_loop():
         rooms = {player.room for player in players}
         assert len(rooms) == 1
         (room,) = rooms
+        started, first_tick = anyio.current_time(), room.tick
         await anyio.sleep(0.5)
+        elapsed = anyio.current_time() - started
         assert room.loop_starts == 1
-        assert 3 <= room.tick <= 7, "one loop at 10 Hz ticks about 5 times in 0.5 s"
+        # One loop at 10 Hz: at most one tick per slot (two loops would tick twice as often).
+        assert 1 <= room.tick - first_tick <= elapsed * 10 + 1
         tasks.cancel_scope.cancel()
 
 
@@ -158,18 +162,22 @@ async def test_the_tick_loop_keeps_its_grid_under_slow_ticks(monkeypatch):
         tasks.cancel_scope.cancel()
 
     period = 0.02
-    slots = [(t - starts[0]) / period for t in starts]
-    # No drift: every tick starts on the room's grid (a loop that sleeps one period after its
+    lateness = list(room.stats.lateness)[: len(starts)]
+    deadlines = [start - late for start, late in zip(starts, lateness)]
+    slots = [(deadline - deadlines[0]) / period for deadline in deadlines]
+    # No drift: every deadline lies on the room's grid (a loop that sleeps one period after its
     # work would slide by the work's duration each tick, and by whole periods after slow ones).
-    offsets = [slot - round(slot) for slot in slots]
-    assert statistics.median(abs(o) for o in offsets) < 0.15
+    assert max(abs(slot - round(slot)) for slot in slots) < 1e-6
+    # ...and ticks really start at their deadlines, give or take the machine's load.
+    assert statistics.median(lateness) < period / 2
     # Catching up never runs ticks back to back: each tick has a slot of its own.
     indices = [round(slot) for slot in slots]
     assert all(b > a for a, b in zip(indices, indices[1:]))
-    # Each slow tick overran its slot and lost exactly the slot it ran into.
+    # Each slow tick overran its slot, and the slots skipped are the ones overruns ran into.
     assert room.stats.overruns >= 19
     skipped = indices[-1] + 1 - len(indices)
-    assert room.stats.overruns - 2 <= skipped <= room.stats.overruns + 2
+    # (the last tick may have overrun with no tick after it to show the skip)
+    assert room.stats.overruns - 1 <= skipped <= 2 * room.stats.overruns
 
 
 async def test_a_disconnected_seat_expires_and_the_empty_room_is_disposed():
@@ -314,7 +322,9 @@ async def test_statistics_count_ticks_and_traffic():
         room = registry.create_room(RoomConfig(tick_rate=50))
         await connect(tasks, room, "a")
         await connect(tasks, room, "b")
-        await anyio.sleep(0.3)
+        with anyio.fail_after(5):
+            while room.tick < 10:
+                await anyio.sleep(0.02)
         stats = room.statistics()
         assert stats["tick"] == room.tick >= 10
         assert stats["msgs_out"] >= 2 * (room.tick - 1)
