@@ -147,6 +147,7 @@ client.addEventListener("status", (e) => {
     showBanner("Connection lost. Reconnecting…", { kind: "info" });
   }
   if (status !== "open") $("ping").textContent = "— ms";
+  view.idle = status === "closed";
 });
 
 client.addEventListener("welcome", (e) => {
@@ -169,6 +170,7 @@ client.addEventListener("welcome", (e) => {
   app.dataset.room = room;
   onPicture();
   canvas.focus({ preventScroll: true });
+  hintTouch();
 });
 
 client.addEventListener("tick", () => {
@@ -334,6 +336,7 @@ $("banner-quick").addEventListener("click", () => {
 
 function setRoomLabel(r) {
   $("room-id").textContent = r || "…";
+  $("copy-link").hidden = !r;
 }
 
 function askName(error) {
@@ -378,7 +381,13 @@ window.addEventListener("pagehide", () => {
   if (client.room && client.token) saveSeat(client.room, { token: client.token, seq: client.seq });
 });
 
-if (matchMedia("(pointer: coarse)").matches) $("touch-hint").hidden = false;
+let hinted = false;
+function hintTouch() {
+  if (hinted || !matchMedia("(pointer: coarse)").matches) return;
+  hinted = true;
+  $("touch-hint").hidden = false;
+  setTimeout(() => ($("touch-hint").hidden = true), 4000);
+}
 
 // ---- start -------------------------------------------------------------
 if (name && name.trim()) {

@@ -58,6 +58,7 @@ export class SnakeView {
     this.motion = new Map(); // id -> {moved, tailFrom: [x,y] | null}
     this.last = new Map(); // id -> {head, tail, len} as of the last tick
     this.camera = null; // {x, y} field cell at the view centre, when following
+    this.idle = false; // nothing is coming: no spinner while there is no field
     this.dpr = 1;
     this.cssW = 0;
     this.cssH = 0;
@@ -245,7 +246,7 @@ export class SnakeView {
     ctx.fillRect(0, 0, this.cssW, this.cssH);
     const snap = this.snapshot;
     if (!snap || !snap.width || !snap.height) {
-      this._drawWaiting(now);
+      if (!this.idle) this._drawWaiting(now);
       return;
     }
     const L = this._layout();
