@@ -64,6 +64,9 @@ class Watcher:
         self.snapshot: dict[str, Any] = welcome["state"]
         self.tick: int = welcome["tick"]
         self.chats: list[dict[str, Any]] = []
+        #: tick -> normalised snapshot, when `keep_history` is on
+        self.history: dict[int, dict[str, Any]] = {}
+        self.keep_history = False
 
     def _recv(self, timeout: float) -> dict[str, Any]:
         return json.loads(self.ws.recv(timeout=timeout))
@@ -84,6 +87,8 @@ class Watcher:
             assert message["tick"] == self.tick + 1, (message["tick"], self.tick)
             apply_delta(self.snapshot, message)
             self.tick = message["tick"]
+            if self.keep_history:
+                self.history[self.tick] = normalised(self.snapshot)
         elif message["type"] == "state":
             self.snapshot, self.tick = message["state"], message["tick"]
         elif message["type"] == "chat":
@@ -97,6 +102,15 @@ class Watcher:
                 raise AssertionError(f"the room never showed {what}")
             self.pump(min(left, 0.5))
 
+
+
+def normalised(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy that compares equal whatever the order of snakes, food and stones."""
+    copy = json.loads(json.dumps(snapshot))
+    copy["snakes"] = sorted(copy["snakes"], key=lambda s: s["id"])
+    copy["food"] = sorted(copy["food"])
+    copy["stones"] = sorted(copy["stones"])
+    return copy
 
 
 @contextlib.contextmanager

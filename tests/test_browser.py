@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, create_room, require_chromium, watching
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, create_room, normalised, require_chromium, watching
 from tests.servers import ServerProcess, run_uvicorn
 
 pytestmark = pytest.mark.browser
@@ -111,6 +111,42 @@ def test_arrow_key_turns_the_snake_on_the_server(server: ServerProcess, new_page
         key, wanted = ("KeyA", "left") if wanted == "up" else ("KeyW", "up")
         page.keyboard.press(key)
         watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake(player)["dir"] == wanted)
+
+
+def test_the_pages_picture_matches_the_servers(server: ServerProcess, new_page: Any) -> None:
+    """static/snake-delta.js and asgi_mmo.games.snake.apply_delta agree, tick by tick."""
+    room = create_room(server.url, width=30, height=20, bots=3, tick_rate=20)
+    page = new_page()
+    join(page, server.url, room, "Mirror")
+    with watching(server.ws_url, name="Watcher", room=room) as watcher:
+        watcher.keep_history = True
+        compared = 0
+        for key in ["ArrowUp", "ArrowRight", "ArrowDown", "ArrowLeft", "Space"] * 2:
+            page.keyboard.press(key)  # steer in a small square; respawn if dead
+            seen = page.evaluate("() => ({tick: __mmo.client.tick, state: __mmo.client.snapshot})")
+            watcher.wait_for(f"tick {seen['tick']}", lambda: watcher.tick >= seen["tick"])
+            if seen["tick"] in watcher.history:
+                assert normalised(seen["state"]) == watcher.history[seen["tick"]]
+                compared += 1
+            watcher.wait_for("a few more ticks", lambda: watcher.tick >= seen["tick"] + 3)
+        assert compared >= 8
+
+
+def test_a_dropped_connection_resumes_the_same_snake(server: ServerProcess, new_page: Any) -> None:
+    room = create_room(server.url, width=60, height=40, tick_rate=5)
+    page = new_page()
+    player = join(page, server.url, room, "Stayer")
+    page.evaluate("() => __mmo.client.ws.close(4000)")  # as if the network dropped it
+    page.wait_for_function("() => __mmo.client.status === 'reconnecting'")
+    page.wait_for_function("() => __mmo.client.status === 'open'")
+    assert page.get_attribute("#app", "data-player") == player
+    tick = int(page.get_attribute("#app", "data-tick"))
+    page.wait_for_function("t => Number(document.getElementById('app').dataset.tick) > t", arg=tick + 2)
+    # a reload resumes the seat too (its token is in sessionStorage)
+    page.reload()
+    page.wait_for_selector("#app[data-player]")
+    assert page.get_attribute("#app", "data-player") == player
+    assert "name=Stayer" in page.url
 
 
 def test_canvas_draws_the_field(server: ServerProcess, new_page: Any) -> None:
