@@ -241,11 +241,11 @@ export class SnakeView {
 
   draw(now = performance.now()) {
     const ctx = this.ctx;
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    ctx.fillStyle = BG;
-    ctx.fillRect(0, 0, this.cssW, this.cssH);
     const snap = this.snapshot;
     if (!snap || !snap.width || !snap.height) {
+      ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+      ctx.fillStyle = BG;
+      ctx.fillRect(0, 0, this.cssW, this.cssH);
       if (!this.idle) this._drawWaiting(now);
       return;
     }
@@ -262,39 +262,26 @@ export class SnakeView {
     const y1 = Math.min(H, Math.ceil((this.cssH - oy) / cell) + 1);
     const visible = (x, y) => x >= x0 - 2 && x <= x1 + 2 && y >= y0 - 2 && y <= y1 + 2;
 
+    // background, arena, grid, glowing border: painted once while the view
+    // stands still, every frame while it follows a snake
+    if (L.follow) {
+      this._paintArena(ctx, W, H, cell, ox, oy, [x0, y0, x1, y1]);
+    } else {
+      const key = [this.canvas.width, this.canvas.height, W, H, cell, ox, oy].join("|");
+      if (!this._arena || this._arena.key !== key) {
+        const layer = document.createElement("canvas");
+        layer.width = this.canvas.width;
+        layer.height = this.canvas.height;
+        this._paintArena(layer.getContext("2d"), W, H, cell, ox, oy, [0, 0, W, H]);
+        this._arena = { key, layer };
+      }
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.drawImage(this._arena.layer, 0, 0);
+    }
+
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
     ctx.save();
     ctx.translate(ox, oy);
-
-    // arena, grid, glowing border
-    ctx.fillStyle = ARENA;
-    ctx.fillRect(0, 0, W * cell, H * cell);
-    if (cell >= 5) {
-      ctx.lineWidth = 1;
-      for (const [major, style] of [[false, GRID], [true, GRID_MAJOR]]) {
-        ctx.beginPath();
-        for (let x = x0; x <= x1; x++) {
-          if ((x % 5 === 0) !== major) continue;
-          const px = Math.round(x * cell * this.dpr) / this.dpr + 0.5 / this.dpr;
-          ctx.moveTo(px, y0 * cell);
-          ctx.lineTo(px, y1 * cell);
-        }
-        for (let y = y0; y <= y1; y++) {
-          if ((y % 5 === 0) !== major) continue;
-          const py = Math.round(y * cell * this.dpr) / this.dpr + 0.5 / this.dpr;
-          ctx.moveTo(x0 * cell, py);
-          ctx.lineTo(x1 * cell, py);
-        }
-        ctx.strokeStyle = style;
-        ctx.stroke();
-      }
-    }
-    ctx.save();
-    ctx.shadowColor = BORDER;
-    ctx.shadowBlur = 18;
-    ctx.strokeStyle = "rgba(46, 230, 168, 0.75)";
-    ctx.lineWidth = 2;
-    ctx.strokeRect(-1, -1, W * cell + 2, H * cell + 2);
-    ctx.restore();
 
     // stones
     const r = Math.max(1, cell * 0.18);
@@ -313,26 +300,11 @@ export class SnakeView {
 
     // food digits
     const pulse = 1 + 0.06 * Math.sin(now / 260);
-    ctx.textAlign = "center";
-    ctx.textBaseline = "middle";
-    ctx.font = `800 ${Math.max(7, cell * 0.72)}px ${FONT}`;
     for (const [x, y, v] of snap.food || []) {
       if (!visible(x, y)) continue;
-      const cx = (x + 0.5) * cell;
-      const cy = (y + 0.5) * cell;
-      const color = FOOD_COLORS[v] || FOOD_COLORS[5];
-      ctx.save();
-      ctx.shadowColor = color;
-      ctx.shadowBlur = cell * 0.8;
-      ctx.fillStyle = color;
-      ctx.beginPath();
-      ctx.arc(cx, cy, cell * 0.46 * pulse, 0, Math.PI * 2);
-      ctx.fill();
-      ctx.restore();
-      if (cell >= 7) {
-        ctx.fillStyle = "#08101a";
-        ctx.fillText(String(v), cx, cy + cell * 0.05);
-      }
+      const sprite = this._foodSprite(v, cell);
+      const size = sprite.cssSize * pulse;
+      ctx.drawImage(sprite, (x + 0.5) * cell - size / 2, (y + 0.5) * cell - size / 2, size, size);
     }
 
     // snakes: ghosts first, then the living, mine on top
@@ -364,6 +336,80 @@ export class SnakeView {
     ctx.restore();
 
     if (L.follow) this._drawMinimap(snap, L);
+  }
+
+  _paintArena(ctx, W, H, cell, ox, oy, [x0, y0, x1, y1]) {
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.fillStyle = BG;
+    ctx.fillRect(0, 0, this.cssW, this.cssH);
+    ctx.save();
+    ctx.translate(ox, oy);
+    ctx.fillStyle = ARENA;
+    ctx.fillRect(0, 0, W * cell, H * cell);
+    if (cell >= 5) {
+      ctx.lineWidth = 1 / this.dpr;
+      for (const [major, style] of [[false, GRID], [true, GRID_MAJOR]]) {
+        ctx.beginPath();
+        for (let x = x0; x <= x1; x++) {
+          if ((x % 5 === 0) !== major) continue;
+          const px = this._crisp(ox, x * cell) - ox;
+          ctx.moveTo(px, y0 * cell);
+          ctx.lineTo(px, y1 * cell);
+        }
+        for (let y = y0; y <= y1; y++) {
+          if ((y % 5 === 0) !== major) continue;
+          const py = this._crisp(oy, y * cell) - oy;
+          ctx.moveTo(x0 * cell, py);
+          ctx.lineTo(x1 * cell, py);
+        }
+        ctx.strokeStyle = style;
+        ctx.stroke();
+      }
+    }
+    ctx.shadowColor = BORDER;
+    ctx.shadowBlur = 18;
+    ctx.strokeStyle = "rgba(46, 230, 168, 0.75)";
+    ctx.lineWidth = 2;
+    ctx.strokeRect(-1, -1, W * cell + 2, H * cell + 2);
+    ctx.restore();
+  }
+
+  /** A CSS coordinate moved to the middle of a device pixel: 1-pixel lines stay sharp. */
+  _crisp(origin, offset) {
+    return (Math.floor((origin + offset) * this.dpr) + 0.5) / this.dpr;
+  }
+
+  /** A food digit with its glow, drawn once per value, cell size and pixel ratio. */
+  _foodSprite(v, cell) {
+    const key = `${v}|${cell}|${this.dpr}`;
+    this._sprites = this._sprites || new Map();
+    let sprite = this._sprites.get(key);
+    if (sprite) return sprite;
+    if (this._sprites.size > 64) this._sprites.clear();
+    const cssSize = cell * 2.2;
+    sprite = document.createElement("canvas");
+    sprite.width = sprite.height = Math.ceil(cssSize * this.dpr);
+    sprite.cssSize = sprite.width / this.dpr;
+    const g = sprite.getContext("2d");
+    g.scale(this.dpr, this.dpr);
+    const c = sprite.cssSize / 2;
+    const color = FOOD_COLORS[v] || FOOD_COLORS[5];
+    g.shadowColor = color;
+    g.shadowBlur = cell * 0.8;
+    g.fillStyle = color;
+    g.beginPath();
+    g.arc(c, c, cell * 0.46, 0, Math.PI * 2);
+    g.fill();
+    g.shadowBlur = 0;
+    if (cell >= 7) {
+      g.fillStyle = "#08101a";
+      g.textAlign = "center";
+      g.textBaseline = "middle";
+      g.font = `800 ${Math.max(7, cell * 0.72)}px ${FONT}`;
+      g.fillText(String(v), c, c + cell * 0.05);
+    }
+    this._sprites.set(key, sprite);
+    return sprite;
   }
 
   _cellPoints(s, f) {
