@@ -76,8 +76,20 @@ def join(page: Any, base_url: str, room: str, name: str) -> str:
     return page.get_attribute("#app", "data-player")
 
 
-def scores_text(page: Any) -> str:
-    return page.inner_text("#scores")
+def swipe(page: Any, dx: int, dy: int) -> None:
+    """A touch swipe over the field, as pointer events (Playwright only taps)."""
+    page.evaluate(
+        """([dx, dy]) => {
+        const stage = document.getElementById("stage");
+        const box = stage.getBoundingClientRect();
+        const x = box.left + box.width / 2, y = box.top + box.height / 2;
+        const fire = (type, f) => stage.dispatchEvent(new PointerEvent(type, {
+          pointerId: 7, pointerType: "touch", isPrimary: true, bubbles: true,
+          clientX: x + dx * f, clientY: y + dy * f}));
+        fire("pointerdown", 0); fire("pointermove", 0.5); fire("pointermove", 1); fire("pointerup", 1);
+    }""",
+        [dx, dy],
+    )
 
 
 def test_two_pages_see_each_other(server: ServerProcess, new_page: Any, expect: Any) -> None:
@@ -110,6 +122,10 @@ def test_arrow_key_turns_the_snake_on_the_server(server: ServerProcess, new_page
         # WASD steers too: back to the first axis
         key, wanted = ("KeyA", "left") if wanted == "up" else ("KeyW", "up")
         page.keyboard.press(key)
+        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake(player)["dir"] == wanted)
+        # and so does a finger swiping over the field
+        (dx, dy), wanted = ((0, 60), "down") if wanted == "left" else ((60, 0), "right")
+        swipe(page, dx, dy)
         watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake(player)["dir"] == wanted)
 
 
@@ -215,6 +231,15 @@ def test_lobby_lists_rooms_and_creates_one(server: ServerProcess, new_page: Any,
     page.goto(server.url + "/")
     expect(page.locator("#rooms-body")).to_contain_text(room)
     expect(page.locator("#leaders-empty, #leaderboard li").first).to_be_visible()
+    # Play quick-joins, and the address becomes the room's
+    page.fill("#name", "Quick")
+    page.click("#play")
+    page.wait_for_url(re.compile(r"/play/(?!quick)[^/?]+\?name=Quick"))
+    expect(page.locator("#scores li.me")).to_contain_text("Quick")
+    assert page.get_attribute("#app", "data-room") in page.url
+    # the name is remembered; Create makes a room and opens it
+    page.goto(server.url + "/")
+    expect(page.locator("#name")).to_have_value("Quick")
     page.fill("#name", "Maker")
     page.click("#create-form label:has-text('Private')")
     page.click("#create")
