@@ -13,6 +13,8 @@ the WebSocket) and then replaces its address with the room it landed in.
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -21,10 +23,13 @@ from starlette.templating import Jinja2Templates
 #: The room id that the game page treats as "quick join".
 QUICK_ROOM = "quick"
 
+#: A Host header fit to be repeated in the policy (name or address, optional port).
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
 
 def content_security_policy(request: Request) -> str:
     host = request.headers.get("host", "")
-    sockets = f" ws://{host} wss://{host}" if host else ""
+    sockets = f" ws://{host} wss://{host}" if _HOST.fullmatch(host) else ""
     return "; ".join(
         [
             "default-src 'self'",

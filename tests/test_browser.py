@@ -44,7 +44,7 @@ def expect(browser: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     work = tmp_path_factory.mktemp("browser-server")
     with run_uvicorn(env={"ASGI_MMO_DB": str(work / "leaderboard.sqlite3")}, cwd=work) as running:
         yield running
