@@ -1,9 +1,12 @@
-"""The `asgi-mmo` command: `asgi-mmo serve` (the default) runs the server with uvicorn."""
+"""The `asgi-mmo` command: `asgi-mmo serve` (the default) runs the server with uvicorn;
+`asgi-mmo loadtest` drives simulated players against one."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from types import FrameType
 
 #: WebSocket frames above this are cut by uvicorn itself; the app refuses smaller
 #: oversized frames with `too_big` (ASGI_MMO_MAX_MESSAGE_BYTES).
@@ -30,15 +33,44 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
         command.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
         command.add_argument("--log-level", default=None, help="debug, info, warning or error")
+    loadtest = commands.add_parser(
+        "loadtest", help="simulated players against a running server (see docs/performance.md)",
+        description="Simulated players in R rooms on one event loop: join, steer, respawn, chat; a live "
+                    "progress line, then a summary table and one JSON line (tick lateness, input-to-ack "
+                    "latency, ticks missed, state resyncs, connection failures and drops).",
+    )
+    from asgi_mmo.loadtest.runner import add_arguments
+
+    add_arguments(loadtest)
     args = parser.parse_args(argv)
+    if args.command == "loadtest":
+        from asgi_mmo.loadtest.runner import main as loadtest_main
+
+        return loadtest_main(args)
 
     import uvicorn
 
+    from asgi_mmo.admin import settle_admin_token
+    from asgi_mmo.exceptions import ConfigError
     from asgi_mmo.settings import Settings
 
-    log_level = args.log_level or Settings.from_env().log_level
-    uvicorn.run("asgi_mmo.app:app", host=args.host, port=args.port, log_level=log_level, **uvicorn_options())
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        parser.exit(2, f"asgi-mmo: {error}\n")
+    log_level = args.log_level or settings.log_level
+    settle_admin_token()  # before uvicorn starts a worker: every worker accepts this one token
+    signal.signal(signal.SIGTERM, _exit_after_sigterm)
+    uvicorn.run(
+        "asgi_mmo.app:app", host=args.host, port=args.port, log_level=log_level,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds, **uvicorn_options(),
+    )
     return 0
+
+
+def _exit_after_sigterm(sig: int, frame: FrameType | None) -> None:
+    """uvicorn hands SIGTERM back to this handler once it has shut down: exit 0, the stop was clean."""
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

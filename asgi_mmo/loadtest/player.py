@@ -1,0 +1,218 @@
+"""One simulated player: joins, steers, respawns, chats now and then, and counts.
+
+It does not apply the game's deltas (that would cost more than the server's
+own work per message): it reads `tick` and `ack` from the start of each tick
+frame, where the server always puts them (`{"type":"tick","tick":N,"ack":M,`),
+looks for its own id only in frames that report deaths, and parses every
+other message with orjson.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from array import array
+from collections import deque
+from typing import Any
+
+import orjson
+
+from asgi_mmo.loadtest.stats import LoadStats
+
+TICK_PREFIX = b'{"type":"tick","tick":'
+_TICK_AT = len(TICK_PREFIX)
+_ACK_SKIP = len(',"ack":')
+_TURNS = {
+    None: ("up", "down", "left", "right"),
+    "up": ("left", "right"), "down": ("left", "right"),
+    "left": ("up", "down"), "right": ("up", "down"),
+}
+#: seconds between a player's inputs: a person's key presses
+INPUT_EVERY = (0.3, 0.8)
+
+
+class Player:
+    __slots__ = ("stats", "rng", "number", "chat_every", "socket", "player_id", "pid_bytes", "period",
+                 "last_tick", "seq", "pending", "alive", "respawn_seq", "direction", "offsets",
+                 "best_offset", "welcomed", "leaving", "closed", "_timers", "_loop")
+
+    def __init__(self, stats: LoadStats, number: int, rng: random.Random, chat_every: float) -> None:
+        self.stats = stats
+        self.rng = rng
+        self.number = number
+        self.chat_every = chat_every
+        self.socket: Any = None  # RawWebSocket or LibraryWebSocket, set once open
+        self.player_id = ""
+        self.pid_bytes = b""
+        self.period = 0.05
+        self.last_tick = 0
+        self.seq = 0
+        self.pending: deque[tuple[int, float]] = deque()  # (seq, sent at) not acked yet
+        self.alive = False
+        self.respawn_seq = 0  # seq of the respawn input waiting for its ack
+        self.direction: str | None = None
+        self.offsets = array("d")  # arrival - tick * period, in the window
+        self.best_offset = float("inf")  # the smallest offset so far (live lateness)
+        self.welcomed = False
+        self.leaving = False
+        self.closed = False
+        self._timers: list[asyncio.TimerHandle] = []
+        self._loop = asyncio.get_running_loop()
+
+    # ---- from the socket ----------------------------------------------------------
+
+    def on_message(self, data: bytes, now: float) -> None:
+        stats = self.stats
+        stats.messages += 1
+        if data.startswith(TICK_PREFIX):
+            comma = data.find(b",", _TICK_AT)
+            tick = int(data[_TICK_AT:comma])
+            start = comma + _ACK_SKIP
+            end = data.find(b",", start)
+            ack = int(data[start:end] if end > 0 else data[start:-1])
+            if tick != self.last_tick + 1:
+                self._gap(tick)
+            self._arrived(tick, now)
+            if self.pending and ack >= self.pending[0][0]:
+                self._acked(ack, now)
+            if self.alive and b'"died"' in data and self.pid_bytes in data:
+                if self.player_id in orjson.loads(data).get("died", ()):
+                    self.alive = False
+                    stats.deaths += 1
+            return
+        message = orjson.loads(data)
+        kind = message.get("type")
+        if kind == "welcome":
+            self._welcome(message, now)
+        elif kind == "state":
+            stats.state_resyncs += 1
+            tick = message["tick"]
+            if tick > self.last_tick + 1:
+                stats.ticks_missed += tick - self.last_tick - 1
+            self.last_tick = tick
+            self._arrived(tick, now)
+            self.alive = self._alive_in(message["state"])
+            ack = message.get("ack", 0)
+            if self.pending and ack >= self.pending[0][0]:
+                self._acked(ack, now)
+        elif kind == "chat":
+            stats.chats_in += 1
+        elif kind == "error":
+            stats.errors[str(message.get("code"))] += 1
+
+    def on_close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for timer in self._timers:
+            timer.cancel()
+        if not self.welcomed:
+            return  # the runner counts it as a failed connection
+        self.stats.connected -= 1
+        if not self.leaving:
+            self.stats.drops[str(code)] += 1
+
+    # ---- bookkeeping ----------------------------------------------------------------
+
+    def _welcome(self, message: dict[str, Any], now: float) -> None:
+        self.welcomed = True
+        self.player_id = message["player"]
+        self.pid_bytes = f'"{self.player_id}"'.encode()
+        self.period = 1.0 / message["tick_rate"]
+        self.last_tick = message["tick"]
+        self.alive = self._alive_in(message["state"])
+        stats = self.stats
+        stats.connected += 1
+        stats.peak_connected = max(stats.peak_connected, stats.connected)
+        self._later(self.rng.uniform(*INPUT_EVERY), self._act)
+        if self.chat_every > 0:
+            self._later(self.rng.uniform(0.5, 1.5) * self.chat_every, self._chat)
+
+    def _alive_in(self, state: dict[str, Any]) -> bool:
+        for snake in state.get("snakes", ()):
+            if snake.get("id") == self.player_id:
+                if snake.get("alive"):
+                    self.direction = snake.get("dir")
+                    return True
+                return False
+        return False
+
+    def _gap(self, tick: int) -> None:
+        """A tick that does not follow the last one with no `state` before it: resynchronise."""
+        stats = self.stats
+        stats.gaps += 1
+        if tick > self.last_tick:
+            stats.ticks_missed += tick - self.last_tick - 1
+        self._send('{"type":"sync"}')
+        stats.syncs_sent += 1
+
+    def _arrived(self, tick: int, now: float) -> None:
+        self.last_tick = tick
+        offset = now - tick * self.period
+        stats = self.stats
+        if offset < self.best_offset:
+            self.best_offset = offset
+        stats.live_ticks += 1
+        stats.live_lateness.append(offset - self.best_offset)
+        if stats.window:
+            stats.ticks += 1
+            self.offsets.append(offset)
+
+    def _acked(self, ack: int, now: float) -> None:
+        stats = self.stats
+        pending = self.pending
+        while pending and pending[0][0] <= ack:
+            seq, sent_at = pending.popleft()
+            stats.inputs_acked += 1
+            if stats.window:
+                stats.ack_latency.append(now - sent_at)
+            if seq == self.respawn_seq:
+                self.respawn_seq = 0
+                self.alive = True
+                self.direction = None
+
+    # ---- actions --------------------------------------------------------------------
+
+    def _later(self, delay: float, action: Any) -> None:
+        if not self.closed:
+            self._timers = [t for t in self._timers if not t.cancelled()][-3:]
+            self._timers.append(self._loop.call_later(delay, action))
+
+    def _send(self, text: str) -> None:
+        if self.socket is not None and not self.closed:
+            self.socket.send_text(text)
+
+    def _input(self, data: str) -> int:
+        self.seq += 1
+        self._send(f'{{"type":"input","seq":{self.seq},"data":{data}}}')
+        self.pending.append((self.seq, time.monotonic()))
+        self.stats.inputs_sent += 1
+        return self.seq
+
+    def _act(self) -> None:
+        """A turn while alive, a respawn while dead; then the next one a key press later."""
+        if self.closed or self.leaving:
+            return
+        if self.alive:
+            turn = self.rng.choice(_TURNS.get(self.direction, _TURNS[None]))
+            self.direction = turn
+            self._input(f'{{"dir":"{turn}"}}')
+        elif not self.respawn_seq:
+            self.respawn_seq = self._input('{"respawn":true}')
+            self.stats.respawns += 1
+        self._later(self.rng.uniform(*INPUT_EVERY), self._act)
+
+    def _chat(self) -> None:
+        if self.closed or self.leaving:
+            return
+        self._send(orjson.dumps({"type": "chat", "text": f"hello from load player {self.number}"}).decode())
+        self.stats.chats_sent += 1
+        self._later(self.rng.uniform(0.5, 1.5) * self.chat_every, self._chat)
+
+    def leave(self) -> None:
+        """Say `leave` (the server frees the seat and closes with 1000)."""
+        self.leaving = True
+        for timer in self._timers:
+            timer.cancel()
+        self._send('{"type":"leave"}')

@@ -1,0 +1,313 @@
+"""Runs a load test: rooms, a ramp of connections, a measured window, the summary.
+
+The whole test is one process and one event loop (uvloop when installed):
+each player is a socket protocol plus a few timers, no task of its own.
+
+    asgi-mmo loadtest --url http://127.0.0.1:8000 --players 1000 --rooms 20 \
+        --ramp-up 10 --duration 30
+
+Timeline: rooms are made (`POST /api/rooms`), players connect evenly over
+`--ramp-up` seconds, then the measured window lasts `--duration` seconds;
+then every player says `leave`. Percentiles (lateness, input-to-ack) cover
+the window; counters (ticks missed, resyncs, failures, drops) the whole run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import random
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+import orjson
+
+from asgi_mmo.loadtest.player import Player
+from asgi_mmo.loadtest.stats import LoadStats, spread_ms, summary
+from asgi_mmo.loadtest.wsclient import HandshakeFailed, open_raw, open_websockets
+
+#: cells of field per player when the field size is chosen for the room's players
+CELLS_PER_PLAYER = 48
+
+
+@dataclass(frozen=True, slots=True)
+class LoadConfig:
+    url: str = "http://127.0.0.1:8000"
+    players: int = 100
+    rooms: int = 5
+    ramp_up: float = 5.0
+    duration: float = 20.0
+    tick_rate: int = 20
+    chat_every: float = 60.0
+    compression: bool = False
+    client: str = "raw"
+    width: int | None = None
+    height: int | None = None
+    connect_timeout: float = 10.0
+    seed: int | None = None
+    progress: bool = True
+
+    def field_size(self) -> tuple[int, int]:
+        """The field of each room: given, or about CELLS_PER_PLAYER cells for each of its players."""
+        per_room = math.ceil(self.players / max(1, self.rooms))
+        side = max(40, min(1000, math.ceil(math.sqrt(per_room * CELLS_PER_PLAYER))))
+        return self.width or side, self.height or side
+
+
+WindowHook = Callable[[str], None]
+
+
+async def create_rooms(config: LoadConfig) -> list[str | None]:
+    """Room ids to spread the players over; `[None]` (quick join) when `rooms` is 0."""
+    if config.rooms <= 0:
+        return [None]
+    width, height = config.field_size()
+    body = {
+        "game": "snake",
+        "max_players": max(1, min(1000, math.ceil(config.players / config.rooms))),
+        "tick_rate": config.tick_rate,
+        "width": width,
+        "height": height,
+    }
+    async with httpx.AsyncClient(base_url=config.url, timeout=10.0) as http:
+        rooms: list[str | None] = []
+        for _ in range(config.rooms):
+            answer = await http.post("/api/rooms", json=body)
+            answer.raise_for_status()
+            rooms.append(answer.json()["id"])
+    return rooms
+
+
+def ws_url(base: str, room: str | None, name: str) -> str:
+    parts = urlsplit(base)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    query = {"name": name, **({"room": room} if room else {})}
+    return f"{scheme}://{parts.netloc}/ws?{urlencode(query)}"
+
+
+def raise_open_files_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, wanted)
+    if soft < min(wanted, target):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, target), hard))
+
+
+class LoadTest:
+    def __init__(self, config: LoadConfig, *, out: TextIO = sys.stderr) -> None:
+        self.config = config
+        self.out = out
+        self.stats = LoadStats()
+        self.players: list[Player] = []
+        self.rng = random.Random(config.seed)
+        self._started = 0.0
+        self._open = LoadTest._opener(config.client)
+
+    @staticmethod
+    def _opener(client: str) -> Any:
+        if client == "raw":
+            return open_raw
+        if client == "websockets":
+            return open_websockets
+        raise ValueError(f"unknown client {client!r}: raw or websockets")
+
+    async def run(self, on_window: WindowHook | None = None) -> dict[str, Any]:
+        config = self.config
+        raise_open_files_limit(config.players + 256)
+        rooms = await create_rooms(config)
+        self._started = time.monotonic()
+        progress = asyncio.get_running_loop().create_task(self._progress()) if config.progress else None
+        try:
+            await self._ramp(rooms)
+            stats = self.stats
+            stats.window = True
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            if on_window:
+                on_window("start")
+            await asyncio.sleep(config.duration)
+            if on_window:
+                on_window("end")
+            window_s, cpu_s = time.monotonic() - wall0, time.process_time() - cpu0
+            stats.window = False
+            stats.connected_at_end = stats.connected
+        finally:
+            if progress is not None:
+                progress.cancel()
+            await self._leave_all()
+        settings = {
+            "url": config.url, "players": config.players, "rooms": config.rooms,
+            "tick_rate": config.tick_rate, "ramp_up_s": config.ramp_up, "duration_s": config.duration,
+            "chat_every_s": config.chat_every, "compression": "deflate" if config.compression else "none",
+            "client": config.client, "field": list(config.field_size()),
+            "deflate_negotiated": sum(1 for p in self.players if getattr(p.socket, "deflate", False)),
+        }
+        result = summary(stats, [p.offsets for p in self.players], settings, window_s, cpu_s)
+        bytes_in = sum(getattr(p.socket, "bytes_in", 0) for p in self.players)
+        result["mean_frame_bytes"] = round(bytes_in / stats.messages) if stats.messages else 0
+        return result
+
+    async def _ramp(self, rooms: list[str | None]) -> None:
+        config = self.config
+        loop = asyncio.get_running_loop()
+        step = config.ramp_up / config.players if config.players else 0.0
+        tasks = []
+        for number in range(config.players):
+            due = self._started + number * step
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            player = Player(self.stats, number, random.Random(self.rng.random()), config.chat_every)
+            self.players.append(player)
+            url = ws_url(config.url, rooms[number % len(rooms)], f"load{number}")
+            tasks.append(loop.create_task(self._connect(player, url)))
+        await asyncio.gather(*tasks)
+        # Let the last welcomes arrive before the window opens.
+        await asyncio.sleep(0.2)
+
+    async def _connect(self, player: Player, url: str) -> None:
+        try:
+            player.socket = await self._open(url, player, deflate=self.config.compression,
+                                             timeout=self.config.connect_timeout)
+        except HandshakeFailed as error:
+            self.stats.connection_failed(str(error))
+            player.closed = True
+        except (OSError, TimeoutError) as error:
+            self.stats.connection_failed(type(error).__name__)
+            player.closed = True
+        except Exception as error:  # noqa: BLE001 - the websockets client's own errors
+            self.stats.connection_failed(type(error).__name__)
+            player.closed = True
+
+    async def _leave_all(self) -> None:
+        open_players = [p for p in self.players if p.socket is not None and not p.closed]
+        for player in open_players:
+            player.leave()
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and any(not p.closed for p in open_players):
+            await asyncio.sleep(0.05)
+        for player in open_players:
+            if not player.closed:
+                player.socket.abort()
+
+    async def _progress(self) -> None:
+        """One line a second: players connected, ticks/s, live p99 lateness, failures."""
+        stats = self.stats
+        tty = self.out.isatty()
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            ticks, lateness = stats.take_live()
+            live = spread_ms(lateness)
+            line = (
+                f"{now - self._started:6.1f}s  players {stats.connected:>5}/{self.config.players}"
+                f"  ticks/s {ticks / (now - last):>8.0f}  lateness p99 {live['p99']:6.1f} ms"
+                f"  missed {stats.ticks_missed}  resyncs {stats.state_resyncs}"
+                f"  failures {sum(stats.failures.values())}  drops {sum(stats.drops.values())}"
+                f"{'  [window]' if stats.window else ''}"
+            )
+            last = now
+            self.out.write(("\r" + line + "   ") if tty else line + "\n")
+            self.out.flush()
+
+
+def run_load(config: LoadConfig, on_window: WindowHook | None = None, out: TextIO = sys.stderr) -> dict[str, Any]:
+    """Run a load test on a new event loop (uvloop when installed); its summary."""
+    test = LoadTest(config, out=out)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.run(test.run(on_window))
+    return uvloop.run(test.run(on_window))
+
+
+def format_table(result: dict[str, Any]) -> str:
+    lat, ack = result["lateness_ms"], result["ack_ms"]
+    rows = [
+        ("players connected", f"{result['connected']} of {result['players']} in {result['rooms']} rooms"
+                              f" at {result['tick_rate']} Hz"),
+        ("window", f"{result['window_s']} s after a {result['ramp_up_s']} s ramp-up"),
+        ("ticks received", f"{result['ticks']} ({result['ticks_per_s']}/s)"),
+        ("tick lateness", f"p50 {lat['p50']} ms  p99 {lat['p99']} ms  max {lat['max']} ms"),
+        ("input to ack", f"p50 {ack['p50']} ms  p99 {ack['p99']} ms  max {ack['max']} ms"
+                         f"  ({result['acks_measured']} inputs)"),
+        ("inputs", f"{result['inputs_sent']} sent, {result['inputs_acked']} acked"),
+        ("ticks missed", f"{result['ticks_missed']} (tick gaps without a state: {result['tick_gaps']})"),
+        ("state resyncs", str(result["state_resyncs"])),
+        ("connection failures", f"{result['connection_failures']} {result['failures'] or ''}".strip()),
+        ("drops", f"{result['drops']} {result['drop_codes'] or ''}".strip()),
+        ("errors", str(result["errors"] or 0)),
+        ("compression", f"{result['compression']} (negotiated by {result['deflate_negotiated']})"),
+        ("load generator CPU", f"{result['loadgen_cpu'] * 100:.0f}% of one core"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+DEFAULTS = LoadConfig()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=DEFAULTS.url,
+                        help="the server's base URL (default %(default)s); a loopback address unless --allow-remote")
+    parser.add_argument("--players", type=int, default=DEFAULTS.players,
+                        help="simulated players (default %(default)s)")
+    parser.add_argument("--rooms", type=int, default=DEFAULTS.rooms,
+                        help="rooms made with POST /api/rooms; the players are spread over them in turn; "
+                             "0 = quick join, no rooms made (default %(default)s)")
+    parser.add_argument("--ramp-up", type=float, default=DEFAULTS.ramp_up,
+                        help="seconds over which the players connect, evenly (default %(default)s)")
+    parser.add_argument("--duration", type=float, default=DEFAULTS.duration,
+                        help="seconds of the measured window after the ramp-up (default %(default)s)")
+    parser.add_argument("--tick-rate", type=int, default=DEFAULTS.tick_rate,
+                        help="tick rate of the rooms made, 1-60 (default %(default)s)")
+    parser.add_argument("--chat-every", type=float, default=DEFAULTS.chat_every,
+                        help="mean seconds between one player's chat messages; 0 = no chat (default %(default)s)")
+    parser.add_argument("--compression", choices=("none", "deflate"), default="none",
+                        help="offer permessage-deflate to the server (default %(default)s)")
+    parser.add_argument("--client", choices=("raw", "websockets"), default=DEFAULTS.client,
+                        help="raw: the lean built-in WebSocket client; websockets: the websockets "
+                             "library's asyncio client, for comparison (default %(default)s)")
+    parser.add_argument("--width", type=int, default=None,
+                        help=f"field width of the rooms made (default: about {CELLS_PER_PLAYER} cells a player)")
+    parser.add_argument("--height", type=int, default=None, help="field height of the rooms made (default: as width)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the players' random choices")
+    parser.add_argument("--json", action="store_true",
+                        help="print only the JSON line on standard output (the table goes to standard error)")
+    parser.add_argument("--quiet", action="store_true", help="no live progress line")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="allow a --url that is not a loopback address (only load servers you run)")
+
+
+def config_from_args(args: argparse.Namespace) -> LoadConfig:
+    return LoadConfig(
+        url=args.url.rstrip("/"), players=args.players, rooms=args.rooms, ramp_up=args.ramp_up,
+        duration=args.duration, tick_rate=args.tick_rate, chat_every=args.chat_every,
+        compression=args.compression == "deflate", client=args.client, width=args.width, height=args.height,
+        seed=args.seed, progress=not args.quiet,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    if config.players < 1 or config.duration <= 0 or config.ramp_up < 0:
+        print("loadtest: --players must be at least 1, --duration above 0, --ramp-up 0 or more", file=sys.stderr)
+        return 2
+    host = urlsplit(config.url).hostname or ""
+    if not (host == "localhost" or host.startswith("127.") or host == "::1" or args.allow_remote):
+        print(f"loadtest: {host!r} is not a loopback address; pass --allow-remote to load a server elsewhere",
+              file=sys.stderr)
+        return 2
+    result = run_load(config)
+    table = format_table(result)
+    print(("\n" if config.progress else "") + table, file=sys.stderr if args.json else sys.stdout)
+    print(orjson.dumps(result).decode(), flush=True)
+    return 0
+
+

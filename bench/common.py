@@ -1,0 +1,237 @@
+"""What every bench scenario shares: servers pinned to a core, measurement, results.
+
+The server runs pinned to core 0 (`taskset -c 0`), the load generator (this
+process, running `asgi_mmo.loadtest` in-process) pinned to core 1. Around the
+load test's measured window the bench reads the server's CPU time
+(utime + stime of the process and its children, /proc/PID/stat), its RSS,
+the machine's load average and each core's idle time (/proc/stat), so every
+figure comes with how busy the machine was.
+
+Servers: `asgi-mmo` is `uvicorn asgi_mmo.app:app` with the options of
+`asgi-mmo serve` (`asgi_mmo.cli.uvicorn_options()`); `baseline` is
+`bench/baseline_server.py`. Only loopback addresses; every server is stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from asgi_mmo.cli import uvicorn_options  # noqa: E402
+from asgi_mmo.loadtest.runner import LoadConfig, LoadTest  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results.jsonl"
+SERVER_CPU = "0"
+LOADGEN_CPU = 1
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+KINDS = ("asgi-mmo", "baseline")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pin_self() -> None:
+    """This process (the load generator) on core 1, when the machine has one."""
+    if os.cpu_count() and os.cpu_count() > 1:
+        os.sched_setaffinity(0, {LOADGEN_CPU})
+
+
+def server_command(kind: str, port: int, deflate: bool | None) -> list[str]:
+    if kind == "baseline":
+        command = [sys.executable, str(ROOT / "bench" / "baseline_server.py"), "--port", str(port)]
+        if deflate is not None:
+            command += ["--ws-per-message-deflate", "true" if deflate else "false"]
+        return command
+    options = uvicorn_options()
+    command = [sys.executable, "-m", "uvicorn", "asgi_mmo.app:app", "--port", str(port), "--log-level", "warning",
+               "--ws", str(options["ws"]), "--http", str(options["http"]), "--loop", str(options["loop"]),
+               "--ws-max-size", str(options["ws_max_size"])]
+    chosen = options.get("ws_per_message_deflate", True) if deflate is None else deflate
+    command += ["--ws-per-message-deflate", "true" if chosen else "false"]
+    return command
+
+
+@contextlib.contextmanager
+def server(kind: str, *, deflate: bool | None = None, cpu: str = SERVER_CPU) -> Iterator[tuple[str, int]]:
+    """Start a server pinned to `cpu`; yields (base URL, pid); always stopped."""
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="asgi-mmo-bench-"))
+    env = {**os.environ, "ASGI_MMO_LOG_LEVEL": "warning", "ASGI_MMO_DB": str(workdir / "lb.sqlite3"),
+           "ASGI_MMO_MAX_ROOMS": "1000", "PYTHONPATH": str(ROOT)}
+    command = server_command(kind, port, deflate)
+    if os.cpu_count() and os.cpu_count() > 1:
+        command = ["taskset", "-c", cpu, *command]
+    log = open(workdir / "server.log", "wb")  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(command, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{kind} exited: {(workdir / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{kind} did not answer within 20 s")
+            time.sleep(0.1)
+        yield url, process.pid
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its descendants, in seconds."""
+    total = 0
+    for member in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def core_times() -> dict[str, tuple[int, int]]:
+    """(busy, total) jiffies of each core, from /proc/stat."""
+    times = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu") and line[3:4].isdigit():
+            name, *values = line.split()
+            numbers = [int(v) for v in values]
+            idle = numbers[3] + numbers[4]
+            times[name] = (sum(numbers) - idle, sum(numbers))
+    return times
+
+
+def busy_between(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict[str, float]:
+    return {
+        core: round((after[core][0] - before[core][0]) / max(1, after[core][1] - before[core][1]), 3)
+        for core in after if core in before
+    }
+
+
+def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp_up: float | None = None,
+            deflate: bool | None = None, compression: bool = False, tick_rate: int = 20,
+            chat_every: float = 0.0, progress: bool = False, seed: int = 1) -> dict[str, Any]:
+    """One load test against a fresh server of `kind`; the loadtest summary plus the server's side."""
+    ramp = ramp_up if ramp_up is not None else max(2.0, players / 300)
+    with server(kind, deflate=deflate) as (url, pid):
+        time.sleep(0.5)
+        rss_idle = rss_bytes(pid)
+        marks: dict[str, Any] = {}
+
+        def on_window(phase: str) -> None:
+            marks[phase] = {"cpu": cpu_seconds(pid), "wall": time.monotonic(), "cores": core_times(),
+                            "rss": rss_bytes(pid), "load": os.getloadavg()}
+
+        config = LoadConfig(url=url, players=players, rooms=rooms, ramp_up=ramp, duration=duration,
+                            tick_rate=tick_rate, chat_every=chat_every, compression=compression,
+                            progress=progress, seed=seed)
+        import uvloop
+
+        result = uvloop.run(LoadTest(config).run(on_window))
+    start, end = marks["start"], marks["end"]
+    wall = end["wall"] - start["wall"]
+    server_cpu = end["cpu"] - start["cpu"]
+    connected = max(1, result["connected"])
+    result.update({
+        "server": kind,
+        "server_deflate": deflate,
+        "server_cpu_s": round(server_cpu, 3),
+        "server_cpu_frac": round(server_cpu / wall, 3),
+        "server_us_per_msg": round(server_cpu / max(1, result["ticks"]) * 1e6, 2),
+        "rss_idle_mb": round(rss_idle / 2**20, 1),
+        "rss_mb": round(end["rss"] / 2**20, 1),
+        "rss_kb_per_player": round((end["rss"] - rss_idle) / connected / 1024, 1),
+        "core_busy": busy_between(start["cores"], end["cores"]),
+        "load_before": [round(x, 2) for x in start["load"]],
+        "load_after": [round(x, 2) for x in end["load"]],
+    })
+    result["held"] = held(result)
+    return result
+
+
+def held(result: dict[str, Any]) -> bool:
+    """The capacity criterion: every player connected, p99 lateness under 10 ms, nothing dropped or missed."""
+    return (result["connected"] == result["players"] and result["lateness_ms"]["p99"] < 10.0
+            and result["drops"] == 0 and result["connection_failures"] == 0 and result["ticks_missed"] == 0)
+
+
+def brief(result: dict[str, Any]) -> str:
+    lat, ack = result["lateness_ms"], result["ack_ms"]
+    return (f"{result['server']:<9} players {result['connected']:>5}/{result['players']:<5} "
+            f"late p99 {lat['p99']:6.2f} max {lat['max']:6.1f} ms  ack p50 {ack['p50']:5.1f} p99 {ack['p99']:5.1f} ms  "
+            f"cpu {result['server_cpu_frac'] * 100:5.1f}%  {result['server_us_per_msg']:6.2f} us/msg  "
+            f"{result['rss_kb_per_player']:5.1f} KB/pl  missed {result['ticks_missed']} drops {result['drops']}  "
+            f"gen {result['loadgen_cpu'] * 100:3.0f}%  cores {result['core_busy']}")
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 3) if values else 0.0
+
+
+def append_result(scenario: str, record: dict[str, Any]) -> None:
+    """One JSON line in bench/results.jsonl."""
+    line = {"scenario": scenario, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(),
+            "python": platform.python_version(), "cpus": os.cpu_count(), **record}
+    with RESULTS.open("ab") as results:
+        results.write(orjson.dumps(line) + b"\n")
+
+
+def output_path_override(path: str | None) -> None:
+    """Write results elsewhere (the tests' smoke run)."""
+    global RESULTS
+    if path:
+        RESULTS = Path(path)

@@ -1,0 +1,67 @@
+"""(b) Latency, server CPU and memory at 1,000 players in 20 rooms, against the baseline.
+
+    .venv/bin/python bench/latency.py [--players 1000] [--rooms 20] [--duration 20] [--runs 3]
+
+Runs asgi-mmo and the baseline in turn (`--runs` times each, alternating, so
+both see the same machine), prints each run and the medians, and appends one
+line to bench/results.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from common import KINDS, append_result, brief, measure, median, output_path_override, pin_self
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--players", type=int, default=1000)
+    parser.add_argument("--rooms", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of each measured window")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each server, alternating")
+    parser.add_argument("--results", default=None, help="results file (default bench/results.jsonl)")
+    args = parser.parse_args()
+    output_path_override(args.results)
+    pin_self()
+    runs: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+    for number in range(args.runs):
+        for kind in KINDS:
+            result = measure(kind, args.players, args.rooms, duration=args.duration)
+            runs[kind].append(result)
+            print(f"run {number + 1}  {brief(result)}", flush=True)
+    figures = {}
+    for kind, results in runs.items():
+        figures[kind] = {
+            "lateness_p99_ms": median([r["lateness_ms"]["p99"] for r in results]),
+            "lateness_p50_ms": median([r["lateness_ms"]["p50"] for r in results]),
+            "ack_p50_ms": median([r["ack_ms"]["p50"] for r in results]),
+            "ack_p99_ms": median([r["ack_ms"]["p99"] for r in results]),
+            "server_cpu_frac": median([r["server_cpu_frac"] for r in results]),
+            "server_us_per_msg": median([r["server_us_per_msg"] for r in results]),
+            "rss_kb_per_player": median([r["rss_kb_per_player"] for r in results]),
+            "mean_frame_bytes": median([r["mean_frame_bytes"] for r in results]),
+            "drops": sum(r["drops"] for r in results),
+            "ticks_missed": sum(r["ticks_missed"] for r in results),
+        }
+    ours, base = figures["asgi-mmo"], figures["baseline"]
+    ratios = {key: round(ours[key] / base[key], 3) for key in ("server_us_per_msg", "server_cpu_frac",
+                                                               "ack_p50_ms", "ack_p99_ms") if base[key]}
+    print("medians:")
+    for kind, values in figures.items():
+        print(f"  {kind:<9} {values}")
+    print(f"asgi-mmo / baseline: {ratios}")
+    append_result("latency", {"players": args.players, "rooms": args.rooms, "duration_s": args.duration,
+                              "runs": args.runs, "medians": figures, "ratios": ratios,
+                              "each": {kind: [_short(r) for r in results] for kind, results in runs.items()}})
+
+
+def _short(result: dict) -> dict:
+    keys = ("connected", "lateness_ms", "ack_ms", "server_cpu_frac", "server_us_per_msg", "rss_kb_per_player",
+            "ticks_missed", "drops", "connection_failures", "loadgen_cpu", "core_busy", "load_before", "load_after",
+            "mean_frame_bytes")
+    return {key: result[key] for key in keys}
+
+
+if __name__ == "__main__":
+    main()
