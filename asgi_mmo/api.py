@@ -8,8 +8,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from asgi_mmo.exceptions import BadRequest
+from asgi_mmo.leaderboard import Leaderboard, LeaderboardUnavailable
 from asgi_mmo.registry import RegistryFull, RoomRegistry
 from asgi_mmo.roomconfig import RoomConfig
+
+
+LEADERBOARD_MAX = 100
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -43,6 +47,22 @@ async def create_room(request: Request) -> Response:
     return JSONResponse({"id": room.id, **config.to_dict()}, status_code=201)
 
 
+async def leaderboard(request: Request) -> Response:
+    """Best score per name, highest first; bots' only with `bots=true`."""
+    query = request.query_params
+    raw_limit, raw_bots = query.get("limit", "10"), query.get("bots", "false").lower()
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LEADERBOARD_MAX:
+        return error_response(422, "bad_request", f"'limit' must be an integer from 1 to {LEADERBOARD_MAX}")
+    if raw_bots not in ("true", "false"):
+        return error_response(422, "bad_request", "'bots' must be true or false")
+    board: Leaderboard = request.app.state.leaderboard
+    try:
+        entries = await board.top(int(raw_limit), include_bots=raw_bots == "true")
+    except LeaderboardUnavailable:
+        return error_response(503, "unavailable", "the leaderboard cannot be read right now")
+    return JSONResponse({"entries": entries})
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -57,6 +77,7 @@ def api_routes() -> list[BaseRoute]:
     return [
         Route("/api/rooms", list_rooms, methods=["GET"]),
         Route("/api/rooms", create_room, methods=["POST"]),
+        Route("/api/leaderboard", leaderboard, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

@@ -12,12 +12,17 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from asgi_mmo.admin import admin_routes, announce_token, with_admin_token
 from asgi_mmo.api import api_routes
 from asgi_mmo.backends.base import Backend, create_backend
+from asgi_mmo.leaderboard import Leaderboard
 from asgi_mmo.logs import configure_logging
+from asgi_mmo.metrics import Metrics, multiprocess_dir
+from asgi_mmo.offload import PlannerPool
 from asgi_mmo.pages import page_routes
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.settings import Settings
+from asgi_mmo.shutdown import GracefulShutdown
 from asgi_mmo.websocket import player_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,31 +32,53 @@ TEMPLATES_DIR = ROOT / "templates"
 
 def create_app(settings: Settings | None = None, *, backend: Backend | None = None) -> Starlette:
     """The application; `backend` lets tests inject one instead of the settings' choice."""
-    settings = settings or Settings.from_env()
+    settings, token_made = with_admin_token(settings or Settings.from_env())
     configure_logging(settings.log_level)
+    metrics = Metrics(multiprocess_dir())
+    shutdown = GracefulShutdown(settings.shutdown_grace_seconds)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with backend or create_backend(settings) as opened, anyio.create_task_group() as tasks:
-            registry = RoomRegistry(settings, opened)
+        # Opened in this order and closed in reverse: rooms stop before the planner pool
+        # shuts down and before the leaderboard takes its last scores and flushes.
+        async with (
+            Leaderboard(settings.db_path) as leaderboard,
+            PlannerPool(settings.bot_processes) as planners,
+            backend or create_backend(settings) as opened,
+            anyio.create_task_group() as tasks,
+        ):
+            registry = RoomRegistry(
+                settings,
+                opened,
+                on_score=leaderboard.record_nowait,
+                planner=planners.plan,
+                plan_concurrency=planners.max_in_flight,
+            )
             await tasks.start(registry.run)
+            await tasks.start(metrics.run, registry)
+            await tasks.start(shutdown.watch, registry)  # SIGTERM/SIGINT: drain before uvicorn cuts sockets
+            if token_made:
+                announce_token(settings.admin_token or "")
             app.state.registry = registry
+            app.state.leaderboard = leaderboard
+            app.state.planners = planners
             try:
                 yield
             finally:
-                registry.drain()
-                with anyio.CancelScope(shield=True), anyio.move_on_after(settings.shutdown_grace_seconds):
-                    await registry.save_rooms()
+                await shutdown.finish(registry)  # drain, then save the rooms within the grace time
                 tasks.cancel_scope.cancel()
 
     routes = [
         *page_routes(Jinja2Templates(directory=TEMPLATES_DIR)),
         *api_routes(),
-        WebSocketRoute("/ws", player_endpoint),
+        *admin_routes(Jinja2Templates(directory=TEMPLATES_DIR)),
+        WebSocketRoute("/ws", shutdown.track(player_endpoint)),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.shutdown = shutdown
     return app
 
 

@@ -2,7 +2,8 @@
 
     AsgiMmoError
     ├── ConfigError          settings.py: a bad ASGI_MMO_* variable; the server refuses to start
-    ├── BadRequest           api.py, registry.py: an HTTP request body or field is invalid (422)
+    ├── BadRequest           api.py, roomconfig.py: an HTTP request body or field is invalid (422)
+    ├── LeaderboardUnavailable  leaderboard.py: the database cannot be read or written now (503)
     └── ProtocolError        protocol.py, websocket.py, registry.py: a client broke the contract;
         │                    carries the wire error code and, when the connection must end,
         │                    the WebSocket close code

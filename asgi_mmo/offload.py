@@ -65,6 +65,8 @@ class PlannerStatistics:
     replacements: int
     #: Plans answered `[]` because a worker died.
     failed: int
+    #: Plans answered, inline or by a worker.
+    planned: int = 0
 
 
 def _start_executor(processes: int) -> ProcessPoolExecutor:
@@ -113,6 +115,7 @@ class PlannerPool:
         self._peak_in_flight = 0
         self._replacements = 0
         self._failed = 0
+        self._planned = 0
 
     async def __aenter__(self) -> PlannerPool:
         if self._open:
@@ -152,6 +155,7 @@ class PlannerPool:
             waiting=waiting,
             replacements=self._replacements,
             failed=self._failed,
+            planned=self._planned,
         )
 
     async def plan(self, request: PlanRequest) -> list[str]:
@@ -168,7 +172,9 @@ class PlannerPool:
                 # Inline: blocks the event loop for the plan's duration, which
                 # `max_nodes` bounds. The checkpoint lets other tasks run first.
                 await anyio.lowlevel.checkpoint()
-                return run_plan(request)
+                plan = run_plan(request)
+                self._planned += 1
+                return plan
             executor = self._executor
             self._enter()
             try:
@@ -177,7 +183,9 @@ class PlannerPool:
                 except BrokenProcessPool:
                     return await self._worker_died(executor)
                 try:
-                    return await self._result(future)
+                    plan = await self._result(future)
+                    self._planned += 1
+                    return plan
                 except BrokenProcessPool:
                     return await self._worker_died(executor)
             finally:

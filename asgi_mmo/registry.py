@@ -23,7 +23,7 @@ from asgi_mmo.exceptions import ConnectionRefused
 from asgi_mmo.games.base import GameOptions, ScoreEvent
 from asgi_mmo.games.catalog import GAMES
 from asgi_mmo.protocol import refuse
-from asgi_mmo.room import Room, ScoreSink, Seat
+from asgi_mmo.room import Planner, Room, ScoreSink, Seat
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.settings import Settings
 
@@ -37,7 +37,15 @@ class RegistryFull(Exception):
 
 
 class RoomRegistry:
-    def __init__(self, settings: Settings, backend: Backend, *, on_score: ScoreSink | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend,
+        *,
+        on_score: ScoreSink | None = None,
+        planner: Planner | None = None,
+        plan_concurrency: int = 2,
+    ) -> None:
         self.settings = settings
         self.backend = backend
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -47,6 +55,8 @@ class RoomRegistry:
         self._rooms: dict[str, Room] = {}
         self._task_group: TaskGroup | None = None
         self._on_score = on_score or _ignore_score
+        self._planner = planner
+        self._plan_concurrency = plan_concurrency
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Own every room's task until cancelled; then every room stops."""
@@ -88,7 +98,11 @@ class RoomRegistry:
             raise RuntimeError("the registry is not running: start it with task_group.start(registry.run)")
         self.rooms_created += 1
         room = build(
-            phase=self.rooms_created * GOLDEN_FRACTION, on_score=self._on_score, worker=self.worker
+            phase=self.rooms_created * GOLDEN_FRACTION,
+            on_score=self._on_score,
+            planner=self._planner,
+            plan_concurrency=self._plan_concurrency,
+            worker=self.worker,
         )
         self._rooms[room.id] = room
         self._task_group.start_soon(self._supervise, room, name=f"room {room.id}")
@@ -98,9 +112,9 @@ class RoomRegistry:
         """One room's error boundary: its failure ends it alone."""
         try:
             await room.run()
-        except Exception:
+        except Exception as error:
             self.rooms_crashed += 1
-            logger.exception("room crashed room=%s", room.id)
+            logger.error("room crashed room=%s error=%r", room.id, _lone(error), exc_info=_lone(error))
             room.close(refuse("room_closed", "the room failed and was closed"))
         finally:
             if not room.closed:
@@ -202,3 +216,10 @@ class RoomRegistry:
 
 def _ignore_score(event: ScoreEvent) -> None:
     pass
+
+
+def _lone(error: BaseException) -> BaseException:
+    """The one exception inside nested single-member groups (task groups wrap what they raise)."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error

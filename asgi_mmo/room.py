@@ -16,7 +16,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ import anyio
 
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
-from asgi_mmo.games.base import Game, InvalidInput, ScoreEvent
+from asgi_mmo.games.base import BotDriver, Game, InvalidInput, ScoreEvent
 from asgi_mmo.protocol import PROTOCOL_VERSION, TickFrame, encode, refuse
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.settings import Settings
@@ -33,6 +33,10 @@ from asgi_mmo.stats import RoomStats
 logger = logging.getLogger("asgi_mmo.room")
 
 ScoreSink = Callable[[ScoreEvent], None]
+#: Runs a bot driver's plan request somewhere off the event loop (worker processes).
+Planner = Callable[[Any], Awaitable[Any]]
+#: Plan requests a room may have queued; beyond it bots make do with safe moves.
+PLAN_QUEUE = 64
 
 
 @dataclass(slots=True, eq=False)
@@ -80,6 +84,8 @@ class Room:
         *,
         phase: float = 0.0,
         on_score: ScoreSink | None = None,
+        planner: Planner | None = None,
+        plan_concurrency: int = 2,
         worker: str = "",
     ) -> None:
         self.id = room_id
@@ -98,6 +104,10 @@ class Room:
         self._on_score = on_score or (lambda event: None)
         self._arrival = anyio.Event()  # set when a human connects to an idle room
         self._life = _Lifecycle()
+        self._planner = planner
+        self._plan_concurrency = plan_concurrency
+        self._bots: BotDriver | None = None
+        self._plan_requests: anyio.abc.ObjectSendStream[tuple[str, Any]] | None = None
 
     # ---- seats ------------------------------------------------------------------------
 
@@ -133,6 +143,12 @@ class Room:
         """Seat `count` server-driven players (a new room gets `config.bots` of them)."""
         for number in range(1, count + 1):
             self._add_seat(f"Bot {number}", bot=True)
+        self._start_bot_driver()
+
+    def _start_bot_driver(self) -> None:
+        make_driver = getattr(self.game, "make_bot_driver", None)
+        if self._bots is None and make_driver is not None and any(s.bot for s in self.seats.values()):
+            self._bots = make_driver()
 
     def seat_for_token(self, token: str) -> Seat:
         seat = self._by_token.get(token)
@@ -281,30 +297,69 @@ class Room:
         self._life.ticking = True
         self._life.loop_starts += 1
         logger.debug("tick loop started room=%s", self.id)
-        period = self.period
-        deadline = self.first_deadline(anyio.current_time())
-        next_expiry_check = 0.0
         try:
-            while self._connected and not self.closed:
-                await anyio.sleep_until(deadline)
-                started = anyio.current_time()
-                self.step(started)
-                finished = anyio.current_time()
-                self.stats.record_tick(finished - started, started - deadline)
-                deadline += period
-                if finished > deadline:
-                    # Past its slot: skip the slots already gone rather than run them back to back.
-                    self.stats.overruns += 1
-                    deadline += math.ceil((finished - deadline) / period) * period
-                if finished >= next_expiry_check:
-                    self._expire_seats(finished)
-                    next_expiry_check = finished + 1.0
+            async with anyio.create_task_group() as planners:
+                if self._bots is not None and self._planner is not None:
+                    self._plan_requests, requests = anyio.create_memory_object_stream[tuple[str, Any]](PLAN_QUEUE)
+                    async with requests:
+                        for _ in range(self._plan_concurrency):
+                            planners.start_soon(self._run_plans, requests.clone())
+                await self._tick_on_grid()
+                planners.cancel_scope.cancel()
         finally:
+            if self._plan_requests is not None:
+                self._plan_requests.close()
+                self._plan_requests = None
             self._life.ticking = False
             logger.debug("tick loop stopped room=%s", self.id)
 
+    async def _run_plans(self, requests: anyio.abc.ObjectReceiveStream[tuple[str, Any]]) -> None:
+        """Hand bots' plan requests to the planner; each answer reaches its bot when it comes."""
+        assert self._planner is not None and self._bots is not None
+        async with requests:
+            async for bot_id, request in requests:
+                try:
+                    plan = await self._planner(request)
+                except Exception:
+                    # A failed plan costs one bot one plan, never the room.
+                    logger.exception("bot plan failed room=%s bot=%s", self.id, bot_id)
+                    plan = []
+                self._bots.accept(bot_id, plan)
+
+    def _drive_bots(self) -> None:
+        assert self._bots is not None
+        for bot_id, request in self._bots.act(self.tick):
+            try:
+                if self._plan_requests is None:
+                    raise anyio.WouldBlock
+                self._plan_requests.send_nowait((bot_id, request))
+            except anyio.WouldBlock:
+                self._bots.forget(bot_id)
+
+    async def _tick_on_grid(self) -> None:
+        """Tick on this room's deadline grid while humans are connected."""
+        period = self.period
+        deadline = self.first_deadline(anyio.current_time())
+        next_expiry_check = 0.0
+        while self._connected and not self.closed:
+            await anyio.sleep_until(deadline)
+            started = anyio.current_time()
+            self.step(started)
+            finished = anyio.current_time()
+            self.stats.record_tick(finished - started, started - deadline)
+            deadline += period
+            if finished > deadline:
+                # Past its slot: skip the slots already gone rather than run them back to back.
+                self.stats.overruns += 1
+                deadline += math.ceil((finished - deadline) / period) * period
+            if finished >= next_expiry_check:
+                self._expire_seats(finished)
+                next_expiry_check = finished + 1.0
+
     def step(self, now: float) -> None:
         """One tick: advance the game and hand every connected player its frame."""
+        if self._bots is not None:
+            self._drive_bots()
         for event in self.game.step():
             self._on_score(event)
         self.tick += 1
@@ -330,7 +385,7 @@ class Room:
             else:
                 source = frame
             text = source.for_player(seat.ack)
-            if connection.deliver_nowait(text):
+            if connection.deliver_nowait(text, now):
                 stats.msgs_out += 1
                 stats.bytes_out += len(text) + source.extra_bytes
             else:
@@ -369,6 +424,7 @@ class Room:
                 seat.away_since = now  # every human must reconnect within seat_seconds
                 room._by_token[seat.token] = seat
             room.seats[seat.player_id] = seat
+        room._start_bot_driver()
         return room
 
     # ---- statistics -----------------------------------------------------------------

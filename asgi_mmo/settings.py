@@ -33,6 +33,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ASGI_MMO_OUTBOX_FRAMES": ("outbox_frames", "frames queued per player before it counts as behind"),
     "ASGI_MMO_MAX_ROOMS": ("max_rooms", "rooms one process runs at most"),
     "ASGI_MMO_SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", "time to tell players and save rooms at shutdown"),
+    "ASGI_MMO_BOT_PROCESSES": ("bot_processes", "worker processes planning bots' paths; 0 plans on the event loop"),
 }
 
 
@@ -55,6 +56,7 @@ class Settings:
     outbox_frames: int = 32
     max_rooms: int = 1000
     shutdown_grace_seconds: float = 5.0
+    bot_processes: int = 1
 
     def __post_init__(self) -> None:
         positive = ("max_message_bytes", "rate_limit", "rate_burst", "flood_seconds", "slow_client_seconds",
@@ -62,7 +64,7 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_variable(name)} must be positive, got {getattr(self, name)!r}")
-        for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds"):
+        for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):

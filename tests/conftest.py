@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,8 +30,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(seat_seconds=30.0, idle_room_seconds=60.0)
+def settings(tmp_path: Path) -> Settings:
+    # Bots plan inline here: spawning a worker pool per app would slow every test;
+    # tests of the pool itself open one on purpose.
+    return Settings(seat_seconds=30.0, idle_room_seconds=60.0, db_path=str(tmp_path / "board.sqlite3"), bot_processes=0)
 
 
 @pytest.fixture

@@ -47,6 +47,25 @@ class ScoreEvent:
     bot: bool
 
 
+class BotDriver(Protocol):
+    """Steers a game's server-driven players (optional: see `Game.make_bot_driver`).
+
+    Pure like the game: the room calls `act` before each step, runs the
+    plan requests it returns somewhere else (worker processes), and hands each
+    answer back through `accept` some ticks later. A bot never waits for a
+    plan: without a fresh one it takes a cheap safe move.
+    """
+
+    def act(self, tick: int) -> list[tuple[str, Any]]:
+        """Give every bot its input for the coming step; return `(bot_id, request)`
+        for the bots that want a fresh plan."""
+        ...
+
+    def accept(self, bot_id: str, plan: Any) -> None:
+        """The answer to the bot's last request (an empty plan when planning failed)."""
+        ...
+
+
 class Game(Protocol):
     """The interface between a room and its game rules."""
 
@@ -121,3 +140,7 @@ class Game(Protocol):
     def player_stats(self, player_id: str) -> dict[str, Any]:
         """`{"score": int, "alive": bool}` for the admin API."""
         ...
+
+    # Optional: a game with bots also defines
+    #     def make_bot_driver(self) -> BotDriver
+    # and the room steers its bots through it; without it, bots stand still.

@@ -12,9 +12,12 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from asgi_mmo.games.base import GameOptions, InvalidInput, ScoreEvent
+
+if TYPE_CHECKING:
+    from asgi_mmo.games.snake_bots import SnakeBots
 
 Cell = tuple[int, int]
 
@@ -295,6 +298,36 @@ class SnakeGame:
         """Raises `KeyError` for a player not in the game."""
         snake = self._snakes[player_id]
         return {"score": snake.score, "alive": snake.alive}
+
+    # -- what bots see (games/snake_bots.py) ---------------------------------
+
+    def make_bot_driver(self) -> SnakeBots:
+        """The driver that steers this game's bots (see `Game.make_bot_driver`)."""
+        from asgi_mmo.games.snake_bots import SnakeBots
+
+        return SnakeBots(self)
+
+    def bot_ids(self) -> list[str]:
+        return [s.id for s in self._snakes.values() if s.bot]
+
+    def head_of(self, player_id: str) -> tuple[Cell, str, bool]:
+        """A snake's head cell, the direction it last moved, and whether it lives."""
+        snake = self._snakes[player_id]
+        return (snake.body[0] if snake.body else (-1, -1)), snake.dir, snake.alive
+
+    def blocked_grid(self) -> bytearray:
+        """The field as `W*H` bytes (index `y*W + x`), 1 where live bodies and stones are."""
+        grid = bytearray(self.width * self.height)
+        width = self.width
+        for x, y in self._occupied:
+            grid[y * width + x] = 1
+        for x, y in self._stones:
+            grid[y * width + x] = 1
+        return grid
+
+    def food_cells(self) -> dict[Cell, int]:
+        """Food by cell (read-only view for bots)."""
+        return self._food
 
     # -- scripted scenarios (tests, tutorials) ----------------------------
 

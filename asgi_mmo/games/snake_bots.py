@@ -1,0 +1,143 @@
+"""Steering for snake's bots: a planned path to food when one is fresh, else a safe move.
+
+Pure code like the game. Each tick, `act` gives every live bot a turn: the
+next cell of its plan if that cell is still safe, otherwise the roomiest safe
+move (`pathfinding.safe_moves`, cheap and bounded). Bots whose plan ran out,
+went stale or lost its food ask for a new one: a breadth-first search
+(`pathfinding.plan_path`) over a window around the head, which the room runs
+in worker processes. Plans come back some ticks later; `accept` turns them
+into cells on the field, and `act` picks up wherever the bot's head is on the
+path by then. Dead bots respawn after a short pause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from asgi_mmo.games.snake import DIRECTIONS, OPPOSITE, RESPAWN, Cell, SnakeGame
+from asgi_mmo.pathfinding import PlanRequest, safe_moves
+
+#: A plan covers this many cells around the head each way (a 65 x 65 window).
+WINDOW_RADIUS = 32
+#: Cells a search may expand: bounds one plan's cost (about 2 ms in pure Python).
+MAX_NODES = 4000
+#: A plan older than this many ticks is replaced (others may have taken its food).
+REPLAN_TICKS = 10
+#: Ticks a dead bot waits before it respawns.
+RESPAWN_TICKS = 15
+
+
+@dataclass(slots=True)
+class _Brain:
+    path: dict[Cell, int] = field(default_factory=dict)  # cell -> its step number on the plan
+    goal: Cell | None = None
+    planned_at: int = -1_000_000
+    waiting: Cell | None = None  # the head a plan in flight starts from
+    dead_since: int | None = None
+
+
+class SnakeBots:
+    def __init__(self, game: SnakeGame) -> None:
+        self.game = game
+        self._brains: dict[str, _Brain] = {}
+        self._tick = 0
+
+    def act(self, tick: int) -> list[tuple[str, PlanRequest]]:
+        self._tick = tick
+        game = self.game
+        requests: list[tuple[str, PlanRequest]] = []
+        grid: bytearray | None = None
+        food = game.food_cells()
+        bots = game.bot_ids()
+        for gone in set(self._brains) - set(bots):
+            del self._brains[gone]
+        for bot_id in bots:
+            brain = self._brains.setdefault(bot_id, _Brain())
+            head, moving, alive = game.head_of(bot_id)
+            if not alive:
+                brain.path.clear()
+                if brain.dead_since is None:
+                    brain.dead_since = tick
+                elif tick - brain.dead_since >= RESPAWN_TICKS:
+                    game.apply_input(bot_id, RESPAWN)
+                    brain.dead_since = None
+                continue
+            brain.dead_since = None
+            if grid is None:
+                grid = game.blocked_grid()
+            turn = self._planned_turn(brain, head, moving, grid)
+            if turn is None:
+                brain.path.clear()
+                moves = safe_moves(game.width, game.height, grid, head, moving)
+                turn = moves[0] if moves else None
+            if turn is not None and turn != moving:
+                game.apply_input(bot_id, turn)
+            stale = not brain.path or brain.goal not in food or tick - brain.planned_at > REPLAN_TICKS
+            if stale and brain.waiting is None:
+                brain.waiting = head
+                requests.append((bot_id, self._request(grid, head)))
+        return requests
+
+    def accept(self, bot_id: str, plan: list[str]) -> None:
+        brain = self._brains.get(bot_id)
+        if brain is None or brain.waiting is None:
+            return
+        cell, brain.waiting = brain.waiting, None
+        if not plan:
+            return
+        # Directions do not depend on the window: the path starts at the head the request was for.
+        path: dict[Cell, int] = {cell: 0}
+        for number, direction in enumerate(plan, start=1):
+            dx, dy = DIRECTIONS[direction]
+            cell = (cell[0] + dx, cell[1] + dy)
+            path[cell] = number
+        brain.path, brain.goal, brain.planned_at = path, cell, self._tick
+
+    def forget(self, bot_id: str) -> None:
+        """The bot's request was not run (queue full, no planner): it may ask again."""
+        brain = self._brains.get(bot_id)
+        if brain is not None:
+            brain.waiting = None
+
+    # -- internals ------------------------------------------------------------
+
+    def _planned_turn(self, brain: _Brain, head: Cell, moving: str, grid: bytearray) -> str | None:
+        """The turn onto the furthest safe cell of the plan next to the head, if any.
+
+        The head has usually moved on while the plan was computed; stepping onto
+        the furthest adjacent path cell rejoins the plan from wherever it is.
+        """
+        path = brain.path
+        here = path.get(head, -1)
+        game = self.game
+        width, height = game.width, game.height
+        best: tuple[int, str] | None = None
+        for direction, (dx, dy) in DIRECTIONS.items():
+            x, y = head[0] + dx, head[1] + dy
+            number = path.get((x, y))
+            if (
+                number is None
+                or number <= here
+                or direction == OPPOSITE[moving]
+                or not (0 <= x < width and 0 <= y < height)
+                or grid[y * width + x]  # something moved into the way since the plan was made
+            ):
+                continue
+            if best is None or number > best[0]:
+                best = (number, direction)
+        return best[1] if best else None
+
+    def _request(self, grid: bytearray, head: Cell) -> PlanRequest:
+        """A plan request for the window around `head`, in the window's coordinates."""
+        game = self.game
+        width, height = game.width, game.height
+        x0, y0 = max(0, head[0] - WINDOW_RADIUS), max(0, head[1] - WINDOW_RADIUS)
+        x1, y1 = min(width, head[0] + WINDOW_RADIUS + 1), min(height, head[1] + WINDOW_RADIUS + 1)
+        blocked = b"".join(grid[y * width + x0 : y * width + x1] for y in range(y0, y1))
+        food = game.food_cells()
+        if len(food) <= (x1 - x0) * (y1 - y0):
+            targets = [(x - x0, y - y0) for x, y in food if x0 <= x < x1 and y0 <= y < y1]
+        else:
+            targets = [(x - x0, y - y0) for y in range(y0, y1) for x in range(x0, x1) if (x, y) in food]
+        window_head = (head[0] - x0, head[1] - y0)
+        return PlanRequest(x1 - x0, y1 - y0, blocked, window_head, tuple(targets), MAX_NODES)

@@ -1,0 +1,97 @@
+"""Snake's bots, tick by tick with fixed seeds, plans run inline."""
+
+from asgi_mmo.games.snake import SnakeGame
+from asgi_mmo.games.snake_bots import RESPAWN_TICKS, SnakeBots
+from asgi_mmo.pathfinding import run_plan
+
+
+def play(game: SnakeGame, bots: SnakeBots, steps: int, *, plan_delay: int | None = 2) -> int:
+    """Steps the game with plans answered `plan_delay` ticks after they are asked for
+    (None: never answered); returns how many foods were eaten."""
+    in_flight: list[tuple[int, str, object]] = []
+    eaten = 0
+    for tick in range(steps):
+        for bot_id, request in bots.act(tick):
+            if plan_delay is None:
+                bots.forget(bot_id)
+            else:
+                in_flight.append((tick + plan_delay, bot_id, request))
+        due = [item for item in in_flight if item[0] <= tick]
+        in_flight = [item for item in in_flight if item[0] > tick]
+        for _, bot_id, request in due:
+            bots.accept(bot_id, run_plan(request))
+        game.step()
+        eaten += len(game.take_delta().get("eaten", []))
+    return eaten
+
+
+def test_a_bot_plans_its_way_to_food():
+    game = SnakeGame(20, 20, seed=1, food_count=1, stone_limit=0)
+    game.place_snake("bot", [(5, 10), (4, 10), (3, 10)], bot=True)
+    game.place_food(15, 3, 5)
+    bots = SnakeBots(game)
+    play(game, bots, 25)
+    assert game.player_stats("bot")["score"] >= 5
+
+
+def four_bots(seed: int) -> tuple[SnakeGame, SnakeBots]:
+    game = SnakeGame(30, 30, seed=seed)
+    for number in range(4):
+        game.add_player(f"b{number}", f"Bot {number}", bot=True)
+    return game, SnakeBots(game)
+
+
+def test_planning_bots_eat_several_times_more_than_wandering_ones():
+    planned = sum(play(*four_bots(seed), 400) for seed in range(3))
+    wandering = sum(play(*four_bots(seed), 400, plan_delay=None) for seed in range(3))
+    assert planned >= 60, planned
+    assert planned >= 3 * wandering, (planned, wandering)
+
+
+def test_a_bot_without_plans_still_avoids_walls_and_stones():
+    game = SnakeGame(12, 12, seed=3, food_count=0, stone_limit=4)
+    game.place_snake("bot", [(8, 5), (7, 5), (6, 5)], bot=True)
+    game.place_stone(9, 6)
+    bots = SnakeBots(game)
+    for tick in range(30):
+        bots.act(tick)  # requests are never answered: safe moves only
+        game.step()
+        assert game.player_stats("bot")["alive"], f"died at tick {tick}"
+
+
+def test_a_plan_that_runs_into_a_new_obstacle_is_dropped():
+    game = SnakeGame(20, 20, seed=2, food_count=1, stone_limit=5)
+    game.place_snake("bot", [(5, 10), (4, 10), (3, 10)], bot=True)
+    game.place_food(12, 10, 3)
+    bots = SnakeBots(game)
+    (bot_id, request), = bots.act(0)
+    bots.accept(bot_id, run_plan(request))  # straight right along y=10
+    game.place_stone(6, 10)  # right in front of the head now
+    bots.act(1)
+    game.step()
+    assert game.player_stats("bot")["alive"]
+    head, moving, _ = game.head_of("bot")
+    assert moving in ("up", "down")
+
+
+def test_a_dead_bot_respawns_after_a_pause():
+    game = SnakeGame(12, 12, seed=4, food_count=0, stone_limit=0)
+    game.place_snake("bot", [(11, 5), (10, 5), (9, 5)], bot=True, direction="right")
+    bots = SnakeBots(game)
+    game.step()  # into the wall: dead
+    assert not game.player_stats("bot")["alive"]
+    for tick in range(RESPAWN_TICKS + 2):
+        bots.act(tick)
+        game.step()
+    assert game.player_stats("bot")["alive"]
+    assert len(game.snapshot()["snakes"][0]["body"]) == 3
+
+
+def test_an_empty_plan_frees_the_bot_to_ask_again():
+    game = SnakeGame(20, 20, seed=5, food_count=1, stone_limit=0)
+    game.place_snake("bot", [(5, 10), (4, 10), (3, 10)], bot=True)
+    bots = SnakeBots(game)
+    assert len(bots.act(0)) == 1
+    assert bots.act(1) == [], "one request in flight at a time"
+    bots.accept("bot", [])
+    assert len(bots.act(2)) == 1
