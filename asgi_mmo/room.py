@@ -343,9 +343,11 @@ class Room:
         next_expiry_check = 0.0
         while self._connected and not self.closed:
             await anyio.sleep_until(deadline)
-            started = anyio.current_time()
+            # The loop's own clock may be coarse (uvloop's counts whole milliseconds);
+            # time.monotonic() reads the same clock finely.
+            started = time.monotonic()
             self.step(started)
-            finished = anyio.current_time()
+            finished = time.monotonic()
             self.stats.record_tick(finished - started, started - deadline)
             deadline += period
             if finished > deadline:

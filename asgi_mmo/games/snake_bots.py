@@ -23,6 +23,9 @@ WINDOW_RADIUS = 32
 MAX_NODES = 4000
 #: A plan older than this many ticks is replaced (others may have taken its food).
 REPLAN_TICKS = 10
+#: Free cells a safe move must lead into to count as roomy: enough to see a dead end,
+#: small enough that 50 bots' fallback moves cost about a millisecond a tick.
+SPACE_LIMIT = 24
 #: Ticks a dead bot waits before it respawns.
 RESPAWN_TICKS = 15
 
@@ -68,7 +71,7 @@ class SnakeBots:
             turn = self._planned_turn(brain, head, moving, grid)
             if turn is None:
                 brain.path.clear()
-                moves = safe_moves(game.width, game.height, grid, head, moving)
+                moves = safe_moves(game.width, game.height, grid, head, moving, SPACE_LIMIT)
                 turn = moves[0] if moves else None
             if turn is not None and turn != moving:
                 game.apply_input(bot_id, turn)
