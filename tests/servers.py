@@ -44,6 +44,7 @@ class ServerProcess:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}/ws"
+        self.address = f"127.0.0.1:{port}"  # HOST:PORT, as a load balancer names a backend
         self._env = {**os.environ, **(env or {})}
         self._cwd = cwd
         self._args = extra_args
