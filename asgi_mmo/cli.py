@@ -14,8 +14,15 @@ WS_MAX_SIZE = 1 << 20
 
 
 def uvicorn_options() -> dict[str, object]:
-    """uvicorn's fastest settings for many small WebSocket messages (see README, "Performance")."""
-    options: dict[str, object] = {"ws": "websockets-sansio", "http": "httptools", "ws_max_size": WS_MAX_SIZE}
+    """uvicorn's fastest settings for many small WebSocket messages (see docs/performance.md).
+
+    permessage-deflate is off: compressing every tick frame once per player costs about
+    twice the CPU per message and some 50 KB of memory per connection (docs/performance.md).
+    """
+    options: dict[str, object] = {
+        "ws": "websockets-sansio", "http": "httptools", "ws_max_size": WS_MAX_SIZE,
+        "ws_per_message_deflate": False,
+    }
     try:
         import uvloop  # noqa: F401
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS

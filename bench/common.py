@@ -42,6 +42,7 @@ SERVER_CPU = "0"
 LOADGEN_CPU = 1
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 KINDS = ("asgi-mmo", "baseline")
+ADMIN_TOKEN = "bench-admin-token"
 
 
 def free_port() -> int:
@@ -57,13 +58,20 @@ def pin_self() -> None:
 
 
 def server_command(kind: str, port: int, deflate: bool | None) -> list[str]:
+    """`kind`: "baseline", "asgi-mmo", or "asgi-mmo:/path" to serve the asgi_mmo package found under /path.
+
+    Plain "asgi-mmo" serves this tree, or the one named by ASGI_MMO_BENCH_ROOT (a snapshot made with
+    `git archive`, so that a long bench does not see a tree that changes under it).
+    """
     if kind == "baseline":
         command = [sys.executable, str(ROOT / "bench" / "baseline_server.py"), "--port", str(port)]
         if deflate is not None:
             command += ["--ws-per-message-deflate", "true" if deflate else "false"]
         return command
     options = uvicorn_options()
-    command = [sys.executable, "-m", "uvicorn", "asgi_mmo.app:app", "--port", str(port), "--log-level", "warning",
+    root = kind.partition(":")[2] or os.environ.get("ASGI_MMO_BENCH_ROOT") or str(ROOT)
+    command = [sys.executable, "-m", "uvicorn", "asgi_mmo.app:app", "--app-dir", root, "--port", str(port),
+               "--log-level", "warning",
                "--ws", str(options["ws"]), "--http", str(options["http"]), "--loop", str(options["loop"]),
                "--ws-max-size", str(options["ws_max_size"])]
     chosen = options.get("ws_per_message_deflate", True) if deflate is None else deflate
@@ -77,7 +85,7 @@ def server(kind: str, *, deflate: bool | None = None, cpu: str = SERVER_CPU) -> 
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="asgi-mmo-bench-"))
     env = {**os.environ, "ASGI_MMO_LOG_LEVEL": "warning", "ASGI_MMO_DB": str(workdir / "lb.sqlite3"),
-           "ASGI_MMO_MAX_ROOMS": "1000", "PYTHONPATH": str(ROOT)}
+           "ASGI_MMO_MAX_ROOMS": "1000", "ASGI_MMO_ADMIN_TOKEN": ADMIN_TOKEN}
     command = server_command(kind, port, deflate)
     if os.cpu_count() and os.cpu_count() > 1:
         command = ["taskset", "-c", cpu, *command]
@@ -166,7 +174,7 @@ def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp
             deflate: bool | None = None, compression: bool = False, tick_rate: int = 20,
             chat_every: float = 0.0, progress: bool = False, seed: int = 1) -> dict[str, Any]:
     """One load test against a fresh server of `kind`; the loadtest summary plus the server's side."""
-    ramp = ramp_up if ramp_up is not None else max(2.0, players / 300)
+    ramp = ramp_up if ramp_up is not None else max(1.0, players / 300)
     with server(kind, deflate=deflate) as (url, pid):
         time.sleep(0.5)
         rss_idle = rss_bytes(pid)
@@ -175,6 +183,8 @@ def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp
         def on_window(phase: str) -> None:
             marks[phase] = {"cpu": cpu_seconds(pid), "wall": time.monotonic(), "cores": core_times(),
                             "rss": rss_bytes(pid), "load": os.getloadavg()}
+            if phase == "end":
+                marks["rooms"] = room_stats(url)
 
         config = LoadConfig(url=url, players=players, rooms=rooms, ramp_up=ramp, duration=duration,
                             tick_rate=tick_rate, chat_every=chat_every, compression=compression,
@@ -199,8 +209,25 @@ def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp
         "load_before": [round(x, 2) for x in start["load"]],
         "load_after": [round(x, 2) for x in end["load"]],
     })
+    rooms_seen = marks.get("rooms") or []
+    if rooms_seen:
+        result["server_rooms"] = {
+            "overruns": sum(r.get("overruns", 0) for r in rooms_seen),
+            "ticks_dropped": sum(r.get("ticks_dropped", 0) for r in rooms_seen),
+            "lateness_p99_ms_max": max(r.get("lateness_ms", {}).get("p99", 0) for r in rooms_seen),
+            "tick_ms_p99_max": max(r.get("tick_ms", {}).get("p99", 0) for r in rooms_seen),
+        }
     result["held"] = held(result)
     return result
+
+
+def room_stats(url: str) -> list[dict[str, Any]]:
+    """ROOM_STATS of every room, when the server has the admin API (the baseline has none)."""
+    try:
+        answer = httpx.get(url + "/admin/api/rooms", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=2)
+    except httpx.HTTPError:
+        return []
+    return answer.json().get("rooms", []) if answer.status_code == 200 else []
 
 
 def held(result: dict[str, Any]) -> bool:
@@ -215,7 +242,8 @@ def brief(result: dict[str, Any]) -> str:
             f"late p99 {lat['p99']:6.2f} max {lat['max']:6.1f} ms  ack p50 {ack['p50']:5.1f} p99 {ack['p99']:5.1f} ms  "
             f"cpu {result['server_cpu_frac'] * 100:5.1f}%  {result['server_us_per_msg']:6.2f} us/msg  "
             f"{result['rss_kb_per_player']:5.1f} KB/pl  missed {result['ticks_missed']} drops {result['drops']}  "
-            f"gen {result['loadgen_cpu'] * 100:3.0f}%  cores {result['core_busy']}")
+            f"gen {result['loadgen_cpu'] * 100:3.0f}%  cores {result['core_busy']}"
+            + (f"  server {result['server_rooms']}" if "server_rooms" in result else ""))
 
 
 def median(values: list[float]) -> float:

@@ -76,8 +76,9 @@ class Player:
             self._arrived(tick, now)
             if self.pending and ack >= self.pending[0][0]:
                 self._acked(ack, now)
-            if self.alive and b'"died"' in data and self.pid_bytes in data:
-                if self.player_id in orjson.loads(data).get("died", ()):
+            if self.alive:
+                died = data.find(b'"died":[')
+                if died > 0 and self.pid_bytes in data[died:data.find(b"]", died)]:
                     self.alive = False
                     stats.deaths += 1
             return

@@ -1,0 +1,103 @@
+"""Connection: frames go straight to the socket while nothing is queued; a send that suspends
+is finished by the writer, and everything after it follows in order."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from asgi_mmo.connection import Connection
+
+pytestmark = pytest.mark.anyio
+
+
+class Socket:
+    """A send that finishes at once, or suspends while `blocked`."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.unblocked: anyio.Event | None = None
+        self.fail = False
+
+    async def send(self, frame: str) -> None:
+        if self.fail:
+            raise OSError("gone")
+        if self.unblocked is not None:
+            await self.unblocked.wait()
+        self.sent.append(frame)
+
+
+async def test_frames_go_straight_to_the_socket_once_the_writer_runs():
+    socket = Socket()
+    connection = Connection(socket.send, 4)
+    assert connection.deliver_nowait("before the writer")  # queued: the welcome goes first
+    assert socket.sent == []
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(connection.run_writer)
+        await anyio.wait_all_tasks_blocked()
+        assert socket.sent == ["before the writer"]
+        assert connection.deliver_nowait("a", now=5.0)
+        assert socket.sent[-1] == "a", "sent inside deliver_nowait, no task switch"
+        assert connection.caught_up() and connection.last_progress == 5.0
+        tasks.cancel_scope.cancel()
+    connection.close_outbox()
+
+
+async def test_a_send_that_suspends_is_finished_by_the_writer_in_order():
+    socket = Socket()
+    connection = Connection(socket.send, 3)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(connection.run_writer)
+        await anyio.wait_all_tasks_blocked()
+        socket.unblocked = anyio.Event()
+        assert connection.deliver_nowait("1")  # started, suspended: handed to the writer
+        assert connection.deliver_nowait("2")
+        assert connection.deliver_nowait("3")
+        assert connection.deliver_nowait("4")  # the outbox holds 3 besides the send in flight
+        assert not connection.deliver_nowait("5"), "the outbox is bounded"
+        assert connection.queue_depth() == 4 and not connection.caught_up()
+        assert connection.stalled_for(connection.last_progress + 2) == 2
+        await anyio.wait_all_tasks_blocked()
+        assert socket.sent == []
+        socket.unblocked.set()
+        await anyio.wait_all_tasks_blocked()
+        assert socket.sent == ["1", "2", "3", "4"]
+        assert connection.caught_up()
+        socket.unblocked = None
+        assert connection.deliver_nowait("6")
+        assert socket.sent[-1] == "6"
+        tasks.cancel_scope.cancel()
+    connection.close_outbox()
+
+
+async def test_a_suspended_send_is_closed_when_the_connection_ends():
+    socket = Socket()
+    connection = Connection(socket.send, 3)
+    with anyio.CancelScope() as scope:
+        connection.bind_scope(scope)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(connection.run_writer)
+            await anyio.wait_all_tasks_blocked()
+            socket.unblocked = anyio.Event()
+            assert connection.deliver_nowait("1")
+            scope.cancel()
+    connection.close_outbox()
+    assert not connection.deliver_nowait("2")
+    assert socket.sent == []
+
+
+async def test_a_failed_direct_send_ends_the_connection():
+    socket = Socket()
+    connection = Connection(socket.send, 3)
+    with anyio.CancelScope() as scope:
+        connection.bind_scope(scope)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(connection.run_writer)
+            await anyio.wait_all_tasks_blocked()
+            socket.fail = True
+            assert not connection.deliver_nowait("1")
+            await anyio.sleep_forever()
+    connection.close_outbox()
+    assert scope.cancel_called
+    assert connection.closed_by_client and connection.close_reason is not None
+    assert connection.close_reason.code == "disconnected"
