@@ -76,6 +76,7 @@ async def player_endpoint(websocket: WebSocket) -> None:
             name=name, room_id=query.get("room"), game=query.get("game") or "snake", token=query.get("token")
         )
     except ConnectionRefused as refused:
+        logger.info("player refused room=%r code=%s", (query.get("room") or "")[:32], refused.code)
         await _farewell(websocket, refused)
         return
 
@@ -120,6 +121,7 @@ async def _read(websocket: WebSocket, connection: Connection, room: Room, seat: 
     limiter = RateLimiter(settings.rate_limit, settings.rate_burst, settings.flood_seconds)
     max_bytes = settings.max_message_bytes
     stats = room.stats
+    metrics = websocket.app.state.metrics
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -137,6 +139,7 @@ async def _read(websocket: WebSocket, connection: Connection, room: Room, seat: 
             if limiter.flooding(now):
                 connection.close_nowait(refuse("flood", "too many messages for too long"))
                 return
+            metrics.error("rate_limited")
             room.send_to(seat, error_frame("rate_limited", "too many messages; this one was dropped"))
             continue
         stats.msgs_in += 1
@@ -159,11 +162,14 @@ async def _read(websocket: WebSocket, connection: Connection, room: Room, seat: 
                 connection.close_nowait(LEAVE)
                 return
         except MessageRefused as refused:
+            metrics.error(refused.code)
             room.send_to(seat, error_frame(refused.code, refused.message))
 
 
 async def _farewell(websocket: WebSocket, reason: ConnectionRefused) -> None:
     """The error frame (unless the close is normal) and the close code, within a short time."""
+    if reason.close_code != NORMAL_CLOSURE:
+        websocket.app.state.metrics.error(reason.code)
     with anyio.move_on_after(FAREWELL_SECONDS):
         try:
             if reason.close_code != NORMAL_CLOSURE:

@@ -1,0 +1,168 @@
+"""The admin API, `/metrics` and the dashboard page.
+
+Every route here but the dashboard page needs `Authorization: Bearer <token>`;
+a missing or wrong token gets `401 {"error": {"code": "unauthorized"}}` and no
+data. The token is `ASGI_MMO_ADMIN_TOKEN`. When that is unset, whoever starts
+the server settles one random token before any worker exists and prints it
+once: `asgi-mmo serve` (cli.py) and gunicorn's master (gunicorn.conf.py) put
+it into the environment the workers inherit; a bare `uvicorn asgi_mmo.app:app`
+process makes its own (`with_admin_token`) and prints it at start.
+
+| request | answer |
+|---|---|
+| `GET /admin` | the dashboard (`templates/admin.html`, `static/admin.js`); it asks for the token |
+| `GET /admin/api/rooms` | `{"rooms": [ROOM_STATS, ...]}`, private rooms too |
+| `GET /admin/api/rooms/{id}` | ROOM_STATS plus `"players": [...]`, or 404 `not_found` |
+| `DELETE /admin/api/rooms/{id}` | 204; the room's players get `room_closed` (4001); or 404 |
+| `GET /metrics` | Prometheus text exposition (metrics.py) |
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.templating import Jinja2Templates
+
+from asgi_mmo.pages import content_security_policy
+from asgi_mmo.registry import RoomRegistry
+from asgi_mmo.settings import Settings
+
+if TYPE_CHECKING:  # importing metrics.py loads prometheus-client, which gunicorn's master must not do early
+    from asgi_mmo.metrics import Metrics
+
+TOKEN_VARIABLE = "ASGI_MMO_ADMIN_TOKEN"
+NO_STORE = {"Cache-Control": "no-store"}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+# ---- the token ------------------------------------------------------------------------
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def announce_token(token: str) -> None:
+    """Print a generated token, once, where the operator starting the server sees it."""
+    print(
+        f"asgi-mmo: {TOKEN_VARIABLE} is unset; the admin token of this run is: {token}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def settle_admin_token(environ: MutableMapping[str, str] | None = None) -> str | None:
+    """Before workers start: put a random token into the environment they inherit, unless one is set.
+
+    Returns the token made (already printed), or None when the environment had one.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get(TOKEN_VARIABLE, "").strip():
+        return None
+    token = environ[TOKEN_VARIABLE] = new_token()
+    announce_token(token)
+    return token
+
+
+def with_admin_token(settings: Settings) -> tuple[Settings, bool]:
+    """Settings that hold a token; True when it was made here (the app prints it at start)."""
+    if settings.admin_token:
+        return settings, False
+    return replace(settings, admin_token=new_token()), True
+
+
+def authorized(request: Request, token: str) -> bool:
+    """The request carries `Authorization: Bearer <token>` (compared in constant time)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    return hmac.compare_digest(credentials.strip().encode(), token.encode())
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers={**NO_STORE, **(headers or {})}
+    )
+
+
+def requires_token(handler: Handler) -> Handler:
+    async def guarded(request: Request) -> Response:
+        if not authorized(request, request.app.state.settings.admin_token or ""):
+            return error_response(
+                401, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'",
+                {"WWW-Authenticate": 'Bearer realm="asgi-mmo admin"'},
+            )
+        return await handler(request)
+
+    guarded.__name__ = handler.__name__
+    guarded.__doc__ = handler.__doc__
+    return guarded
+
+
+# ---- the API ----------------------------------------------------------------------------
+
+
+def _registry(request: Request) -> RoomRegistry:
+    return request.app.state.registry
+
+
+@requires_token
+async def list_rooms(request: Request) -> Response:
+    """Every room of this process, private ones too, with every ROOM_STATS field."""
+    return JSONResponse({"rooms": [room.statistics() for room in _registry(request).rooms()]}, headers=NO_STORE)
+
+
+@requires_token
+async def room_detail(request: Request) -> Response:
+    room_id = request.path_params["room_id"]
+    room = _registry(request).get(room_id)
+    if room is None:
+        return error_response(404, "not_found", f"no room {room_id[:32]!r}")
+    return JSONResponse({**room.statistics(), "players": room.player_list()}, headers=NO_STORE)
+
+
+@requires_token
+async def close_room(request: Request) -> Response:
+    room_id = request.path_params["room_id"]
+    if not _registry(request).close_room(room_id):
+        return error_response(404, "not_found", f"no room {room_id[:32]!r}")
+    return Response(status_code=204, headers=NO_STORE)
+
+
+@requires_token
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition; this process's rooms are sampled first, so it is up to date."""
+    collected: Metrics = request.app.state.metrics
+    collected.sample(_registry(request))
+    body, content_type = collected.exposition()
+    return Response(body, media_type=content_type, headers=NO_STORE)
+
+
+def admin_routes(templates: Jinja2Templates) -> list[BaseRoute]:
+    async def dashboard(request: Request) -> Response:
+        """The dashboard page; it may load without the token, its data calls send it."""
+        context = {"outbox_frames": request.app.state.settings.outbox_frames}
+        response = templates.TemplateResponse(request, "admin.html", context)
+        response.headers["Content-Security-Policy"] = content_security_policy(request)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    return [
+        Route("/admin", dashboard, methods=["GET"], name="admin"),
+        Route("/admin/api/rooms", list_rooms, methods=["GET"]),
+        Route("/admin/api/rooms/{room_id}", room_detail, methods=["GET"]),
+        Route("/admin/api/rooms/{room_id}", close_room, methods=["DELETE"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]

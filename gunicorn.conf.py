@@ -1,0 +1,92 @@
+"""gunicorn -c gunicorn.conf.py: asgi-mmo on uvicorn workers (the `uvicorn-worker` package).
+
+* `ASGI_MMO_WORKERS` workers (default 1) on `ASGI_MMO_BIND` (default 127.0.0.1:8000);
+  several workers need `ASGI_MMO_REDIS_URL`, and the settings are checked here,
+  in the master, so a bad value stops gunicorn before any worker starts.
+* The master settles the admin token: when `ASGI_MMO_ADMIN_TOKEN` is unset it
+  makes one, prints it once and puts it into the environment every worker
+  inherits, so every worker accepts the same token.
+* Metrics use prometheus-client's multiprocess mode: the master makes a fresh
+  directory for `PROMETHEUS_MULTIPROC_DIR` (or empties the one you set) before
+  any worker imports prometheus-client, and drops a dead worker's live gauges.
+* Shutdown: SIGTERM, and here SIGINT too, stop the workers gracefully (each
+  tells its players `server_shutdown`, saves its rooms, flushes the leaderboard)
+  within `ASGI_MMO_SHUTDOWN_GRACE_SECONDS`; gunicorn kills what is left a few
+  seconds after that.
+
+See docs/operators.md.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any
+
+from uvicorn_worker import UvicornWorker
+
+from asgi_mmo.cli import uvicorn_options
+from asgi_mmo.exceptions import ConfigError
+from asgi_mmo.settings import Settings
+
+# Nothing here may import prometheus-client before `on_starting` sets PROMETHEUS_MULTIPROC_DIR:
+# the client picks its mode once, at import, and the workers inherit the master's modules.
+
+try:
+    _settings = Settings.from_env()
+except ConfigError as error:
+    sys.exit(f"asgi-mmo: {error}")
+
+
+class AsgiMmoWorker(UvicornWorker):
+    """uvicorn's fastest settings for many small WebSocket messages (as `asgi-mmo serve`)."""
+
+    CONFIG_KWARGS = {**uvicorn_options(), "timeout_graceful_shutdown": _settings.shutdown_grace_seconds}
+
+
+wsgi_app = "asgi_mmo.app:app"
+worker_class = AsgiMmoWorker
+workers = _settings.workers
+bind = [_settings.bind]
+# The workers need the grace time themselves; gunicorn kills a worker only after this long.
+graceful_timeout = math.ceil(_settings.shutdown_grace_seconds) + 5
+
+_made_metrics_dir: str | None = None
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before any worker exists."""
+    global _made_metrics_dir
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for stale in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(stale)  # values of an earlier run would be counted again
+    else:
+        directory = _made_metrics_dir = tempfile.mkdtemp(prefix="asgi-mmo-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    server.log.info("asgi-mmo: prometheus multiprocess directory %s", directory)
+
+    from asgi_mmo.admin import settle_admin_token
+
+    settle_admin_token()
+
+    # gunicorn stops its workers gracefully (SIGTERM) on SIGTERM but abruptly (SIGQUIT) on SIGINT;
+    # asgi-mmo drains its players on both, as it does under uvicorn.
+    server.handle_int = server.handle_term
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """In the master, when a worker has exited: its live gauges no longer count."""
+    from asgi_mmo.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _made_metrics_dir is not None:
+        shutil.rmtree(_made_metrics_dir, ignore_errors=True)

@@ -1,0 +1,196 @@
+"""The admin API, the dashboard page, the admin token and the event log lines."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from asgi_mmo.admin import TOKEN_VARIABLE, settle_admin_token
+from tests.wsclient import create_room, expect_close, next_of, ws_url
+
+TOKEN = "operator-secret"
+ROOM_STATS = {
+    "id", "game", "private", "players", "bots", "max_players", "tick_rate", "tick", "created_at",
+    "tick_ms", "overruns", "msgs_in", "msgs_out", "bytes_out", "worker",
+}
+PLAYER_FIELDS = {"id", "name", "bot", "score", "alive", "connected_s", "latency_ms", "queue"}
+ADMIN_ROUTES = [
+    ("GET", "/admin/api/rooms"),
+    ("GET", "/admin/api/rooms/{room}"),
+    ("DELETE", "/admin/api/rooms/{room}"),
+    ("GET", "/admin/api/rooms/no-such-room"),
+    ("GET", "/metrics"),
+]
+
+
+@pytest.fixture
+def admin(make_client: Any) -> TestClient:
+    return make_client(admin_token=TOKEN)
+
+
+def bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        bearer("wrong"),
+        bearer(TOKEN + "x"),
+        bearer(TOKEN[:-1]),
+        bearer(""),
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+    ],
+    ids=["missing", "wrong", "longer", "shorter", "empty", "no-scheme", "basic"],
+)
+def test_every_admin_route_refuses_a_missing_or_wrong_token_and_shows_nothing(
+    admin: TestClient, method: str, path: str, headers: dict[str, str]
+) -> None:
+    room = create_room(admin, private=True)
+    answer = admin.request(method, path.format(room=room), headers=headers)
+    assert answer.status_code == 401
+    assert answer.json() == {"error": {"code": "unauthorized", "message": answer.json()["error"]["message"]}}
+    assert room not in answer.text
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    # a refused DELETE closed nothing
+    assert admin.get(f"/admin/api/rooms/{room}", headers=bearer()).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+def test_the_right_token_opens_every_admin_route(admin: TestClient, method: str, path: str) -> None:
+    room = create_room(admin)
+    answer = admin.request(method, path.format(room=room), headers={"Authorization": f"bearer  {TOKEN} "})
+    assert answer.status_code == (404 if "no-such-room" in path else 204 if method == "DELETE" else 200)
+
+
+def test_the_room_list_has_every_room_stats_field_after_real_ticks(admin: TestClient) -> None:
+    public = create_room(admin, tick_rate=30, bots=2, max_players=8)
+    hidden = create_room(admin, private=True)
+    with admin.websocket_connect(ws_url(name="alice", room=public)) as ws:
+        next_of(ws, "welcome")
+        ticks = [next_of(ws, "tick") for _ in range(8)]
+        for t in range(5):
+            ws.send_json({"type": "ping", "t": t})
+            next_of(ws, "pong")
+        listed = admin.get("/admin/api/rooms", headers=bearer()).json()["rooms"]
+    by_id = {room["id"]: room for room in listed}
+    assert set(by_id) == {public, hidden}  # the private room too
+    stats = by_id[public]
+    assert ROOM_STATS <= set(stats)
+    assert stats["game"] == "snake" and stats["private"] is False and by_id[hidden]["private"] is True
+    assert stats["players"] == 1 and stats["bots"] == 2 and stats["max_players"] == 8
+    assert stats["tick_rate"] == 30 and stats["tick"] >= ticks[-1]["tick"]
+    tick_ms = stats["tick_ms"]
+    assert 0 < tick_ms["p50"] <= tick_ms["p99"] <= tick_ms["max"] < 250
+    assert stats["overruns"] >= 0
+    assert stats["msgs_in"] == 5
+    assert stats["msgs_out"] >= 8 + 5  # the ticks and pongs this player took
+    assert stats["bytes_out"] > 100 * 8
+    assert stats["worker"] == f"{socket.gethostname()}:{os.getpid()}"
+    assert stats["created_at"] > 0
+
+
+def test_one_room_lists_its_players_with_latency_and_queue(admin: TestClient) -> None:
+    room = create_room(admin, bots=1)
+    with admin.websocket_connect(ws_url(name="alice", room=room)) as ws:
+        welcome = next_of(ws, "welcome")
+        ws.send_json({"type": "ping", "t": 1, "rtt": 42.25})
+        next_of(ws, "pong")
+        answer = admin.get(f"/admin/api/rooms/{room}", headers=bearer())
+    assert answer.status_code == 200
+    detail = answer.json()
+    assert ROOM_STATS - {"players"} <= set(detail)
+    players = {p["id"]: p for p in detail["players"]}
+    assert len(players) == 2
+    alice = players[welcome["player"]]
+    assert set(alice) == PLAYER_FIELDS
+    assert alice["name"] == "alice" and alice["bot"] is False and alice["latency_ms"] == 42.2
+    assert alice["queue"] >= 0 and alice["connected_s"] >= 0 and alice["alive"] is True
+    bot = next(p for p in players.values() if p["bot"])
+    assert bot["latency_ms"] is None
+
+
+def test_an_unknown_room_is_404_not_found(admin: TestClient) -> None:
+    for method in ("GET", "DELETE"):
+        answer = admin.request(method, "/admin/api/rooms/nope", headers=bearer())
+        assert answer.status_code == 404
+        assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_closing_a_room_reaches_its_players_as_4001(admin: TestClient) -> None:
+    room = create_room(admin)
+    with admin.websocket_connect(ws_url(name="alice", room=room)) as ws:
+        next_of(ws, "welcome")
+        next_of(ws, "tick")
+        answer = admin.delete(f"/admin/api/rooms/{room}", headers=bearer())
+        assert answer.status_code == 204 and answer.content == b""
+        expect_close(ws, 4001, "room_closed")
+    assert admin.get(f"/admin/api/rooms/{room}", headers=bearer()).status_code == 404
+    assert room not in {r["id"] for r in admin.get("/admin/api/rooms", headers=bearer()).json()["rooms"]}
+
+
+def test_the_dashboard_loads_without_the_token_and_its_files_come_from_this_app(admin: TestClient) -> None:
+    page = admin.get("/admin")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert TOKEN not in page.text
+    for asset in ("/static/admin.js", "/static/admin.css"):
+        assert asset in page.text
+        assert admin.get(asset).status_code == 200
+    assert "http://" not in page.text and "https://" not in page.text
+    script = admin.get("/static/admin.js").text
+    assert "innerHTML" not in script and "sessionStorage" in script and "localStorage" not in script
+
+
+def test_an_unset_token_is_made_once_and_printed(make_client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    client = make_client(admin_token=None)
+    token = client.app.state.settings.admin_token
+    assert token and len(token) >= 24
+    printed = capsys.readouterr().err
+    assert printed.count(token) == 1
+    assert client.get("/admin/api/rooms", headers=bearer(token)).status_code == 200
+
+
+def test_the_server_that_starts_workers_settles_the_token_in_their_environment(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    environ: dict[str, str] = {}
+    token = settle_admin_token(environ)
+    assert token and environ[TOKEN_VARIABLE] == token
+    assert capsys.readouterr().err.count(token) == 1
+    assert settle_admin_token(environ) is None  # already settled: kept, not printed again
+    assert environ[TOKEN_VARIABLE] == token and capsys.readouterr().err == ""
+    assert settle_admin_token({TOKEN_VARIABLE: "set-by-operator"}) is None
+
+
+def test_events_are_logged_one_line_each_with_room_and_player_ids(
+    admin: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="asgi_mmo")
+    room = create_room(admin)
+    with admin.websocket_connect(ws_url(name="alice", room=room)) as ws:
+        player = next_of(ws, "welcome")["player"]
+        ws.send_json({"type": "leave"})
+        expect_close(ws, 1000, None)
+    with admin.websocket_connect(ws_url(name="bad<name>", room=room)) as ws:
+        expect_close(ws, 4400, "bad_name")
+    admin.delete(f"/admin/api/rooms/{room}", headers=bearer())
+    lines = [record.getMessage() for record in caplog.records if record.name.startswith("asgi_mmo")]
+    assert all("\n" not in line for line in lines)
+    expected = [
+        f"room created room={room} ",
+        f"player joined room={room} player={player} ",
+        f"player left room={room} player={player} reason=leave",
+        "player refused room=",
+        f"room closed by admin room={room}",
+    ]
+    for start in expected:
+        assert any(line.startswith(start) for line in lines), (start, lines)
