@@ -158,6 +158,6 @@ class GracefulShutdown:
         with anyio.CancelScope(shield=True), anyio.move_on_after(budget) as scope:
             saved = await registry.save_rooms()
         if scope.cancelled_caught:
-            logger.warning("shutdown rooms not saved: the grace time ran out after %.1f s", budget)
+            logger.warning("shutdown rooms not saved budget_ms=%d: the grace time ran out", round(budget * 1000))
         else:
             logger.info("shutdown rooms saved rooms=%d ms=%d", saved, round((anyio.current_time() - now) * 1000))
