@@ -397,14 +397,19 @@ function drawChart(canvas, samples, series, { unit = "", integer = false } = {})
   }
 }
 
+// The top of the y axis: four gridline steps of 1, 2, 2.5 or 5 times a power of ten.
 function niceCeiling(value, integer) {
-  if (value <= 0) return integer ? 4 : 1;
-  const magnitude = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) {
-    const candidate = step * magnitude;
-    if (candidate >= value) return integer ? Math.max(4, Math.ceil(candidate / 4) * 4) : candidate;
+  const quarter = value > 0 ? value / 4 : integer ? 1 : 0.25;
+  const magnitude = 10 ** Math.floor(Math.log10(quarter));
+  let step = 10 * magnitude;
+  for (const factor of [1, 2, 2.5, 5]) {
+    if (factor * magnitude >= quarter) {
+      step = factor * magnitude;
+      break;
+    }
   }
-  return 10 * magnitude;
+  if (integer) step = Math.max(1, Math.ceil(step));
+  return step * 4;
 }
 
 function hexAlpha(hex, alpha) {
@@ -444,7 +449,7 @@ function formatMs(value) {
 
 function formatAxis(value, integer) {
   if (integer) return formatInt(Math.round(value));
-  return value >= 10 ? value.toFixed(0) : value >= 1 ? value.toFixed(1) : value.toFixed(2);
+  return String(Number(value.toFixed(3)));
 }
 
 function formatBytes(value) {
