@@ -106,8 +106,10 @@ class GracefulShutdown:
             received.append(sig)
             if len(received) == 1:
                 self.signal_at = anyio.current_time()
-                self.drain(registry, f"signal={signal.Signals(sig).name}")
-                arrived.set()
+                try:
+                    self.drain(registry, f"signal={signal.Signals(sig).name}")
+                finally:
+                    arrived.set()  # whatever happened, uvicorn gets the signal
 
         def hand_back() -> None:
             """uvicorn's handlers back in place, and every signal we took handed to them."""
@@ -120,9 +122,14 @@ class GracefulShutdown:
             received.clear()
 
         try:
-            for sig in SIGNALS:
-                loop.add_signal_handler(sig, on_signal, sig)
-                installed.append(sig)
+            try:
+                for sig in SIGNALS:
+                    loop.add_signal_handler(sig, on_signal, sig)
+                    installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError) as error:
+                logger.warning("shutdown signals left to the server: %s", error)
+                task_status.started()
+                return
             task_status.started()
             await arrived.wait()
             await self._wait_for_farewells()
