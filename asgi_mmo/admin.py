@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
+from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.pages import content_security_policy
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.settings import Settings
@@ -118,23 +119,34 @@ def _registry(request: Request) -> RoomRegistry:
 
 @requires_token
 async def list_rooms(request: Request) -> Response:
-    """Every room of this process, private ones too, with every ROOM_STATS field."""
-    return JSONResponse({"rooms": [room.statistics() for room in _registry(request).rooms()]}, headers=NO_STORE)
+    """Every room of every process, private ones too, with every ROOM_STATS field."""
+    try:
+        rooms = await _registry(request).room_statistics()
+    except BackendUnavailable:
+        return error_response(503, "unavailable", "the room directory cannot be read right now")
+    return JSONResponse({"rooms": rooms}, headers=NO_STORE)
 
 
 @requires_token
 async def room_detail(request: Request) -> Response:
     room_id = request.path_params["room_id"]
-    room = _registry(request).get(room_id)
-    if room is None:
+    try:
+        details = await _registry(request).room_details(room_id)
+    except BackendUnavailable:
+        return error_response(503, "unavailable", "the room directory cannot be read right now")
+    if details is None:
         return error_response(404, "not_found", f"no room {room_id[:32]!r}")
-    return JSONResponse({**room.statistics(), "players": room.player_list()}, headers=NO_STORE)
+    return JSONResponse(details, headers=NO_STORE)
 
 
 @requires_token
 async def close_room(request: Request) -> Response:
     room_id = request.path_params["room_id"]
-    if not _registry(request).close_room(room_id):
+    try:
+        closed = await _registry(request).close_anywhere(room_id)
+    except BackendUnavailable:
+        return error_response(503, "unavailable", "the room directory cannot be read right now")
+    if not closed:
         return error_response(404, "not_found", f"no room {room_id[:32]!r}")
     return Response(status_code=204, headers=NO_STORE)
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from asgi_mmo.exceptions import BadRequest
+from asgi_mmo.exceptions import BackendUnavailable, BadRequest
 from asgi_mmo.leaderboard import Leaderboard, LeaderboardUnavailable
 from asgi_mmo.registry import RegistryFull, RoomRegistry
 from asgi_mmo.roomconfig import RoomConfig
@@ -25,7 +25,11 @@ def _registry(request: Request) -> RoomRegistry:
 
 
 async def list_rooms(request: Request) -> Response:
-    return JSONResponse({"rooms": _registry(request).public_rooms()})
+    try:
+        rooms = await _registry(request).public_rooms()
+    except BackendUnavailable:
+        return error_response(503, "unavailable", "the room directory cannot be read right now")
+    return JSONResponse({"rooms": rooms})
 
 
 async def create_room(request: Request) -> Response:
@@ -41,9 +45,11 @@ async def create_room(request: Request) -> Response:
     if registry.draining:
         return error_response(503, "server_shutdown", "the server is going down")
     try:
-        room = registry.create_room(config)
+        room = await registry.open_room(config)
     except RegistryFull as error:
         return error_response(503, "busy", str(error))
+    except BackendUnavailable:
+        return error_response(503, "unavailable", "rooms cannot be made right now")
     return JSONResponse({"id": room.id, **config.to_dict()}, status_code=201)
 
 

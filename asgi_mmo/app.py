@@ -20,7 +20,7 @@ from asgi_mmo.logs import configure_logging
 from asgi_mmo.metrics import Metrics, multiprocess_dir
 from asgi_mmo.offload import PlannerPool
 from asgi_mmo.pages import page_routes
-from asgi_mmo.registry import RoomRegistry
+from asgi_mmo.registry import RoomRegistry, worker_name
 from asgi_mmo.settings import Settings
 from asgi_mmo.shutdown import GracefulShutdown
 from asgi_mmo.websocket import player_endpoint
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         async with (
             Leaderboard(settings.db_path) as leaderboard,
             PlannerPool(settings.bot_processes) as planners,
-            backend or create_backend(settings) as opened,
+            backend or create_backend(settings, worker_name()) as opened,
             anyio.create_task_group() as tasks,
         ):
             registry = RoomRegistry(

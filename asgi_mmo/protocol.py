@@ -150,15 +150,28 @@ def error_frame(code: str, message: str) -> str:
 
 
 class TickFrame:
-    """One room tick, serialised once; `for_player(ack)` splices in a player's ack."""
+    """One room tick, serialised once; `for_player(ack)` splices in a player's ack.
 
-    __slots__ = ("tick", "_head", "_tail", "extra_bytes")
+    `body_json` is the serialised change (or state) alone: what the room's owner
+    relays to other processes, which rebuild the frame with `from_json`.
+    """
+
+    __slots__ = ("tick", "body_json", "_head", "_tail", "extra_bytes")
 
     def __init__(self, kind: str, tick: int, body: dict[str, Any]) -> None:
+        self._build(kind, tick, orjson.dumps(body).decode())
+
+    @classmethod
+    def from_json(cls, kind: str, tick: int, body_json: str) -> TickFrame:
+        frame = cls.__new__(cls)
+        frame._build(kind, tick, body_json)
+        return frame
+
+    def _build(self, kind: str, tick: int, body_json: str) -> None:
         self.tick = tick
+        self.body_json = body_json
         self._head = f'{{"type":"{kind}","tick":{tick},"ack":'
-        rest = orjson.dumps(body).decode()
-        self._tail = "}" if rest == "{}" else "," + rest[1:]
+        self._tail = "}" if body_json == "{}" else "," + body_json[1:]
         #: UTF-8 bytes beyond the character count (names and chat may be non-ASCII)
         self.extra_bytes = len(self._tail.encode()) - len(self._tail)
 

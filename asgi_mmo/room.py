@@ -18,12 +18,13 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
+from asgi_mmo.fanout import fan_out
 from asgi_mmo.games.base import BotDriver, Game, InvalidInput, ScoreEvent
 from asgi_mmo.protocol import PROTOCOL_VERSION, TickFrame, encode, refuse
 from asgi_mmo.roomconfig import RoomConfig
@@ -39,6 +40,18 @@ Planner = Callable[[Any], Awaitable[Any]]
 PLAN_QUEUE = 64
 
 
+class RoomRelay(Protocol):
+    """Carries a room's output to players connected through other processes (cluster.py)."""
+
+    def tick(self, room: Room, frame: TickFrame, state: TickFrame | None) -> None: ...
+
+    def chat(self, room: Room, frame: str) -> None: ...
+
+    def kick(self, room: Room, seat: Seat, reason: ConnectionRefused) -> None: ...
+
+    def closed(self, room: Room, reason: ConnectionRefused) -> None: ...
+
+
 @dataclass(slots=True, eq=False)
 class Seat:
     """A player's place in a room, kept while they are away for `seat_seconds`."""
@@ -52,17 +65,21 @@ class Seat:
     connected_at: float = 0.0  # anyio clock
     away_since: float | None = None  # anyio clock; None while connected (and for bots)
     latency_ms: float | None = None
+    remote: str | None = None  # the process whose socket this player uses, when not this one
 
-    def public(self, now: float, game: Game) -> dict[str, Any]:
+    def public(self, now: float, game: Game, worker: str = "") -> dict[str, Any]:
         connection = self.connection
+        connected = connection is not None or self.remote is not None
         return {
             "id": self.player_id,
             "name": self.name,
             "bot": self.bot,
             **game.player_stats(self.player_id),
-            "connected_s": round(now - self.connected_at, 1) if connection else 0.0,
+            "connected_s": round(now - self.connected_at, 1) if connected else 0.0,
             "latency_ms": self.latency_ms,
             "queue": connection.queue_depth() if connection else 0,
+            # extension: the process whose socket the player uses (None while away)
+            "via": self.remote or (worker if connection else None),
         }
 
 
@@ -100,7 +117,11 @@ class Room:
         self.stats = RoomStats()
         self.seats: dict[str, Seat] = {}
         self._by_token: dict[str, Seat] = {}
-        self._connected: dict[str, Seat] = {}  # humans with a live connection
+        self._connected: dict[str, Seat] = {}  # humans with a live connection to this process
+        self._remote: dict[str, Seat] = {}  # humans connected through other processes
+        self._remote_state_wanted = False
+        #: set by the cluster while other processes may relay this room's players
+        self.relay: RoomRelay | None = None
         self._on_score = on_score or (lambda event: None)
         self._arrival = anyio.Event()  # set when a human connects to an idle room
         self._life = _Lifecycle()
@@ -113,8 +134,8 @@ class Room:
 
     @property
     def players(self) -> int:
-        """Connected human players."""
-        return len(self._connected)
+        """Connected human players, through this process or others."""
+        return len(self._connected) + len(self._remote)
 
     @property
     def human_seats(self) -> int:
@@ -172,6 +193,7 @@ class Room:
         self.seats.pop(seat.player_id, None)
         self._by_token.pop(seat.token, None)
         self._connected.pop(seat.player_id, None)
+        self._remote.pop(seat.player_id, None)
         event = self.game.remove_player(seat.player_id)
         if event is not None:
             self._on_score(event)
@@ -182,16 +204,17 @@ class Room:
 
     def connect(self, seat: Seat, connection: Connection) -> str:
         """Attach a socket to a seat; returns the `welcome` frame to send first."""
-        previous = seat.connection
-        if previous is not None and previous is not connection:
-            previous.close_nowait(refuse("replaced", "this seat was resumed by another connection"))
+        self._replace(seat)
         seat.connection = connection
         seat.connected_at = anyio.current_time()
         seat.away_since = None
         self._connected[seat.player_id] = seat
-        if not self._life.ticking:
-            self._arrival.set()
-        return encode({
+        self._wake()
+        return encode(self.welcome(seat))
+
+    def welcome(self, seat: Seat) -> dict[str, Any]:
+        """The `welcome` message for a seat, at this tick."""
+        return {
             "type": "welcome",
             "protocol": PROTOCOL_VERSION,
             "room": self.id,
@@ -202,7 +225,54 @@ class Room:
             "tick": self.tick,
             "ack": seat.ack,
             "state": self.game.snapshot(),
-        })
+        }
+
+    def _replace(self, seat: Seat) -> None:
+        """Close whatever connection holds a seat that a new one resumes."""
+        reason = refuse("replaced", "this seat was resumed by another connection")
+        if seat.connection is not None:
+            seat.connection.close_nowait(reason)
+            seat.connection = None
+            self._connected.pop(seat.player_id, None)
+        if seat.remote is not None:
+            if self.relay is not None:
+                self.relay.kick(self, seat, reason)
+            seat.remote = None
+            self._remote.pop(seat.player_id, None)
+
+    def _wake(self) -> None:
+        if not self._life.ticking:
+            self._arrival.set()
+
+    def connect_remote(self, seat: Seat, worker: str) -> dict[str, Any]:
+        """A player connected through process `worker`; returns its `welcome` message."""
+        if seat.remote != worker:
+            self._replace(seat)
+        seat.remote = worker
+        seat.connected_at = anyio.current_time()
+        seat.away_since = None
+        self._remote[seat.player_id] = seat
+        self._wake()
+        return self.welcome(seat)
+
+    def disconnect_remote(self, seat: Seat, worker: str, *, leave: bool) -> None:
+        """A player's socket on process `worker` ended."""
+        if seat.remote != worker:
+            return  # resumed elsewhere since
+        seat.remote = None
+        self._remote.pop(seat.player_id, None)
+        if leave:
+            self._free_seat(seat)
+        elif seat.player_id in self.seats:
+            seat.away_since = anyio.current_time()
+
+    def remote_acks(self) -> dict[str, int]:
+        """The acks of the players connected through other processes (relayed with each tick)."""
+        return {player_id: seat.ack for player_id, seat in self._remote.items()}
+
+    def remote_wants_state(self) -> None:
+        """A process relaying this room asked for the whole state with the next tick."""
+        self._remote_state_wanted = True
 
     def disconnect(self, seat: Seat, connection: Connection, *, leave: bool) -> None:
         """A socket ended; `leave` frees the seat at once, otherwise it is kept."""
@@ -217,10 +287,14 @@ class Room:
 
     def close(self, reason: ConnectionRefused) -> None:
         """End every connection with `reason`; the room takes no more joins."""
+        if self._life.closed:
+            return
         self._life.closed = True
         for seat in list(self._connected.values()):
             if seat.connection is not None:
                 seat.connection.close_nowait(reason)
+        if self.relay is not None:
+            self.relay.closed(self, reason)
         self._arrival.set()  # wake run() so it can return
 
     # ---- messages from players ----------------------------------------------------------
@@ -239,6 +313,8 @@ class Room:
     def chat(self, seat: Seat, text: str) -> None:
         frame = encode({"type": "chat", "player": seat.player_id, "name": seat.name, "text": text})
         self._broadcast(frame)
+        if self._remote and self.relay is not None:
+            self.relay.chat(self, frame)
 
     def _broadcast(self, frame: str) -> None:
         """Send a frame every player may miss (chat): dropped for a client that is behind."""
@@ -259,7 +335,7 @@ class Room:
     async def run(self) -> None:
         """Tick while humans are connected; return when the room may be disposed."""
         while not self.closed:
-            if self._connected:
+            if self._connected or self._remote:
                 await self._tick_while_connected()
                 continue
             wake_at = self._expire_seats(anyio.current_time())
@@ -341,7 +417,7 @@ class Room:
         period = self.period
         deadline = self.first_deadline(anyio.current_time())
         next_expiry_check = 0.0
-        while self._connected and not self.closed:
+        while (self._connected or self._remote) and not self.closed:
             await anyio.sleep_until(deadline)
             # The loop's own clock may be coarse (uvloop's counts whole milliseconds);
             # time.monotonic() reads the same clock finely.
@@ -367,33 +443,21 @@ class Room:
         self.tick += 1
         frame = TickFrame("tick", self.tick, self.game.take_delta())
         state: TickFrame | None = None
-        stats = self.stats
-        slow_after = self.settings.slow_client_seconds
-        for seat in list(self._connected.values()):
-            connection = seat.connection
-            if connection is None:
-                continue
-            if connection.needs_state:
-                if not connection.caught_up():
-                    stats.ticks_dropped += 1
-                    if connection.stalled_for(now) > slow_after:
-                        logger.info("slow client dropped room=%s player=%s", self.id, seat.player_id)
-                        connection.close_nowait(refuse("too_slow", "the client took nothing for too long"))
-                    continue
-                if state is None:
-                    state = TickFrame("state", self.tick, {"state": self.game.snapshot()})
-                source = state
-                connection.needs_state = False
-            else:
-                source = frame
-            text = source.for_player(seat.ack)
-            if connection.deliver_nowait(text, now):
-                stats.msgs_out += 1
-                stats.bytes_out += len(text) + source.extra_bytes
-            else:
-                # Behind: skip this client's ticks; a `state` brings it back once it catches up.
-                connection.needs_state = True
-                stats.ticks_dropped += 1
+
+        def state_frame() -> TickFrame:
+            nonlocal state
+            if state is None:
+                state = TickFrame("state", self.tick, {"state": self.game.snapshot()})
+            return state
+
+        fan_out(
+            list(self._connected.values()), frame, state_frame, self.stats,
+            now=now, slow_after=self.settings.slow_client_seconds, room_id=self.id,
+        )  # fmt: skip
+        if self._remote and self.relay is not None:
+            wanted = self._remote_state_wanted
+            self._remote_state_wanted = False
+            self.relay.tick(self, frame, state_frame() if wanted else None)
 
     # ---- save and restore -----------------------------------------------------------
 
@@ -466,8 +530,9 @@ class Room:
             "lateness_ms": stats.lateness_ms(),
             "width": self.config.width,
             "height": self.config.height,
+            "seats": self.human_seats,
         }
 
     def player_list(self) -> list[dict[str, Any]]:
         now = anyio.current_time()
-        return [seat.public(now, self.game) for seat in self.seats.values()]
+        return [seat.public(now, self.game, self.worker) for seat in self.seats.values()]

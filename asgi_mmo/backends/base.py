@@ -37,13 +37,17 @@ class Backend(Protocol):
         ...
 
 
-def create_backend(settings: Settings) -> Backend:
-    """The backend `settings` ask for: in memory unless a Redis URL is set."""
+def create_backend(settings: Settings, worker: str) -> Backend:
+    """The backend `settings` ask for: in memory unless a Redis URL is set.
+
+    `worker` names this process in the cluster (`HOST:PID`).
+    """
     if not settings.redis_url:
         from asgi_mmo.backends.memory import MemoryBackend
 
         return MemoryBackend()
-    raise ConfigError(
-        "ASGI_MMO_REDIS_URL is set, but this version of asgi-mmo runs one process only: "
-        "unset ASGI_MMO_REDIS_URL (the Redis backend is not built yet)"
-    )
+    if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"ASGI_MMO_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {settings.redis_url!r}")
+    from asgi_mmo.backends.redis import RedisBackend
+
+    return RedisBackend(settings.redis_url, worker)

@@ -20,8 +20,9 @@ class MemoryBackend:
     ) -> None:
         self._rooms.clear()
 
-    async def save_room(self, room_id: str, saved: bytes, ttl_seconds: float) -> None:
+    async def save_room(self, room_id: str, saved: bytes, ttl_seconds: float, lease: str | None = None) -> bool:
         self._rooms[room_id] = (time.monotonic() + ttl_seconds, saved)
+        return True
 
     async def load_room(self, room_id: str) -> bytes | None:
         entry = self._rooms.get(room_id)

@@ -1,0 +1,300 @@
+"""The Redis backend: rooms shared by several processes and machines.
+
+What lives in Redis (every key starts with `mmo:`):
+
+| key | what |
+|---|---|
+| `mmo:lease:{room}` | the room's owner lease, `"{worker}|{fence}"`, with a time to live (SET NX PX) |
+| `mmo:fence:{room}` | the lease's fencing counter: every new lease gets a higher number |
+| `mmo:snap:{room}` | the room's last saved state (`Room.save()` as JSON), written only under a held lease |
+| `mmo:dir` | a hash: room id -> the owner's latest entry (summary, statistics, players) |
+
+and the pub/sub channels of `asgi_mmo.relay`. One connection pool serves the
+commands; one pub/sub connection, owned by a reader task, receives every
+channel this process listens to and hands each message to `on_message`.
+Publishing from a room's tick never waits: `publish_nowait` queues the
+message, and a publisher task sends the queue in order, in pipelines.
+
+When Redis goes away, commands raise `BackendUnavailable`, the reader
+reconnects with backoff and subscribes again, and queued publishes are
+dropped and counted: rooms keep ticking for the players of their own process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Literal
+
+import anyio
+from anyio.abc import TaskGroup
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+
+from asgi_mmo.exceptions import BackendUnavailable
+from asgi_mmo.relay import worker_channel
+
+logger = logging.getLogger("asgi_mmo.redis")
+
+#: messages waiting for the publisher; beyond it they are dropped (Redis is down or slow)
+PUBLISH_QUEUE = 10_000
+PUBLISH_BATCH = 256
+RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local fence = redis.call('INCR', KEYS[2])
+if fence < tonumber(ARGV[3]) then
+  fence = tonumber(ARGV[3])
+  redis.call('SET', KEYS[2], fence)
+end
+local value = ARGV[1] .. '|' .. fence
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+return value
+"""
+_RENEW = """
+local value = redis.call('GET', KEYS[1])
+if value == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if value == false then return -1 end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_SAVE_FENCED = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+LeaseState = Literal["held", "lost", "missing"]
+MessageHandler = Callable[[str, bytes], None]
+
+
+def _lease(room_id: str) -> str:
+    return f"mmo:lease:{room_id}"
+
+
+def _fence(room_id: str) -> str:
+    return f"mmo:fence:{room_id}"
+
+
+def _snapshot(room_id: str) -> str:
+    return f"mmo:snap:{room_id}"
+
+
+DIRECTORY = "mmo:dir"
+
+
+class RedisBackend:
+    shared = True
+
+    def __init__(self, url: str, worker: str) -> None:
+        self.url = url
+        self.worker = worker
+        self.on_message: MessageHandler = lambda channel, data: None
+        self.published = 0
+        self.dropped = 0
+        self._client = Redis.from_url(
+            url,
+            socket_connect_timeout=1.0,
+            socket_timeout=2.0,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        )
+        self._claim = self._client.register_script(_CLAIM)
+        self._renew = self._client.register_script(_RENEW)
+        self._release = self._client.register_script(_RELEASE)
+        self._save_fenced = self._client.register_script(_SAVE_FENCED)
+        self._channels: set[str] = {worker_channel(worker)}
+        self._pubsub: PubSub | None = None
+        self._subscriptions = anyio.Lock()
+        self._outbox_in, self._outbox_out = anyio.create_memory_object_stream[tuple[str, bytes]](PUBLISH_QUEUE)
+        self._tasks: TaskGroup | None = None
+        self._up = anyio.Event()
+        self.available = False
+
+    async def __aenter__(self) -> RedisBackend:
+        self._tasks = anyio.create_task_group()
+        await self._tasks.__aenter__()
+        self._tasks.start_soon(self._read, name="redis pub/sub reader")
+        self._tasks.start_soon(self._publish, name="redis publisher")
+        # Wait briefly for Redis: a server that starts while Redis is down still
+        # serves its own rooms, and joins the cluster once Redis answers.
+        with anyio.move_on_after(2.0):
+            await self._up.wait()
+        if not self.available:
+            logger.error("redis unreachable at start url=%s; running on, retrying", _safe(self.url))
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._tasks is not None
+        self._tasks.cancel_scope.cancel()
+        await self._tasks.__aexit__(None, None, None)
+        self._outbox_in.close()
+        self._outbox_out.close()
+        with anyio.CancelScope(shield=True):
+            await self._client.aclose()
+
+    # ---- leases ------------------------------------------------------------------------
+
+    async def claim_room(self, room_id: str, ttl_ms: int, min_fence: int = 0) -> str | None:
+        """Take the room's lease if nobody holds it: the lease (`worker|fence`), else None.
+
+        The fence is above every earlier one, and at least `min_fence` (an owner that
+        claims again after Redis lost its data keeps its fences growing).
+        """
+        value = await self._call(
+            self._claim, keys=[_lease(room_id), _fence(room_id)], args=[self.worker, ttl_ms, min_fence]
+        )
+        return value.decode() if value else None
+
+    async def renew_room(self, room_id: str, lease: str, ttl_ms: int) -> LeaseState:
+        answer = await self._call(self._renew, keys=[_lease(room_id)], args=[lease, ttl_ms])
+        return {1: "held", -1: "missing"}.get(int(answer), "lost")  # type: ignore[return-value]
+
+    async def release_room(self, room_id: str, lease: str) -> None:
+        await self._call(self._release, keys=[_lease(room_id)], args=[lease])
+
+    async def room_owner(self, room_id: str) -> str | None:
+        """The lease of the room's owner, or None when nobody holds it."""
+        value = await self._call(self._client.get, _lease(room_id))
+        return value.decode() if value else None
+
+    # ---- saved rooms -------------------------------------------------------------------
+
+    async def save_room(self, room_id: str, saved: bytes, ttl_seconds: float, lease: str | None = None) -> bool:
+        """Keep a room's state; with `lease`, only while that lease is still the room's."""
+        ttl_ms = max(1, int(ttl_seconds * 1000))
+        if lease is None:
+            await self._call(self._client.set, _snapshot(room_id), saved, px=ttl_ms)
+            return True
+        stored = await self._call(
+            self._save_fenced, keys=[_lease(room_id), _snapshot(room_id)], args=[lease, saved, ttl_ms]
+        )
+        return bool(stored)
+
+    async def load_room(self, room_id: str) -> bytes | None:
+        return await self._call(self._client.get, _snapshot(room_id))
+
+    async def delete_room(self, room_id: str) -> None:
+        await self._call(self._client.delete, _snapshot(room_id))
+
+    # ---- the directory of rooms ---------------------------------------------------------
+
+    async def publish_directory(self, entries: dict[str, bytes]) -> None:
+        if entries:
+            await self._call(self._client.hset, DIRECTORY, mapping=entries)
+
+    async def remove_from_directory(self, room_id: str) -> None:
+        await self._call(self._client.hdel, DIRECTORY, room_id)
+
+    async def directory(self) -> dict[str, bytes]:
+        raw = await self._call(self._client.hgetall, DIRECTORY)
+        return {key.decode(): value for key, value in raw.items()}
+
+    # ---- pub/sub -----------------------------------------------------------------------
+
+    def publish_nowait(self, channel: str, data: bytes) -> None:
+        """Queue a message for the publisher; dropped (and counted) if the queue is full."""
+        try:
+            self._outbox_in.send_nowait((channel, data))
+        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self.dropped += 1
+
+    async def subscribe(self, channel: str) -> None:
+        async with self._subscriptions:
+            if channel in self._channels:
+                return
+            self._channels.add(channel)
+            if self._pubsub is not None:
+                try:
+                    await self._pubsub.subscribe(channel)
+                except (RedisError, OSError):
+                    pass  # the reader reconnects and subscribes to every channel again
+
+    async def unsubscribe(self, channel: str) -> None:
+        async with self._subscriptions:
+            self._channels.discard(channel)
+            if self._pubsub is not None:
+                try:
+                    await self._pubsub.unsubscribe(channel)
+                except (RedisError, OSError):
+                    pass
+
+    # ---- tasks -------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        attempt = 0
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                async with self._subscriptions:
+                    await pubsub.subscribe(*self._channels)
+                    self._pubsub = pubsub
+                if not self.available:
+                    logger.info("redis connected url=%s channels=%d", _safe(self.url), len(self._channels))
+                self.available = True
+                self._up.set()
+                attempt = 0
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is None or message["type"] != "message":
+                        continue
+                    channel = message["channel"].decode()
+                    try:
+                        self.on_message(channel, message["data"])
+                    except Exception:
+                        logger.exception("relay message failed channel=%s", channel)
+            except (RedisError, OSError) as error:
+                if self.available:
+                    logger.error("redis connection lost url=%s error=%r; rooms keep ticking locally",
+                                 _safe(self.url), error)
+                self.available = False
+            finally:
+                self._pubsub = None
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
+                    try:
+                        await pubsub.aclose()
+                    except (RedisError, OSError):
+                        pass
+            await anyio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+            attempt += 1
+
+    async def _publish(self) -> None:
+        async with self._outbox_out:
+            async for first in self._outbox_out:
+                batch = [first]
+                while len(batch) < PUBLISH_BATCH:
+                    try:
+                        batch.append(self._outbox_out.receive_nowait())
+                    except anyio.WouldBlock:
+                        break
+                try:
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        for channel, data in batch:
+                            pipe.publish(channel, data)
+                        await pipe.execute()
+                    self.published += len(batch)
+                except (RedisError, OSError):
+                    self.dropped += len(batch)  # the relay resyncs with `state` once Redis is back
+
+    async def _call(self, command: Callable[..., object], *args: object, **kwargs: object) -> object:
+        try:
+            return await command(*args, **kwargs)  # type: ignore[misc]
+        except (RedisError, OSError) as error:
+            raise BackendUnavailable(f"redis: {error!r}") from error
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for logs."""
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"

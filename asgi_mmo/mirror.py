@@ -1,0 +1,196 @@
+"""A room that runs in another process, as the players connected to this one see it.
+
+The socket endpoint talks to a mirror exactly as to a `Room`: it connects
+seats, hands over inputs and chat, and sends single frames. The mirror sends
+what its players do to the room's owner (`Cluster.send_to_owner`) and hands
+each tick the owner relays, serialised once there, to its players with their
+acks (`fan_out`), or a `state` to those that missed ticks. A mirror whose
+owner died may be promoted: it then forwards everything to the `Room` that
+now runs here, and its players play on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from asgi_mmo.connection import Connection
+from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
+from asgi_mmo.fanout import fan_out
+from asgi_mmo.games.base import GameOptions, InvalidInput
+from asgi_mmo.games.catalog import GAMES
+from asgi_mmo.protocol import TickFrame
+from asgi_mmo.roomconfig import RoomConfig
+from asgi_mmo.settings import Settings
+from asgi_mmo.stats import RoomStats
+
+if TYPE_CHECKING:
+    from asgi_mmo.room import Room, Seat
+
+logger = logging.getLogger("asgi_mmo.mirror")
+
+SendToOwner = Callable[[dict[str, Any]], None]
+
+
+class RoomMirror:
+    def __init__(self, room_id: str, config: RoomConfig, settings: Settings, send_to_owner: SendToOwner) -> None:
+        self.id = room_id
+        self.config = config
+        self.settings = settings
+        self.stats = RoomStats()
+        self.seats: dict[str, Seat] = {}  # players connected through this process
+        #: the last tick relayed here, and the owner's lease fence it came under
+        self.tick: int | None = None
+        self.fence = 0
+        self.last_heard = anyio.current_time()
+        self.promoted: Room | None = None
+        self._send_to_owner = send_to_owner
+        self._closed = False
+        self._welcomes: dict[str, tuple[str, int]] = {}  # player -> (welcome frame, its tick)
+        self._sent: dict[str, int] = {}  # player -> highest input seq passed on
+        # Validates inputs here, so a bad one is refused at once (the owner checks again).
+        self._rules = GAMES[config.game].create(GameOptions(config.width, config.height, 0))
+
+    @property
+    def closed(self) -> bool:
+        return self.promoted.closed if self.promoted is not None else self._closed
+
+    @property
+    def players(self) -> int:
+        return len(self.seats)
+
+    def expect(self, seat: Seat, welcome: str, tick: int) -> None:
+        """The owner seated a player for this process; its socket connects next."""
+        self._welcomes[seat.player_id] = (welcome, tick)
+        self._sent[seat.player_id] = seat.ack
+
+    # ---- what the socket endpoint calls (as on a Room) ------------------------------------
+
+    def connect(self, seat: Seat, connection: Connection) -> str:
+        welcome, tick = self._welcomes.pop(seat.player_id)
+        seat.connection = connection
+        seat.connected_at = anyio.current_time()
+        self.seats[seat.player_id] = seat
+        if self.tick is not None and self.tick > tick:
+            connection.needs_state = True  # ticks went by between the owner's answer and now
+        return welcome
+
+    def disconnect(self, seat: Seat, connection: Connection, *, leave: bool) -> None:
+        if self.promoted is not None:
+            self.promoted.disconnect(self._seat_in(self.promoted, seat), connection, leave=leave)
+            return
+        if seat.connection is not connection:
+            return
+        seat.connection = None
+        self.seats.pop(seat.player_id, None)
+        self._sent.pop(seat.player_id, None)
+        self._send_to_owner({"t": "disconnect", "p": seat.player_id, "leave": leave})
+
+    def handle_input(self, seat: Seat, seq: int, data: Any) -> None:
+        if self.promoted is not None:
+            self.promoted.handle_input(self._seat_in(self.promoted, seat), seq, data)
+            return
+        if seq <= self._sent.get(seat.player_id, 0):
+            return
+        try:
+            self._rules.parse_input(data)
+        except InvalidInput as error:
+            raise MessageRefused("bad_message", str(error)) from None
+        self._sent[seat.player_id] = seq
+        self._send_to_owner({"t": "input", "p": seat.player_id, "seq": seq, "data": data})
+
+    def chat(self, seat: Seat, text: str) -> None:
+        if self.promoted is not None:
+            self.promoted.chat(self._seat_in(self.promoted, seat), text)
+            return
+        self._send_to_owner({"t": "chat", "p": seat.player_id, "text": text})
+
+    def send_to(self, seat: Seat, frame: str) -> None:
+        if seat.connection is not None and seat.connection.deliver_nowait(frame):
+            self.stats.msgs_out += 1
+            self.stats.bytes_out += len(frame.encode())
+
+    # ---- what the owner relays ----------------------------------------------------------
+
+    def on_tick(self, header: dict[str, Any], payloads: list[str]) -> None:
+        fence, tick = int(header["fence"]), int(header["tick"])
+        if fence < self.fence or self.promoted is not None:
+            return  # an owner that has lost the room since: ignore it
+        if fence > self.fence:
+            if self.fence:
+                logger.info("room owner changed room=%s fence=%d", self.id, fence)
+            self.fence = fence
+            self.reattach()
+        elif self.tick is not None and tick <= self.tick:
+            return  # nothing new
+        if self.tick is not None and tick != self.tick + 1:
+            for seat in self.seats.values():
+                if seat.connection is not None:
+                    seat.connection.needs_state = True  # missed ticks: a state first
+        self.tick = tick
+        self.last_heard = anyio.current_time()
+        acks = header.get("acks") or {}
+        for player_id, seat in self.seats.items():
+            seat.ack = acks.get(player_id, seat.ack)
+        frame = TickFrame.from_json("tick", tick, payloads[0])
+        state = TickFrame.from_json("state", tick, payloads[1]) if len(payloads) > 1 else None
+        self.stats.ticks += 1
+        waiting = fan_out(
+            list(self.seats.values()), frame, lambda: state, self.stats,
+            now=anyio.current_time(), slow_after=self.settings.slow_client_seconds, room_id=self.id,
+        )  # fmt: skip
+        if waiting:
+            self._send_to_owner({"t": "sync"})
+
+    def on_chat(self, frame: str) -> None:
+        for seat in self.seats.values():
+            self.send_to(seat, frame)
+
+    def on_kick(self, player_id: str, reason: ConnectionRefused) -> None:
+        seat = self.seats.get(player_id)
+        if seat is not None and seat.connection is not None:
+            seat.connection.close_nowait(reason)
+
+    def close(self, reason: ConnectionRefused) -> None:
+        """The room ended (or moved away): every player here is told `reason`."""
+        self._closed = True
+        for seat in list(self.seats.values()):
+            if seat.connection is not None:
+                seat.connection.close_nowait(reason)
+
+    def reattach(self) -> None:
+        """Tell a (new) owner which players connect through this process, and resync them."""
+        for player_id, seat in self.seats.items():
+            self._send_to_owner({"t": "reconnect", "p": player_id, "token": seat.token})
+            if seat.connection is not None:
+                seat.connection.needs_state = True
+        if self.seats:
+            self._send_to_owner({"t": "sync"})
+
+    # ---- promotion ----------------------------------------------------------------------
+
+    def promote(self, room: Room) -> None:
+        """The room now runs in this process: its players here play on in `room`."""
+        room.tick = max(room.tick, self.tick or 0) + 1  # a tick only grows within one connection
+        for seat in list(self.seats.values()):
+            connection = seat.connection
+            own = room.seats.get(seat.player_id)
+            if connection is None:
+                continue
+            if own is None:
+                connection.close_nowait(ConnectionRefused("bad_token", "the seat expired", 4401))
+                continue
+            room.connect(own, connection)
+            connection.needs_state = True
+        self.promoted = room
+        self.seats.clear()
+
+    @staticmethod
+    def _seat_in(room: Room, seat: Seat) -> Seat:
+        own = room.seats.get(seat.player_id)
+        if own is None:
+            raise ConnectionRefused("bad_token", "the seat expired", 4401)
+        return own
