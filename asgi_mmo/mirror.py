@@ -120,10 +120,10 @@ class RoomMirror:
         if fence < self.fence or self.promoted is not None:
             return  # an owner that has lost the room since: ignore it
         if fence > self.fence:
-            if self.fence:
+            if self.fence:  # a new owner (not the first one heard): it must learn of our players
                 logger.info("room owner changed room=%s fence=%d", self.id, fence)
+                self.reattach()
             self.fence = fence
-            self.reattach()
         elif self.tick is not None and tick <= self.tick:
             return  # nothing new
         if self.tick is not None and tick != self.tick + 1:

@@ -37,6 +37,8 @@ CLOSE_CODES: dict[str, int | None] = {
     "server_shutdown": 1012,
     # Extension: the seat was taken over by a newer connection with its token.
     "replaced": 4002,
+    # Extension: the shared backend (Redis) cannot be reached to join a room run elsewhere.
+    "unavailable": 1013,
 }
 NORMAL_CLOSURE = 1000
 

@@ -196,6 +196,14 @@ class RoomRegistry:
         self, *, name: str, room_id: str | None = None, game: str = "snake", token: str | None = None
     ) -> tuple[Room | RoomMirror, Seat]:
         """The room and seat a new connection gets; `ConnectionRefused` with the contract's code."""
+        try:
+            return await self._join(name=name, room_id=room_id, game=game, token=token)
+        except BackendUnavailable:
+            raise refuse("unavailable", "the rooms of other servers cannot be reached right now; try again") from None
+
+    async def _join(
+        self, *, name: str, room_id: str | None, game: str, token: str | None
+    ) -> tuple[Room | RoomMirror, Seat]:
         if self.draining:
             raise refuse("server_shutdown", "the server is going down")
         if room_id:
@@ -230,7 +238,7 @@ class RoomRegistry:
         if candidates:
             room_id = max(candidates)[3]
             try:
-                return await self.join(name=name, room_id=room_id)
+                return await self._join(name=name, room_id=room_id, game=game, token=None)
             except ConnectionRefused as refused:
                 if refused.code != "room_full":  # filled up meanwhile: make a new one
                     raise
