@@ -71,6 +71,8 @@ class _Registry(Protocol):
 
     def rooms(self) -> Iterable[Any]: ...
 
+    def relayed(self) -> Iterable[Any]: ...
+
 
 def multiprocess_dir() -> str | None:
     """The directory of prometheus-client's multiprocess mode, or None (one process)."""
@@ -133,8 +135,11 @@ class Metrics:
     def sample(self, registry: _Registry) -> None:
         """Add what the rooms counted since the last sample; set the gauges."""
         rooms = list(registry.rooms())
-        live = set(rooms)
-        for room in rooms:
+        # Rooms run in other processes count their ticks there, but the traffic of the
+        # players connected here is this process's.
+        relayed = list(registry.relayed())
+        live = set(rooms) | set(relayed)
+        for room in live:
             self._export(room)
         for room in [room for room in self._exported if room not in live]:
             self._export(room)  # gone since the last sample: its last counts, then forget it

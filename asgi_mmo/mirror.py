@@ -137,7 +137,6 @@ class RoomMirror:
             seat.ack = acks.get(player_id, seat.ack)
         frame = TickFrame.from_json("tick", tick, payloads[0])
         state = TickFrame.from_json("state", tick, payloads[1]) if len(payloads) > 1 else None
-        self.stats.ticks += 1
         waiting = fan_out(
             list(self.seats.values()), frame, lambda: state, self.stats,
             now=anyio.current_time(), slow_after=self.settings.slow_client_seconds, room_id=self.id,

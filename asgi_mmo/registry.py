@@ -93,6 +93,10 @@ class RoomRegistry:
     def rooms(self) -> list[Room]:
         return [room for room in self._rooms.values() if not room.closed]
 
+    def relayed(self) -> list[RoomMirror]:
+        """Rooms run by other processes that players of this one play in (with Redis)."""
+        return [] if self.cluster is None else [m for m in self.cluster.mirrors.values() if not m.closed]
+
     async def public_rooms(self) -> list[dict[str, Any]]:
         """The public rooms of every process."""
         if self.cluster is None:

@@ -259,3 +259,41 @@ def test_a_draining_server_hands_its_rooms_over(tmp_path):
         finally:
             local.close()
             remote.close()
+
+
+def test_metrics_add_up_over_four_workers(tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape(url: str) -> dict[str, float]:
+        answer = httpx.get(url + "/metrics", headers=ADMIN, timeout=10)
+        assert answer.status_code == 200
+        values = {}
+        for family in text_string_to_metric_families(answer.text):
+            for sample in family.samples:
+                if not sample.labels or sample.name == "asgi_mmo_errors_total":
+                    key = sample.name + "".join(f"{{{v}}}" for v in sample.labels.values())
+                    values[key] = values.get(key, 0) + sample.value
+        return values
+
+    with run_redis(cwd=tmp_path) as redis_server, \
+            run_gunicorn(4, env=cluster_env(redis_server.url, tmp_path), cwd=tmp_path) as server:
+        room = create_room(server.url, tick_rate=10)
+        with players(server.ws_url, room, [f"p{n}" for n in range(8)]) as everyone:
+            for player in everyone:
+                for t in range(3):
+                    player.send({"type": "ping", "t": t})
+                player.send({"type": "teleport"})  # one bad_message each
+            wait_for(lambda: all(len([f for _, f in p.frames if f["type"] == "pong"]) == 3 for p in everyone),
+                     10, "pongs")
+            time.sleep(1.5)  # every worker samples its rooms once a second
+            scrapes = [scrape(server.url) for _ in range(6)]
+            via = {p["via"] for p in details(server.url, room)["players"]}
+        for values in scrapes:  # whichever worker answers, the figures are the cluster's
+            assert values["asgi_mmo_players"] == 8
+            assert values["asgi_mmo_rooms"] == 1
+            assert values["asgi_mmo_messages_in_total"] >= 8 * 4
+            assert values["asgi_mmo_errors_total{bad_message}"] == 8
+            assert values["asgi_mmo_ticks_total"] >= 5
+        ticks = [values["asgi_mmo_ticks_total"] for values in scrapes]
+        assert ticks == sorted(ticks)
+        assert len(via) >= 2, "players came through several workers"

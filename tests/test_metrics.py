@@ -99,6 +99,9 @@ class FakeRegistry:
     def rooms(self) -> list[FakeRoom]:
         return list(self.live)
 
+    def relayed(self) -> list[FakeRoom]:
+        return []
+
 
 def run_ticks(stats: RoomStats, durations: list[float], *, msgs_in: int = 0, overruns: int = 0) -> None:
     for duration in durations:
