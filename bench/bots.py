@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asgi_mmo.backends.memory import MemoryBackend  # noqa: E402
 from asgi_mmo.connection import Connection  # noqa: E402
+from asgi_mmo.games import snake, snake_bots  # noqa: E402
 from asgi_mmo.offload import PlannerPool  # noqa: E402
 from asgi_mmo.registry import RoomRegistry  # noqa: E402
 from asgi_mmo.roomconfig import RoomConfig  # noqa: E402
@@ -42,7 +43,7 @@ async def _discard(frame: str) -> None:
     pass
 
 
-async def measure(processes: int, *, bots: int, size: int, seconds: float) -> dict[str, float]:
+async def measure(processes: int, *, bots: int, size: int, seconds: float, food: int | None) -> dict[str, float]:
     async with PlannerPool(processes) as pool, anyio.create_task_group() as tasks:
         registry = RoomRegistry(
             Settings(bot_processes=processes), MemoryBackend(), planner=pool.plan, plan_concurrency=pool.max_in_flight
@@ -78,14 +79,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--bots", type=int, default=50)
     parser.add_argument("--size", type=int, default=200)
+    parser.add_argument("--radius", type=int, default=snake_bots.WINDOW_RADIUS,
+                        help="cells a plan covers around the head each way (the game's default: %(default)s)")
+    parser.add_argument("--max-nodes", type=int, default=snake_bots.MAX_NODES,
+                        help="cells one search may expand (the game's default: %(default)s)")
+    parser.add_argument("--food", type=int, default=None, help="food on the field (default: the game's)")
     args = parser.parse_args()
+    # Heavier plans (a wider window, a larger bound, scarce food) show what offloading buys.
+    snake_bots.WINDOW_RADIUS, snake_bots.MAX_NODES = args.radius, args.max_nodes
+    if args.food is not None:
+        snake.FOOD_AREA = max(1, args.size * args.size // args.food)  # scarce food: long searches
 
     rounds: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     load_before = os.getloadavg()
     for number in range(1, args.rounds + 1):
         for mode, processes in MODES.items():
             result = anyio.run(
-                lambda: measure(processes, bots=args.bots, size=args.size, seconds=args.seconds),
+                lambda: measure(processes, bots=args.bots, size=args.size, seconds=args.seconds, food=args.food),
                 backend_options={"use_uvloop": True},
             )
             rounds[mode].append(result)
@@ -95,7 +105,8 @@ def main() -> None:
         mode: {key: statistics.median(r[key] for r in results) for key in results[0]}
         for mode, results in rounds.items()
     }
-    print(f"\nmedians of {args.rounds} rounds, {args.bots} bots on {args.size}x{args.size} at 20 Hz:")
+    print(f"\nmedians of {args.rounds} rounds, {args.bots} bots on {args.size}x{args.size} at 20 Hz "
+          f"(window radius {args.radius}, max nodes {args.max_nodes}, food {args.food or 'default'}):")
     print(f"{'':10}{'tick p50':>9}{'tick p99':>9}{'late p50':>9}{'late p99':>9}{'late max':>9}"
           f"{'overruns':>9}{'plans/s':>9}{'loop cpu%':>10}")
     for mode, m in medians.items():
@@ -109,6 +120,7 @@ def main() -> None:
     print("inline / processes:", ratio)
     append_result("bots", {
         "bots": args.bots, "size": args.size, "rounds": args.rounds, "seconds": args.seconds,
+        "radius": args.radius, "max_nodes": args.max_nodes, "food": args.food,
         "medians": medians, "inline_over_processes": ratio,
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
     })  # fmt: skip
