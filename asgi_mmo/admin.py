@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
+from asgi_mmo.api import error_response as api_error_response
 from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.pages import content_security_policy
 from asgi_mmo.registry import RoomRegistry
@@ -91,9 +92,7 @@ def authorized(request: Request, token: str) -> bool:
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers={**NO_STORE, **(headers or {})}
-    )
+    return api_error_response(status, code, message, {**NO_STORE, **(headers or {})})
 
 
 def requires_token(handler: Handler) -> Handler:
@@ -103,7 +102,10 @@ def requires_token(handler: Handler) -> Handler:
                 401, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'",
                 {"WWW-Authenticate": 'Bearer realm="asgi-mmo admin"'},
             )
-        return await handler(request)
+        try:
+            return await handler(request)
+        except BackendUnavailable:  # with Redis: the cluster's rooms cannot be read right now
+            return error_response(503, "unavailable", "the room directory cannot be read right now")
 
     guarded.__name__ = handler.__name__
     guarded.__doc__ = handler.__doc__
@@ -120,20 +122,13 @@ def _registry(request: Request) -> RoomRegistry:
 @requires_token
 async def list_rooms(request: Request) -> Response:
     """Every room of every process, private ones too, with every ROOM_STATS field."""
-    try:
-        rooms = await _registry(request).room_statistics()
-    except BackendUnavailable:
-        return error_response(503, "unavailable", "the room directory cannot be read right now")
-    return JSONResponse({"rooms": rooms}, headers=NO_STORE)
+    return JSONResponse({"rooms": await _registry(request).room_statistics()}, headers=NO_STORE)
 
 
 @requires_token
 async def room_detail(request: Request) -> Response:
     room_id = request.path_params["room_id"]
-    try:
-        details = await _registry(request).room_details(room_id)
-    except BackendUnavailable:
-        return error_response(503, "unavailable", "the room directory cannot be read right now")
+    details = await _registry(request).room_details(room_id)
     if details is None:
         return error_response(404, "not_found", f"no room {room_id[:32]!r}")
     return JSONResponse(details, headers=NO_STORE)
@@ -142,11 +137,7 @@ async def room_detail(request: Request) -> Response:
 @requires_token
 async def close_room(request: Request) -> Response:
     room_id = request.path_params["room_id"]
-    try:
-        closed = await _registry(request).close_anywhere(room_id)
-    except BackendUnavailable:
-        return error_response(503, "unavailable", "the room directory cannot be read right now")
-    if not closed:
+    if not await _registry(request).close_anywhere(room_id):
         return error_response(404, "not_found", f"no room {room_id[:32]!r}")
     return Response(status_code=204, headers=NO_STORE)
 

@@ -16,8 +16,9 @@ from asgi_mmo.roomconfig import RoomConfig
 LEADERBOARD_MAX = 100
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The contract's error body: `{"error": {"code", "message"}}`."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
 def _registry(request: Request) -> RoomRegistry:

@@ -36,18 +36,17 @@ class RoomStats:
 
     def tick_ms(self) -> dict[str, float]:
         """p50, p99 and max of the recent tick durations, in milliseconds."""
-        ordered = sorted(self.durations)
-        return {
-            "p50": round(percentile(ordered, 0.50) * 1000, 3),
-            "p99": round(percentile(ordered, 0.99) * 1000, 3),
-            "max": round((ordered[-1] if ordered else 0.0) * 1000, 3),
-        }
+        return _summary_ms(self.durations)
 
     def lateness_ms(self) -> dict[str, float]:
         """How late ticks started against their deadline (event loop pressure)."""
-        ordered = sorted(self.lateness)
-        return {
-            "p50": round(percentile(ordered, 0.50) * 1000, 3),
-            "p99": round(percentile(ordered, 0.99) * 1000, 3),
-            "max": round((ordered[-1] if ordered else 0.0) * 1000, 3),
-        }
+        return _summary_ms(self.lateness)
+
+
+def _summary_ms(seconds: deque[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {
+        "p50": round(percentile(ordered, 0.50) * 1000, 3),
+        "p99": round(percentile(ordered, 0.99) * 1000, 3),
+        "max": round((ordered[-1] if ordered else 0.0) * 1000, 3),
+    }
