@@ -71,6 +71,8 @@ class RoomMirror:
 
     def connect(self, seat: Seat, connection: Connection) -> str:
         welcome, tick = self._welcomes.pop(seat.player_id)
+        if self.promoted is not None:  # the room moved here between the owner's answer and now
+            return self.promoted.connect(self._seat_in(self.promoted, seat), connection)
         seat.connection = connection
         seat.connected_at = anyio.current_time()
         self.seats[seat.player_id] = seat

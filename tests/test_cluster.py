@@ -233,8 +233,9 @@ def test_a_redis_restart_keeps_rooms_ticking_and_the_relay_comes_back(tmp_path):
             remote.close()
 
 
-def test_a_draining_server_hands_its_rooms_over(tmp_path):
-    with run_redis(cwd=tmp_path) as redis_server, two_servers(tmp_path, redis_server.url) as (owner, relay):
+def test_a_draining_server_hands_its_rooms_over_behind_haproxy(tmp_path):
+    with run_redis(cwd=tmp_path) as redis_server, two_servers(tmp_path, redis_server.url) as (owner, relay), \
+            run_haproxy([owner.address, relay.address], cwd=tmp_path) as proxy:
         room = create_room(owner.url, tick_rate=10)
         local, remote = Player(owner.ws_url, "local", room), Player(relay.ws_url, "remote", room)
         try:
@@ -249,13 +250,16 @@ def test_a_draining_server_hands_its_rooms_over(tmp_path):
             # The relaying server takes the room over at once; its player plays on.
             taken = wait_for(lambda: remote.first_after(drained, "state"), 5, "the room moves")
             assert taken < 3.0
-            again = Player(relay.ws_url, "local", room, token=local.welcome["token"])
+            # The drained server leaves haproxy's pool; the player comes back through it.
+            proxy.wait_server_state("app1", "DOWN", timeout=10)
+            again = Player(proxy.ws_url, "local", room, token=local.welcome["token"])
             assert again.id == local.id
+            wait_for(lambda: again.since(0), 5, "the resumed player's ticks")
             again.close()
             stopper.join(15)
             assert owner.process.poll() is not None
             check_sequence(remote)
-            assert details(relay.url, room)["worker"].endswith(f":{relay.process.pid}")
+            assert details(proxy.url, room)["worker"].endswith(f":{relay.process.pid}")
         finally:
             local.close()
             remote.close()
