@@ -9,6 +9,7 @@ connection; the reason they give decides the error frame and close code.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urlsplit
 
 import anyio
@@ -32,6 +33,12 @@ from asgi_mmo.protocol import (
 from asgi_mmo.ratelimit import RateLimiter
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.room import Room, Seat
+
+if TYPE_CHECKING:
+    from asgi_mmo.mirror import RoomMirror
+
+#: what a socket plays in: a room of this process, or (with Redis) one run elsewhere
+PlayerRoom: TypeAlias = "Room | RoomMirror"
 from asgi_mmo.settings import Settings
 
 logger = logging.getLogger("asgi_mmo.websocket")
@@ -117,7 +124,9 @@ async def _write(connection: Connection) -> None:
     connection.close_nowait(GONE)
 
 
-async def _read(websocket: WebSocket, connection: Connection, room: Room, seat: Seat, settings: Settings) -> None:
+async def _read(
+    websocket: WebSocket, connection: Connection, room: PlayerRoom, seat: Seat, settings: Settings
+) -> None:
     limiter = RateLimiter(settings.rate_limit, settings.rate_burst, settings.flood_seconds)
     max_bytes = settings.max_message_bytes
     stats = room.stats
