@@ -1,9 +1,10 @@
-"""The player endpoint, `/ws`: accept, join, then a reader and a writer per socket.
+"""The player endpoint, `/ws`: accept, join, then read the client's frames.
 
-The reader takes the client's frames and hands them to the room; the writer
-sends what the room queued (`Connection.run_writer`). Both run in one task
-group whose scope the room, the registry or the reader cancel to end the
-connection; the reason they give decides the error frame and close code.
+The reader hands the client's frames to the room; the room sends to the
+socket through a `Connection`, which starts a drain task in the socket's task
+group only while frames must wait (a slow client). The room, the registry or
+the reader cancel that group's scope to end the connection; the reason they
+give decides the error frame and close code.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ logger = logging.getLogger("asgi_mmo.websocket")
 #: time allowed for the last error frame and close of an ending connection
 FAREWELL_SECONDS = 1.0
 LEAVE = ConnectionRefused("leave", "the player left", NORMAL_CLOSURE)
-GONE = ConnectionRefused("disconnected", "the client went away", 1006)
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
@@ -96,8 +96,7 @@ async def player_endpoint(websocket: WebSocket) -> None:
     try:
         await send(welcome)
         async with anyio.create_task_group() as task_group:
-            connection.bind_scope(task_group.cancel_scope)
-            task_group.start_soon(_write, connection)
+            connection.attach(task_group)  # sends that must wait run as tasks of this group
             await _read(websocket, connection, room, seat, settings)
             task_group.cancel_scope.cancel()
     except WebSocketDisconnect:
@@ -113,15 +112,6 @@ async def player_endpoint(websocket: WebSocket) -> None:
         )
     if reason is not None and not connection.closed_by_client:
         await _farewell(websocket, reason)
-
-
-async def _write(connection: Connection) -> None:
-    try:
-        await connection.run_writer()
-    except WebSocketDisconnect:
-        connection.closed_by_client = True
-    # The writer stops only when the client is gone: end the reader too.
-    connection.close_nowait(GONE)
 
 
 async def _read(
