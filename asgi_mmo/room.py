@@ -206,10 +206,8 @@ class Room:
         """Attach a socket to a seat; returns the `welcome` frame to send first."""
         self._replace(seat)
         seat.connection = connection
-        seat.connected_at = anyio.current_time()
-        seat.away_since = None
         self._connected[seat.player_id] = seat
-        self._wake()
+        self._seated(seat)
         return encode(self.welcome(seat))
 
     def welcome(self, seat: Seat) -> dict[str, Any]:
@@ -240,19 +238,20 @@ class Room:
             seat.remote = None
             self._remote.pop(seat.player_id, None)
 
-    def _wake(self) -> None:
+    def _seated(self, seat: Seat) -> None:
+        """The seat's player is connected from now on (here or through another process)."""
+        seat.connected_at = anyio.current_time()
+        seat.away_since = None
         if not self._life.ticking:
-            self._arrival.set()
+            self._arrival.set()  # an idle room starts ticking
 
     def connect_remote(self, seat: Seat, worker: str) -> dict[str, Any]:
         """A player connected through process `worker`; returns its `welcome` message."""
         if seat.remote != worker:
             self._replace(seat)
         seat.remote = worker
-        seat.connected_at = anyio.current_time()
-        seat.away_since = None
         self._remote[seat.player_id] = seat
-        self._wake()
+        self._seated(seat)
         return self.welcome(seat)
 
     def disconnect_remote(self, seat: Seat, worker: str, *, leave: bool) -> None:

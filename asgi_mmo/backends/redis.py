@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Literal
 
 import anyio
-from anyio.abc import TaskGroup
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
@@ -114,29 +114,31 @@ class RedisBackend:
         self._pubsub: PubSub | None = None
         self._subscriptions = anyio.Lock()
         self._outbox_in, self._outbox_out = anyio.create_memory_object_stream[tuple[str, bytes]](PUBLISH_QUEUE)
-        self._tasks: TaskGroup | None = None
+        self._exit_stack: AsyncExitStack | None = None
         self._up = anyio.Event()
         self.available = False
 
     async def __aenter__(self) -> RedisBackend:
-        self._tasks = anyio.create_task_group()
-        await self._tasks.__aenter__()
-        self._tasks.start_soon(self._read, name="redis pub/sub reader")
-        self._tasks.start_soon(self._publish, name="redis publisher")
-        # Wait briefly for Redis: a server that starts while Redis is down still
-        # serves its own rooms, and joins the cluster once Redis answers.
-        with anyio.move_on_after(2.0):
-            await self._up.wait()
-        if not self.available:
-            logger.error("redis unreachable at start url=%s; running on, retrying", _safe(self.url))
+        async with AsyncExitStack() as stack:
+            tasks = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tasks.cancel_scope.cancel)
+            tasks.start_soon(self._read, name="redis pub/sub reader")
+            tasks.start_soon(self._publish, name="redis publisher")
+            # Wait briefly for Redis: a server that starts while Redis is down still
+            # serves its own rooms, and joins the cluster once Redis answers.
+            with anyio.move_on_after(2.0):
+                await self._up.wait()
+            if not self.available:
+                logger.error("redis unreachable at start url=%s; running on, retrying", _safe(self.url))
+            self._exit_stack = stack.pop_all()
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._tasks is not None
-        self._tasks.cancel_scope.cancel()
-        await self._tasks.__aexit__(None, None, None)
+        # The body's exception is not handed to the task group (it would wrap it in a group).
+        assert self._exit_stack is not None
+        await self._exit_stack.aclose()
         self._outbox_in.close()
         self._outbox_out.close()
         with anyio.CancelScope(shield=True):
