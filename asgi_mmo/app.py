@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         # Opened in this order and closed in reverse: rooms stop before the planner pool
         # shuts down and before the leaderboard takes its last scores and flushes.
         async with (
-            Leaderboard(settings.db_path) as leaderboard,
+            Leaderboard(settings.db_path, redis_url=settings.redis_url) as leaderboard,
             PlannerPool(settings.bot_processes) as planners,
             backend or create_backend(settings, worker_name()) as opened,
             anyio.create_task_group() as tasks,

@@ -35,6 +35,8 @@ from typing import Any
 import anyio
 import anyio.abc
 import anyio.to_thread
+from redis import Redis as SyncRedis
+from redis.exceptions import RedisError
 
 from asgi_mmo.exceptions import AsgiMmoError
 from asgi_mmo.games.base import ScoreEvent
@@ -110,6 +112,9 @@ class _Store:
     and per read.
     """
 
+    #: what a failing database raises (the leaderboard retries, logs, and answers 503)
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
+
     def __init__(self, path: str | os.PathLike[str], busy_timeout: float) -> None:
         self.path = os.fspath(path)
         self.busy_timeout = busy_timeout
@@ -166,6 +171,65 @@ class _Store:
         with closing(self._connect()) as conn:
             return conn.execute(TOP, (int(include_bots), limit)).fetchall()
 
+    def close(self) -> None:
+        """Nothing held open: each call opens its own connection."""
+
+
+# Only a strictly higher score replaces a name's best, and its time with it.
+_REDIS_UPSERT = """
+local held = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if held and tonumber(held) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1
+"""
+
+
+class _RedisStore:
+    """The same leaderboard in Redis, shared by every process and machine of a cluster.
+
+    A sorted set of best scores and a hash of the times they were reached, one
+    pair for humans and one for bots. Blocking redis-py calls, run in worker
+    threads like SQLite's.
+    """
+
+    errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+
+    def __init__(self, url: str) -> None:
+        self.path = url.split("@")[-1]  # for logs: never the password
+        self._client = SyncRedis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0)
+        self._upsert = self._client.register_script(_REDIS_UPSERT)
+
+    @staticmethod
+    def _keys(bot: int) -> list[str]:
+        return [f"mmo:board:{bot}", f"mmo:board:at:{bot}"]
+
+    def create_schema(self) -> None:
+        self._client.ping()
+
+    def write(self, rows: list[tuple[str, int, int, str]]) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        for name, bot, score, at in rows:
+            self._upsert(keys=self._keys(bot), args=[name, score, at], client=pipe)
+        pipe.execute()
+
+    def read_top(self, limit: int, include_bots: bool) -> list[tuple[str, int, str, int]]:
+        rows: list[tuple[str, int, str, int]] = []
+        for bot in (0, 1) if include_bots else (0,):
+            scores_key, times_key = self._keys(bot)
+            # A few more than asked, so names tied at the cut are ordered by time as in SQL.
+            best = self._client.zrevrange(scores_key, 0, limit + 9, withscores=True)
+            if not best:
+                continue
+            times = self._client.hmget(times_key, [name for name, _ in best])
+            rows.extend((name.decode(), int(score), (at or b"").decode(), bot)
+                        for (name, score), at in zip(best, times))
+        rows.sort(key=lambda row: (-row[1], row[2], row[0]))
+        return rows[:limit]
+
+    def close(self) -> None:
+        self._client.close()
+
 
 class Leaderboard:
     """Best score per (name, bot) in a SQLite file, written in batches.
@@ -179,6 +243,7 @@ class Leaderboard:
         self,
         path: str | os.PathLike[str] = "asgi-mmo.sqlite3",
         *,
+        redis_url: str | None = None,
         flush_interval: float = 0.5,
         batch_size: int = 100,
         max_pending: int = 10_000,
@@ -189,14 +254,15 @@ class Leaderboard:
     ) -> None:
         if max_pending < 1 or batch_size < 1:
             raise ValueError("max_pending and batch_size must be >= 1")
-        self.path = os.fspath(path)
+        # With Redis, every process and machine of the cluster shares one leaderboard.
+        self._store: _Store | _RedisStore = _RedisStore(redis_url) if redis_url else _Store(path, busy_timeout)
+        self.path = self._store.path
         self.flush_interval = flush_interval
         self.batch_size = batch_size
         self.max_pending = max_pending
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.close_timeout = close_timeout
-        self._store = _Store(path, busy_timeout)
         self._pending: dict[_Key, _Best] = {}
         self._written = 0
         self._dropped = 0
@@ -220,7 +286,7 @@ class Leaderboard:
         self._write_lock = anyio.Lock()
         try:
             await anyio.to_thread.run_sync(self._store.create_schema, limiter=self._limiter)
-        except (sqlite3.Error, OSError):
+        except self._store.errors:
             # Not fatal: the server can run without its leaderboard for a
             # while; the flusher creates the schema on its next write.
             logger.warning("leaderboard %s unavailable at start; retrying in the background", self.path, exc_info=True)
@@ -265,6 +331,7 @@ class Leaderboard:
                 _preview(self._pending.items()),
             )
         self._report_dropped()
+        self._store.close()
 
     # -- writing -----------------------------------------------------------
 
@@ -314,7 +381,7 @@ class Leaderboard:
             rows = [(name, int(bot), score, at) for (name, bot), (score, at) in batch.items()]
             try:
                 await anyio.to_thread.run_sync(self._store.write, rows, limiter=self._limiter)
-            except (sqlite3.Error, OSError) as exc:
+            except self._store.errors as exc:
                 self._failures += 1
                 raise LeaderboardUnavailable(f"cannot write leaderboard {self.path}: {exc}") from exc
             for key, best in batch.items():
@@ -383,7 +450,7 @@ class Leaderboard:
         waiting = dict(self._pending)
         try:
             rows = await anyio.to_thread.run_sync(self._store.read_top, limit, include_bots, limiter=self._limiter)
-        except (sqlite3.Error, OSError) as exc:
+        except self._store.errors as exc:
             raise LeaderboardUnavailable(f"cannot read leaderboard {self.path}: {exc}") from exc
         best: dict[_Key, _Best] = {(name, bool(bot)): (score, at) for name, score, at, bot in rows}
         for key, (score, at) in waiting.items():

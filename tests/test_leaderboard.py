@@ -343,3 +343,27 @@ async def test_use_outside_the_context_manager(tmp_path: Path, caplog: pytest.Lo
     board.record_nowait(score("late", 3))  # after close: logged, not raised
     assert board.statistics().dropped == 1
     assert any("closed" in record.getMessage() for record in caplog.records)
+
+
+async def test_with_redis_every_process_shares_one_leaderboard(tmp_path):
+    """Two boards on one real Redis stand for two machines of a cluster."""
+    from tests.cluster import run_redis
+
+    with run_redis(cwd=tmp_path) as redis_server:
+        async with Leaderboard(redis_url=redis_server.url) as first, \
+                Leaderboard(redis_url=redis_server.url) as second:
+            first.record_nowait(ScoreEvent("p1", "ada", 12, False))
+            second.record_nowait(ScoreEvent("p2", "ada", 7, False))  # lower: ada keeps 12
+            second.record_nowait(ScoreEvent("p3", "bob", 30, False))
+            first.record_nowait(ScoreEvent("b1", "Bot 1", 99, True))
+            await first.flush()
+            await second.flush()
+            for board in (first, second):
+                humans = await board.top(10)
+                assert [(e["name"], e["score"], e["bot"]) for e in humans] == [("bob", 30, False), ("ada", 12, False)]
+                everyone = await board.top(10, include_bots=True)
+                assert [e["name"] for e in everyone] == ["Bot 1", "bob", "ada"]
+                assert all(e["at"].endswith("Z") for e in everyone)
+            second.record_nowait(ScoreEvent("p2", "ada", 40, False))
+            await second.flush()
+            assert (await first.top(1))[0] == {**(await second.top(1))[0], "name": "ada", "score": 40}
