@@ -273,6 +273,8 @@ class Cluster:
             room.chat(seat, header["text"])
         elif kind == "disconnect":
             room.disconnect_remote(seat, worker, leave=bool(header.get("leave")))
+        elif kind == "latency" and isinstance(header.get("ms"), int | float):
+            room.note_latency(seat, float(header["ms"]))
 
     def _answer_join(self, room: Room, header: dict[str, Any], worker: str) -> None:
         answer: bytes

@@ -110,6 +110,14 @@ class RoomMirror:
             return
         self._send_to_owner({"t": "chat", "p": seat.player_id, "text": text})
 
+    def note_latency(self, seat: Seat, latency_ms: float) -> None:
+        """Passed on to the owner, whose admin API lists the room's players."""
+        if self.promoted is not None:
+            self.promoted.note_latency(self._seat_in(self.promoted, seat), latency_ms)
+            return
+        seat.latency_ms = latency_ms
+        self._send_to_owner({"t": "latency", "p": seat.player_id, "ms": latency_ms})
+
     def send_to(self, seat: Seat, frame: str) -> None:
         if seat.connection is not None and seat.connection.deliver_nowait(frame):
             self.stats.msgs_out += 1

@@ -323,6 +323,10 @@ class Room:
                 self.stats.msgs_out += 1
                 self.stats.bytes_out += nbytes
 
+    def note_latency(self, seat: Seat, latency_ms: float) -> None:
+        """The round trip a player's client measured (`ping`'s `rtt`), for the admin API."""
+        seat.latency_ms = latency_ms
+
     def send_to(self, seat: Seat, frame: str) -> None:
         """A frame for one player (pong, error); dropped if that client is behind."""
         if seat.connection is not None and seat.connection.deliver_nowait(frame):

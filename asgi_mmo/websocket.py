@@ -151,7 +151,7 @@ async def _read(
                 room.handle_input(seat, parsed.seq, parsed.data)
             elif isinstance(parsed, Ping):
                 if parsed.rtt is not None:
-                    seat.latency_ms = round(float(parsed.rtt), 1)
+                    room.note_latency(seat, round(float(parsed.rtt), 1))
                 room.send_to(seat, encode({"type": "pong", "t": parsed.t}))
             elif isinstance(parsed, Sync):
                 connection.needs_state = True

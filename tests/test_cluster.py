@@ -161,7 +161,12 @@ def test_sixteen_players_over_four_workers_play_one_room(tmp_path):
             shared = [moves for moves in by_tick.values() if len(moves) == 16]
             assert len(shared) >= 5
             assert all(all(m == moves[0] for m in moves) for moves in shared)
-            # The players came in through several workers, and the admin API sees the room once.
+            # The players came in through several workers, and the admin API sees the room once,
+            # with every player's latency, whichever process its socket uses.
+            for player in everyone:
+                player.send({"type": "ping", "t": 1, "rtt": 12.5})
+            wait_for(lambda: all(p["latency_ms"] == 12.5 for p in details(proxy.url, room)["players"]),
+                     5, "latencies reach the owner")
             via = {p["via"] for p in details(proxy.url, room)["players"]}
             assert len(via) >= 2, via
             listed = httpx.get(proxy.url + "/admin/api/rooms", headers=ADMIN, timeout=10).json()["rooms"]

@@ -102,3 +102,10 @@ async def test_inputs_are_checked_here_and_passed_on_once():
     inputs = [m for m in relayed.to_owner if m["t"] == "input"]
     assert inputs == [{"t": "input", "p": "p1", "seq": 3, "data": {"dir": "up"}}]
     relayed.connection.close_outbox()
+
+
+async def test_a_players_latency_reaches_the_owner():
+    relayed = Relayed()
+    relayed.mirror.note_latency(relayed.seat, 42.5)
+    assert {"t": "latency", "p": "p1", "ms": 42.5} in relayed.to_owner
+    relayed.connection.close_outbox()
