@@ -18,7 +18,7 @@ import base64
 import os
 import time
 import zlib
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 
@@ -250,6 +250,14 @@ class LibraryWebSocket:
         self.bytes_in = 0
         self.deflate = bool(getattr(connection, "protocol").extensions)
         self._task = asyncio.get_running_loop().create_task(self._read())
+        #: sends and the close in flight: held here (the loop keeps only weak references)
+        #: and cancelled with the reader by `abort`
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _read(self) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -268,7 +276,7 @@ class LibraryWebSocket:
 
     def send_text(self, text: str) -> None:
         if not self.closed:
-            asyncio.get_running_loop().create_task(self._send(text))
+            self._spawn(self._send(text))
 
     async def _send(self, text: str) -> None:
         try:
@@ -277,13 +285,15 @@ class LibraryWebSocket:
             pass
 
     def close(self, code: int = 1000) -> None:
-        asyncio.get_running_loop().create_task(self.connection.close(code))  # type: ignore[attr-defined]
+        self._spawn(self.connection.close(code))  # type: ignore[attr-defined]
 
     def abort(self) -> None:
         transport = getattr(self.connection, "transport", None)
         if transport is not None:
             transport.abort()
         self._task.cancel()
+        for task in self._pending:
+            task.cancel()
 
 
 async def open_websockets(url: str, handler: Handler, *, deflate: bool, timeout: float) -> LibraryWebSocket:
