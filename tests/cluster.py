@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import httpx
 
 from tests.conftest import require
-from tests.servers import ROOT, free_port, wait_for_http
+from tests.servers import ROOT, free_port, spawn, stop_process, wait_for_http
 
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
@@ -76,31 +76,6 @@ def _work_dir(cwd: Path | None) -> Path:
     work = Path(cwd or os.environ.get("PYTEST_TMP", "/tmp"))
     work.mkdir(parents=True, exist_ok=True)
     return work
-
-
-def _spawn(command: list[str], log_path: Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start `command` in its own process group (so that everything it forks can be killed at
-    once), its output appended to `log_path`."""
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-
-def _stop(process: subprocess.Popen[bytes] | None, sig: int, timeout: float) -> int | None:
-    """Send `sig` and wait; SIGKILL after `timeout` (then raise TimeoutError). Returns the exit status."""
-    if process is None:
-        return None
-    if process.poll() is not None:
-        return process.returncode
-    process.send_signal(sig)
-    try:
-        return process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise TimeoutError(f"{process.args[0]} (pid {process.pid}) ignored {sig!r} for {timeout} s") from None
 
 
 def _kill_group(process: subprocess.Popen[bytes] | None) -> None:
@@ -182,7 +157,7 @@ class RedisProcess:
             self._program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--daemonize", "no", "--dir", str(self._cwd), "--logfile", "",
         ]
-        self.process = _spawn(command, self.log_path, self._cwd)
+        self.process = spawn(command, self.log_path, self._cwd)
         process = self.process
 
         def ready() -> bool:
@@ -204,7 +179,7 @@ class RedisProcess:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM (a clean shutdown) and wait."""
-        return _stop(self.process, signal.SIGTERM, timeout)
+        return stop_process(self.process, signal.SIGTERM, timeout)
 
     def log(self) -> str:
         return _read_log(self.log_path)
@@ -258,7 +233,7 @@ class GunicornProcess:
             *self._args, "asgi_mmo.app:app",
         ]
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self.process = _spawn(command, self.log_path, self._cwd, env)
+        self.process = spawn(command, self.log_path, self._cwd, env)
         try:
             wait_for_http(self.url + "/healthz", timeout=timeout, process=self.process)
         except (RuntimeError, TimeoutError) as error:
@@ -296,7 +271,7 @@ class GunicornProcess:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         """Signal the master (SIGTERM: graceful, the workers drain) and wait for it to exit."""
-        return _stop(self.process, sig, timeout)
+        return stop_process(self.process, sig, timeout)
 
     def log(self) -> str:
         return _read_log(self.log_path)
@@ -405,7 +380,7 @@ class HaproxyProcess:
         )
         if check.returncode != 0:
             raise RuntimeError(f"haproxy refused {self.config_path}:\n{check.stdout}{check.stderr}")
-        self.process = _spawn([self._program, "-f", str(self.config_path), "-db"], self.log_path, self._cwd, self._env)
+        self.process = spawn([self._program, "-f", str(self.config_path), "-db"], self.log_path, self._cwd, self._env)
         try:
             wait_for_http(self.stats_url, timeout=timeout, process=self.process)
             if wait_healthy:
@@ -457,7 +432,7 @@ class HaproxyProcess:
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM: haproxy stops at once, closing every connection (SIGUSR1 would wait for the
         WebSocket tunnels to end)."""
-        return _stop(self.process, signal.SIGTERM, timeout)
+        return stop_process(self.process, signal.SIGTERM, timeout)
 
     def log(self) -> str:
         return _read_log(self.log_path)

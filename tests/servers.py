@@ -37,6 +37,31 @@ def wait_for_http(url: str, timeout: float = 15.0, process: subprocess.Popen | N
     raise TimeoutError(f"nothing answered {url} within {timeout} s")
 
 
+def spawn(command: list[str], log_path: Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `command` in its own process group (so that everything it forks can be killed at
+    once), its output appended to `log_path`."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, sig: int, timeout: float) -> int | None:
+    """Send `sig` and wait; SIGKILL after `timeout` (then raise TimeoutError). Returns the exit status."""
+    if process is None:
+        return None
+    if process.poll() is not None:
+        return process.returncode
+    process.send_signal(sig)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise TimeoutError(f"{process.args[0]} (pid {process.pid}) ignored {sig!r} for {timeout} s") from None
+
+
 class ServerProcess:
     """A uvicorn process serving `asgi_mmo.app:app`; `stop()` sends SIGTERM and waits."""
 
@@ -56,22 +81,11 @@ class ServerProcess:
             sys.executable, "-m", "asgi_mmo.cli", "serve", "--port", str(self.port), "--log-level", "info",
             *self._args,
         ]
-        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open by the child
-        self.process = subprocess.Popen(command, env=self._env, cwd=self._cwd, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        self.process = spawn(command, self.log_path, self._cwd, self._env)
         wait_for_http(self.url + "/healthz", process=self.process)
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return process.returncode if process else 0
-        process.send_signal(sig)
-        try:
-            return process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        return stop_process(self.process, sig, timeout)
 
     def restart(self) -> None:
         self.stop()
