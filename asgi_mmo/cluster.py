@@ -147,10 +147,7 @@ class Cluster:
         await self.backend.publish_directory(entries)
 
     def _entry(self, room: Room) -> bytes:
-        return orjson.dumps({
-            "summary": room.summary(), "stats": room.statistics(), "players": room.player_list(),
-            "private": room.config.private, "config": room.config.to_dict(), "at": time.time(),
-        })  # fmt: skip
+        return orjson.dumps(_entry(room))
 
     async def _watch_mirrors(self) -> None:
         now = anyio.current_time()
@@ -192,6 +189,7 @@ class Cluster:
 
     async def disown(self, room: Room) -> None:
         """A room this process ran ended: forget it everywhere."""
+        self._claims.pop(room.id, None)
         owned = self._owned.pop(room.id, None)
         if owned is None:
             return
@@ -382,8 +380,8 @@ class Cluster:
     # ---- the directory --------------------------------------------------------------------------
 
     async def _directory_entry(self, room_id: str) -> dict[str, Any] | None:
-        entries = await self.directory()
-        return entries.get(room_id)
+        raw = await self.backend.directory_entry(room_id)
+        return None if raw is None else orjson.loads(raw)
 
     async def directory(self) -> dict[str, dict[str, Any]]:
         """Every live room of the cluster: id -> its owner's latest entry."""
@@ -396,7 +394,7 @@ class Cluster:
                 entries[room_id] = entry
         for owned in self._owned.values():  # our own rooms: the freshest figures are here
             if not owned.room.closed:
-                entries[owned.room.id] = orjson.loads(self._entry(owned.room))
+                entries[owned.room.id] = _entry(owned.room)
         return entries
 
     def ask_owner_to_close(self, room_id: str) -> None:
@@ -431,6 +429,14 @@ class Cluster:
             if mirror is not None:
                 reason = ConnectionRefused(header["code"], header["message"], header["close"])
                 mirror.on_kick(str(header.get("p")), reason)
+
+
+def _entry(room: Room) -> dict[str, Any]:
+    """A room as the directory lists it."""
+    return {
+        "summary": room.summary(), "stats": room.statistics(), "players": room.player_list(),
+        "private": room.config.private, "config": room.config.to_dict(), "at": time.time(),
+    }  # fmt: skip
 
 
 def _suspect(mirror: RoomMirror) -> None:

@@ -197,6 +197,9 @@ class RedisBackend:
     async def remove_from_directory(self, room_id: str) -> None:
         await self._call(self._client.hdel, DIRECTORY, room_id)
 
+    async def directory_entry(self, room_id: str) -> bytes | None:
+        return await self._call(self._client.hget, DIRECTORY, room_id)
+
     async def directory(self) -> dict[str, bytes]:
         raw = await self._call(self._client.hgetall, DIRECTORY)
         return {key.decode(): value for key, value in raw.items()}
