@@ -29,7 +29,13 @@ def crash_into_wall(client, room_id: str, player_id: str, score: int) -> None:
     """Give a player's snake `score` and point it at the wall next to it (dies next tick)."""
     def place() -> None:
         room = client.app.state.registry.get(room_id)
-        room.game.place_snake(player_id, [(0, 5), (1, 5), (2, 5)], score=score, direction="left")
+        for y in range(room.game.height):  # the first row whose three left cells are free
+            try:
+                room.game.place_snake(player_id, [(0, y), (1, y), (2, y)], score=score, direction="left")
+                return
+            except ValueError:
+                continue
+        raise AssertionError("no free row to place the snake in")
     client.portal.call(place)
 
 
