@@ -71,7 +71,7 @@ def on_starting(server: Any) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     server.log.info("asgi-mmo: prometheus multiprocess directory %s", directory)
 
-    from asgi_mmo.admin import settle_admin_token
+    from asgi_mmo.web.admin import settle_admin_token
 
     settle_admin_token()
 

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from asgi_mmo.admin import settle_admin_token
+    from asgi_mmo.web.admin import settle_admin_token
     from asgi_mmo.exceptions import ConfigError
     from asgi_mmo.settings import Settings
 

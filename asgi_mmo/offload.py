@@ -9,7 +9,7 @@ Why processes: a plan is pure CPU work in Python; threads would hold the
 GIL and slow every room's tick. Why "spawn": forking a process that runs an
 event loop and threads copies locks in whatever state other threads left
 them; spawn starts a clean interpreter that imports only
-`asgi_mmo.pathfinding` (standard library only). Forkserver is not used
+`asgi_mmo.games.snake.pathfinding` (standard library only). Forkserver is not used
 because its server process would outlive the pool as our child.
 
 Guarantees:
@@ -44,7 +44,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from asgi_mmo.pathfinding import PlanRequest, run_plan
+from asgi_mmo.games.snake.pathfinding import PlanRequest, run_plan
 
 __all__ = ["PlanRequest", "PlannerPool", "PlannerStatistics"]
 

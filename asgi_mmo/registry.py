@@ -28,8 +28,8 @@ from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.settings import Settings
 
 if TYPE_CHECKING:
-    from asgi_mmo.cluster import Cluster
-    from asgi_mmo.mirror import RoomMirror
+    from asgi_mmo.cluster.node import Cluster
+    from asgi_mmo.cluster.mirror import RoomMirror
 
 logger = logging.getLogger("asgi_mmo.registry")
 
@@ -75,7 +75,7 @@ class RoomRegistry:
             async with anyio.create_task_group() as task_group:
                 self._task_group = task_group
                 if self.backend.shared:
-                    from asgi_mmo.cluster import Cluster
+                    from asgi_mmo.cluster.node import Cluster
 
                     self.cluster = Cluster(self, self.backend, self.settings)  # type: ignore[arg-type]
                     await task_group.start(self.cluster.run)

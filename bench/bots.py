@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asgi_mmo.backends.memory import MemoryBackend  # noqa: E402
 from asgi_mmo.connection import Connection  # noqa: E402
-from asgi_mmo.games import snake, snake_bots  # noqa: E402
+from asgi_mmo.games.snake import bots as snake_bots, rules as snake  # noqa: E402
 from asgi_mmo.offload import PlannerPool  # noqa: E402
 from asgi_mmo.registry import RoomRegistry  # noqa: E402
 from asgi_mmo.roomconfig import RoomConfig  # noqa: E402

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from asgi_mmo.games.snake import apply_delta
+from asgi_mmo.games.snake.rules import apply_delta
 
 CHROMIUM = Path(os.environ.get("ASGI_MMO_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from asgi_mmo.admin import TOKEN_VARIABLE, settle_admin_token
+from asgi_mmo.web.admin import TOKEN_VARIABLE, settle_admin_token
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.servers import run_uvicorn
 from tests.wsclient import create_room, expect_close, next_of, ws_url

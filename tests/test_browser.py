@@ -130,7 +130,7 @@ def test_arrow_key_turns_the_snake_on_the_server(server: ServerProcess, new_page
 
 
 def test_the_pages_picture_matches_the_servers(server: ServerProcess, new_page: Any) -> None:
-    """static/snake-delta.js and asgi_mmo.games.snake.apply_delta agree, tick by tick."""
+    """static/snake-delta.js and asgi_mmo.games.snake.rules.apply_delta agree, tick by tick."""
     room = create_room(server.url, width=30, height=20, bots=3, tick_rate=20)
     page = new_page()
     join(page, server.url, room, "Mirror")

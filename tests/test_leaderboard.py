@@ -18,7 +18,7 @@ import anyio.to_thread
 import pytest
 
 from asgi_mmo.games.base import ScoreEvent
-from asgi_mmo.leaderboard import Leaderboard, LeaderboardUnavailable
+from asgi_mmo.scores.leaderboard import Leaderboard, LeaderboardUnavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -266,7 +266,7 @@ def test_several_processes_lose_nothing(tmp_path: Path) -> None:
 async def test_missing_directory_is_retried_until_it_exists(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="asgi_mmo.leaderboard")
+    caplog.set_level(logging.INFO, logger="asgi_mmo.scores.leaderboard")
     folder = tmp_path / "not-yet"
     path = folder / "board.sqlite3"
     async with Leaderboard(path, **FAST) as board:
@@ -294,7 +294,7 @@ async def test_missing_directory_is_retried_until_it_exists(
 async def test_file_that_is_not_a_database_is_retried(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="asgi_mmo.leaderboard")
+    caplog.set_level(logging.WARNING, logger="asgi_mmo.scores.leaderboard")
     path = tmp_path / "board.sqlite3"
     path.write_bytes(b"this is not a database, just some text " * 100)
     async with Leaderboard(path, **FAST) as board:
@@ -314,7 +314,7 @@ async def test_file_that_is_not_a_database_is_retried(
 async def test_buffer_is_bounded_and_keeps_the_best(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="asgi_mmo.leaderboard")
+    caplog.set_level(logging.ERROR, logger="asgi_mmo.scores.leaderboard")
     folder = tmp_path / "not-yet"
     async with Leaderboard(folder / "board.sqlite3", max_pending=3, **FAST) as board:
         for points in [5, 1, 9, 3, 7, 2, 8]:

@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from asgi_mmo.offload import PlannerPool
-from asgi_mmo.pathfinding import PlanRequest, run_plan
+from asgi_mmo.games.snake.pathfinding import PlanRequest, run_plan
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ from asgi_mmo.backends.memory import MemoryBackend
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused
 from asgi_mmo.games.catalog import GAMES
-from asgi_mmo.games.snake import SnakeGame, apply_delta
+from asgi_mmo.games.snake.rules import SnakeGame, apply_delta
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.room import Room
 from asgi_mmo.roomconfig import RoomConfig

@@ -12,7 +12,7 @@ import pytest
 
 from asgi_mmo.games.base import GameOptions, InvalidInput, ScoreEvent
 from asgi_mmo.games.catalog import GAMES, get_game
-from asgi_mmo.games.snake import (
+from asgi_mmo.games.snake.rules import (
     DIRECTIONS,
     PALETTE,
     RESPAWN,

@@ -1,8 +1,8 @@
 """Snake's bots, tick by tick with fixed seeds, plans run inline."""
 
-from asgi_mmo.games.snake import SnakeGame
-from asgi_mmo.games.snake_bots import RESPAWN_TICKS, SnakeBots
-from asgi_mmo.pathfinding import run_plan
+from asgi_mmo.games.snake.rules import SnakeGame
+from asgi_mmo.games.snake.bots import RESPAWN_TICKS, SnakeBots
+from asgi_mmo.games.snake.pathfinding import run_plan
 
 
 def play(game: SnakeGame, bots: SnakeBots, steps: int, *, plan_delay: int | None = 2) -> int:

@@ -5,8 +5,8 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from asgi_mmo.games.catalog import GAMES
-from asgi_mmo.games.snake import SnakeGame
-from asgi_mmo.websocket import origin_allowed
+from asgi_mmo.games.snake.rules import SnakeGame
+from asgi_mmo.web.websocket import origin_allowed
 from tests.wsclient import create_room, expect_close, next_of, ws_url
 
 

@@ -9,7 +9,7 @@ What lives in Redis (every key starts with `mmo:`):
 | `mmo:snap:{room}` | the room's last saved state (`Room.save()` as JSON), written only under a held lease |
 | `mmo:dir` | a hash: room id -> the owner's latest entry (summary, statistics, players) |
 
-and the pub/sub channels of `asgi_mmo.relay`. One connection pool serves the
+and the pub/sub channels of `asgi_mmo.cluster.messages`. One connection pool serves the
 commands; one pub/sub connection, owned by a reader task, receives every
 channel this process listens to and hands each message to `on_message`.
 Publishing from a room's tick never waits: `publish_nowait` queues the
@@ -36,7 +36,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from asgi_mmo.exceptions import BackendUnavailable
-from asgi_mmo.relay import worker_channel
+from asgi_mmo.cluster.messages import worker_channel
 
 logger = logging.getLogger("asgi_mmo.redis")
 

@@ -7,7 +7,7 @@ list it here (see docs/snake.md, "Writing your own game").
 from __future__ import annotations
 
 from asgi_mmo.games.base import Game
-from asgi_mmo.games.snake import SnakeGame
+from asgi_mmo.games.snake.rules import SnakeGame
 
 GAMES: dict[str, type[Game]] = {"snake": SnakeGame}
 

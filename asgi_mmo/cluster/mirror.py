@@ -30,7 +30,7 @@ from asgi_mmo.stats import RoomStats
 if TYPE_CHECKING:
     from asgi_mmo.room import Room, Seat
 
-logger = logging.getLogger("asgi_mmo.mirror")
+logger = logging.getLogger("asgi_mmo.cluster.mirror")
 
 SendToOwner = Callable[[dict[str, Any]], None]
 

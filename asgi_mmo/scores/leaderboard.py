@@ -43,7 +43,7 @@ from asgi_mmo.games.base import ScoreEvent
 
 __all__ = ["Leaderboard", "LeaderboardStatistics", "LeaderboardUnavailable"]
 
-logger = logging.getLogger("asgi_mmo.leaderboard")
+logger = logging.getLogger("asgi_mmo.scores.leaderboard")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS best_scores (

@@ -32,9 +32,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from asgi_mmo.api import error_response as api_error_response
+from asgi_mmo.web.api import error_response as api_error_response
 from asgi_mmo.exceptions import BackendUnavailable
-from asgi_mmo.pages import content_security_policy
+from asgi_mmo.web.pages import content_security_policy
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.settings import Settings
 

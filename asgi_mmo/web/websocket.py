@@ -36,13 +36,13 @@ from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.room import Room, Seat
 
 if TYPE_CHECKING:
-    from asgi_mmo.mirror import RoomMirror
+    from asgi_mmo.cluster.mirror import RoomMirror
 
 #: what a socket plays in: a room of this process, or (with Redis) one run elsewhere
 PlayerRoom: TypeAlias = "Room | RoomMirror"
 from asgi_mmo.settings import Settings
 
-logger = logging.getLogger("asgi_mmo.websocket")
+logger = logging.getLogger("asgi_mmo.web.websocket")
 
 #: time allowed for the last error frame and close of an ending connection
 FAREWELL_SECONDS = 1.0

@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from asgi_mmo.exceptions import BackendUnavailable, BadRequest
-from asgi_mmo.leaderboard import Leaderboard, LeaderboardUnavailable
+from asgi_mmo.scores.leaderboard import Leaderboard, LeaderboardUnavailable
 from asgi_mmo.registry import RegistryFull, RoomRegistry
 from asgi_mmo.roomconfig import RoomConfig
 

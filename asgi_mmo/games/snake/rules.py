@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from asgi_mmo.games.base import GameOptions, InvalidInput, ScoreEvent
 
 if TYPE_CHECKING:
-    from asgi_mmo.games.snake_bots import SnakeBots
+    from asgi_mmo.games.snake.bots import SnakeBots
 
 Cell = tuple[int, int]
 
@@ -299,11 +299,11 @@ class SnakeGame:
         snake = self._snakes[player_id]
         return {"score": snake.score, "alive": snake.alive}
 
-    # -- what bots see (games/snake_bots.py) ---------------------------------
+    # -- what bots see (games/snake/bots.py) ---------------------------------
 
     def make_bot_driver(self) -> SnakeBots:
         """The driver that steers this game's bots (see `Game.make_bot_driver`)."""
-        from asgi_mmo.games.snake_bots import SnakeBots
+        from asgi_mmo.games.snake.bots import SnakeBots
 
         return SnakeBots(self)
 

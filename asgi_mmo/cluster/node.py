@@ -35,9 +35,9 @@ import orjson
 
 from asgi_mmo.backends.redis import RedisBackend
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused, MessageRefused
-from asgi_mmo.mirror import RoomMirror
+from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.protocol import CHAT_MAX, encode, refuse
-from asgi_mmo.relay import pack, room_in, room_out, unpack, worker_channel
+from asgi_mmo.cluster.messages import pack, room_in, room_out, unpack, worker_channel
 from asgi_mmo.room import Room, Seat
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.settings import Settings
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from asgi_mmo.protocol import TickFrame
     from asgi_mmo.registry import RoomRegistry
 
-logger = logging.getLogger("asgi_mmo.cluster")
+logger = logging.getLogger("asgi_mmo.cluster.node")
 
 LEASE_MS = 3000
 RENEW_EVERY = 0.5
