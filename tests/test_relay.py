@@ -1,7 +1,8 @@
 import orjson
 import pytest
 
-from asgi_mmo.cluster.messages import pack, room_in, room_out, unpack, worker_channel
+from asgi_mmo.cluster.messages import pack, unpack
+from asgi_mmo.names import room_in, room_out, worker_channel
 
 
 def test_payloads_travel_verbatim_after_the_header():

@@ -1,15 +1,6 @@
 """The Redis backend: rooms shared by several processes and machines.
 
-What lives in Redis (every key starts with `mmo:`):
-
-| key | what |
-|---|---|
-| `mmo:lease:{room}` | the room's owner lease, `"{worker}|{fence}"`, with a time to live (SET NX PX) |
-| `mmo:fence:{room}` | the lease's fencing counter: every new lease gets a higher number |
-| `mmo:snap:{room}` | the room's last saved state (`Room.save()` as JSON), written only under a held lease |
-| `mmo:dir` | a hash: room id -> the owner's latest entry (summary, statistics, players) |
-
-and the pub/sub channels of `asgi_mmo.cluster.messages`. One connection pool serves the
+Every key and channel is named in `asgi_mmo.names`. One connection pool serves the
 commands; one pub/sub connection, owned by a reader task, receives every
 channel this process listens to and hands each message to `on_message`.
 Publishing from a room's tick never waits: `publish_nowait` queues the
@@ -36,7 +27,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from asgi_mmo.exceptions import BackendUnavailable
-from asgi_mmo.cluster.messages import worker_channel
+from asgi_mmo.names import DIRECTORY, fence_key, lease_key, snapshot_key, worker_channel
 
 logger = logging.getLogger("asgi_mmo.redis")
 
@@ -76,19 +67,6 @@ LeaseState = Literal["held", "lost", "missing"]
 MessageHandler = Callable[[str, bytes], None]
 
 
-def _lease(room_id: str) -> str:
-    return f"mmo:lease:{room_id}"
-
-
-def _fence(room_id: str) -> str:
-    return f"mmo:fence:{room_id}"
-
-
-def _snapshot(room_id: str) -> str:
-    return f"mmo:snap:{room_id}"
-
-
-DIRECTORY = "mmo:dir"
 
 
 class RedisBackend:
@@ -153,20 +131,20 @@ class RedisBackend:
         claims again after Redis lost its data keeps its fences growing).
         """
         value = await self._call(
-            self._claim, keys=[_lease(room_id), _fence(room_id)], args=[self.worker, ttl_ms, min_fence]
+            self._claim, keys=[lease_key(room_id), fence_key(room_id)], args=[self.worker, ttl_ms, min_fence]
         )
         return value.decode() if value else None
 
     async def renew_room(self, room_id: str, lease: str, ttl_ms: int) -> LeaseState:
-        answer = await self._call(self._renew, keys=[_lease(room_id)], args=[lease, ttl_ms])
+        answer = await self._call(self._renew, keys=[lease_key(room_id)], args=[lease, ttl_ms])
         return {1: "held", -1: "missing"}.get(int(answer), "lost")  # type: ignore[return-value]
 
     async def release_room(self, room_id: str, lease: str) -> None:
-        await self._call(self._release, keys=[_lease(room_id)], args=[lease])
+        await self._call(self._release, keys=[lease_key(room_id)], args=[lease])
 
     async def room_owner(self, room_id: str) -> str | None:
         """The lease of the room's owner, or None when nobody holds it."""
-        value = await self._call(self._client.get, _lease(room_id))
+        value = await self._call(self._client.get, lease_key(room_id))
         return value.decode() if value else None
 
     # ---- saved rooms -------------------------------------------------------------------
@@ -175,18 +153,18 @@ class RedisBackend:
         """Keep a room's state; with `lease`, only while that lease is still the room's."""
         ttl_ms = max(1, int(ttl_seconds * 1000))
         if lease is None:
-            await self._call(self._client.set, _snapshot(room_id), saved, px=ttl_ms)
+            await self._call(self._client.set, snapshot_key(room_id), saved, px=ttl_ms)
             return True
         stored = await self._call(
-            self._save_fenced, keys=[_lease(room_id), _snapshot(room_id)], args=[lease, saved, ttl_ms]
+            self._save_fenced, keys=[lease_key(room_id), snapshot_key(room_id)], args=[lease, saved, ttl_ms]
         )
         return bool(stored)
 
     async def load_room(self, room_id: str) -> bytes | None:
-        return await self._call(self._client.get, _snapshot(room_id))
+        return await self._call(self._client.get, snapshot_key(room_id))
 
     async def delete_room(self, room_id: str) -> None:
-        await self._call(self._client.delete, _snapshot(room_id))
+        await self._call(self._client.delete, snapshot_key(room_id))
 
     # ---- the directory of rooms ---------------------------------------------------------
 

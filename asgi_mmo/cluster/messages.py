@@ -5,11 +5,8 @@ the JSON texts it carries verbatim (a tick's change, a state, a welcome), so
 a tick serialised once by the room's owner is never parsed and re-encoded on
 the way: JSON text never holds a raw newline, so the split is unambiguous.
 
-Channels (Redis pub/sub):
-- `mmo:in:{room}`: to the room's owner (joins, inputs, chat, syncs, disconnects);
-- `mmo:out:{room}`: from the owner to every process relaying the room (one
-  `tick` per room per tick, chat, close);
-- `mmo:w:{worker}`: to one process (answers to its joins, kicks).
+Channels (`asgi_mmo.names`): `room_in` to a room's owner, `room_out` from the
+owner to every process relaying the room, `worker_channel` to one process.
 """
 
 from __future__ import annotations
@@ -17,18 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-
-
-def room_in(room_id: str) -> str:
-    return f"mmo:in:{room_id}"
-
-
-def room_out(room_id: str) -> str:
-    return f"mmo:out:{room_id}"
-
-
-def worker_channel(worker: str) -> str:
-    return f"mmo:w:{worker}"
 
 
 def pack(header: dict[str, Any], *payloads: str) -> bytes:

@@ -37,7 +37,8 @@ from asgi_mmo.backends.redis import RedisBackend
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused, MessageRefused
 from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.protocol import CHAT_MAX, encode, refuse
-from asgi_mmo.cluster.messages import pack, room_in, room_out, unpack, worker_channel
+from asgi_mmo.cluster.messages import pack, unpack
+from asgi_mmo.names import ROOM_IN_PREFIX, ROOM_OUT_PREFIX, room_in, room_out, worker_channel
 from asgi_mmo.room import Room, Seat
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.settings import Settings
@@ -405,10 +406,10 @@ class Cluster:
     def _on_message(self, channel: str, data: bytes) -> None:
         header, payloads = unpack(data)
         kind = header["t"]
-        if channel.startswith("mmo:in:"):
-            self._on_inbound(channel[len("mmo:in:"):], header)
-        elif channel.startswith("mmo:out:"):
-            mirror = self.mirrors.get(channel[len("mmo:out:"):])
+        if channel.startswith(ROOM_IN_PREFIX):
+            self._on_inbound(channel.removeprefix(ROOM_IN_PREFIX), header)
+        elif channel.startswith(ROOM_OUT_PREFIX):
+            mirror = self.mirrors.get(channel.removeprefix(ROOM_OUT_PREFIX))
             if mirror is None:
                 return
             if kind == "tick":

@@ -40,6 +40,7 @@ from redis.exceptions import RedisError
 
 from asgi_mmo.exceptions import AsgiMmoError
 from asgi_mmo.games.base import ScoreEvent
+from asgi_mmo.names import board_keys
 
 __all__ = ["Leaderboard", "LeaderboardStatistics", "LeaderboardUnavailable"]
 
@@ -200,23 +201,19 @@ class _RedisStore:
         self._client = SyncRedis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0)
         self._upsert = self._client.register_script(_REDIS_UPSERT)
 
-    @staticmethod
-    def _keys(bot: int) -> list[str]:
-        return [f"mmo:board:{bot}", f"mmo:board:at:{bot}"]
-
     def create_schema(self) -> None:
         self._client.ping()
 
     def write(self, rows: list[tuple[str, int, int, str]]) -> None:
         pipe = self._client.pipeline(transaction=False)
         for name, bot, score, at in rows:
-            self._upsert(keys=self._keys(bot), args=[name, score, at], client=pipe)
+            self._upsert(keys=board_keys(bot), args=[name, score, at], client=pipe)
         pipe.execute()
 
     def read_top(self, limit: int, include_bots: bool) -> list[tuple[str, int, str, int]]:
         rows: list[tuple[str, int, str, int]] = []
         for bot in (0, 1) if include_bots else (0,):
-            scores_key, times_key = self._keys(bot)
+            scores_key, times_key = board_keys(bot)
             # A few more than asked, so names tied at the cut are ordered by time as in SQL.
             best = self._client.zrevrange(scores_key, 0, limit + 9, withscores=True)
             if not best:
