@@ -16,7 +16,7 @@ from asgi_mmo.protocol import TickFrame, refuse
 from asgi_mmo.stats import RoomStats
 
 if TYPE_CHECKING:
-    from asgi_mmo.room import Seat
+    from asgi_mmo.seat import Seat
 
 logger = logging.getLogger("asgi_mmo.room")
 

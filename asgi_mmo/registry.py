@@ -23,7 +23,8 @@ from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused
 from asgi_mmo.games.base import GameOptions, ScoreEvent
 from asgi_mmo.games.catalog import GAMES
 from asgi_mmo.protocol import refuse
-from asgi_mmo.room import Planner, Room, ScoreSink, Seat
+from asgi_mmo.room import Planner, Room, ScoreSink
+from asgi_mmo.seat import Seat
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.settings import Settings
 

@@ -12,7 +12,7 @@ import pytest
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import MessageRefused
 from asgi_mmo.cluster.mirror import RoomMirror
-from asgi_mmo.room import Seat
+from asgi_mmo.seat import Seat
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.settings import Settings
 

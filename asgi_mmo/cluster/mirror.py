@@ -28,7 +28,8 @@ from asgi_mmo.settings import Settings
 from asgi_mmo.stats import RoomStats
 
 if TYPE_CHECKING:
-    from asgi_mmo.room import Room, Seat
+    from asgi_mmo.room import Room
+    from asgi_mmo.seat import Seat
 
 logger = logging.getLogger("asgi_mmo.cluster.mirror")
 

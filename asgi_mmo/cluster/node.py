@@ -39,7 +39,8 @@ from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.protocol import CHAT_MAX, encode, refuse
 from asgi_mmo.cluster.messages import pack, unpack
 from asgi_mmo.names import ROOM_IN_PREFIX, ROOM_OUT_PREFIX, room_in, room_out, worker_channel
-from asgi_mmo.room import Room, Seat
+from asgi_mmo.room import Room
+from asgi_mmo.seat import Seat
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.settings import Settings
 

@@ -33,7 +33,8 @@ from asgi_mmo.protocol import (
 )
 from asgi_mmo.ratelimit import RateLimiter
 from asgi_mmo.registry import RoomRegistry
-from asgi_mmo.room import Room, Seat
+from asgi_mmo.room import Room
+from asgi_mmo.seat import Seat
 
 if TYPE_CHECKING:
     from asgi_mmo.cluster.mirror import RoomMirror

@@ -1,0 +1,45 @@
+"""A player's place in a room: who they are, their token, and the socket that plays it.
+
+Shared by a room of this process and by a mirror of a room that runs in another
+(`cluster/mirror.py`), and by the fan-out both use, so it lives below all three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asgi_mmo.connection import Connection
+    from asgi_mmo.games.base import Game
+
+
+@dataclass(slots=True, eq=False)
+class Seat:
+    """A player's place in a room, kept while they are away for `seat_seconds`."""
+
+    player_id: str
+    name: str
+    token: str
+    bot: bool = False
+    ack: int = 0
+    connection: Connection | None = None
+    connected_at: float = 0.0  # anyio clock
+    away_since: float | None = None  # anyio clock; None while connected (and for bots)
+    latency_ms: float | None = None
+    remote: str | None = None  # the process whose socket this player uses, when not this one
+
+    def public(self, now: float, game: Game, worker: str = "") -> dict[str, Any]:
+        connection = self.connection
+        connected = connection is not None or self.remote is not None
+        return {
+            "id": self.player_id,
+            "name": self.name,
+            "bot": self.bot,
+            **game.player_stats(self.player_id),
+            "connected_s": round(now - self.connected_at, 1) if connected else 0.0,
+            "latency_ms": self.latency_ms,
+            "queue": connection.queue_depth() if connection else 0,
+            # extension: the process whose socket the player uses (None while away)
+            "via": self.remote or (worker if connection else None),
+        }
