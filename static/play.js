@@ -168,6 +168,7 @@ client.addEventListener("welcome", (e) => {
   setAspect(client.snapshot);
   app.dataset.player = msg.player;
   app.dataset.room = room;
+  app.dataset.tick = String(client.tick); // the picture is at the welcome's tick until the next one
   onPicture();
   canvas.focus({ preventScroll: true });
   hintTouch();
