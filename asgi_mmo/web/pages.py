@@ -23,7 +23,8 @@ QUICK_ROOM = "quick"
 
 
 def _ws_path(request: Request) -> str:
-    return request.scope.get("root_path", "").rstrip("/") + "/ws"
+    root_path: str = request.scope.get("root_path", "")
+    return root_path.rstrip("/") + "/ws"
 
 
 def page_routes(templates: Jinja2Templates) -> list[BaseRoute]:
