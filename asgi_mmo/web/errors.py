@@ -92,7 +92,7 @@ async def _http_exception(connection: HTTPConnection, error: Exception) -> Respo
 
 def _http_only(connection: HTTPConnection, error: Exception) -> None:
     """A WebSocket endpoint ends its sockets itself: an exception that escaped it goes on to
-    the server (which closes with 1011), as it would without these handlers."""
+    the server (which closes the socket as an internal error), as without these handlers."""
     if connection.scope["type"] != "http":
         raise error
 
