@@ -33,6 +33,7 @@ from anyio import CancelScope
 from anyio.abc import TaskGroup
 
 from asgi_mmo.exceptions import ConnectionRefused
+from asgi_mmo.lifecycle import Lifecycle
 from asgi_mmo.protocol import ABNORMAL_CLOSURE
 
 #: why a connection ends when a send finds the client gone
@@ -53,12 +54,12 @@ class OutboxState(enum.Enum):
 
 
 #: the moves the outbox may make; any other raises a RuntimeError that names it
-_OUTBOX_MOVES: dict[OutboxState, frozenset[OutboxState]] = {
-    OutboxState.WAITING: frozenset({OutboxState.DIRECT, OutboxState.DRAINING, OutboxState.CLOSED}),
-    OutboxState.DIRECT: frozenset({OutboxState.DRAINING, OutboxState.CLOSED}),
-    OutboxState.DRAINING: frozenset({OutboxState.DIRECT, OutboxState.CLOSED}),
-    OutboxState.CLOSED: frozenset({OutboxState.CLOSED}),
-}
+_OUTBOX = Lifecycle("Connection outbox", {
+    OutboxState.WAITING: {OutboxState.DIRECT, OutboxState.DRAINING, OutboxState.CLOSED},
+    OutboxState.DIRECT: {OutboxState.DRAINING, OutboxState.CLOSED},
+    OutboxState.DRAINING: {OutboxState.DIRECT, OutboxState.CLOSED},
+    OutboxState.CLOSED: {OutboxState.CLOSED},
+})
 _DIRECT, _DRAINING, _CLOSED = OutboxState.DIRECT, OutboxState.DRAINING, OutboxState.CLOSED
 
 
@@ -216,9 +217,7 @@ class Connection:
             await anyio.sleep_forever()
 
     def _move(self, to: OutboxState) -> None:
-        if to not in _OUTBOX_MOVES[self._outbox]:
-            raise RuntimeError(f'Connection outbox cannot move from "{self._outbox.value}" to "{to.value}"')
-        self._outbox = to
+        self._outbox = _OUTBOX.move(self._outbox, to)
 
     def _start_drain(self) -> None:
         assert self._tasks is not None, "a drain starts only once attached"

@@ -42,6 +42,7 @@ from typing import Any
 import anyio
 from starlette.websockets import WebSocket
 
+from asgi_mmo.lifecycle import Lifecycle
 from asgi_mmo.registry import RoomRegistry
 
 logger = logging.getLogger("asgi_mmo.shutdown")
@@ -67,12 +68,12 @@ class ShutdownPhase(enum.Enum):
 
 
 #: the moves a shutdown may make; any other raises a RuntimeError that names it
-_MOVES: dict[ShutdownPhase, frozenset[ShutdownPhase]] = {
-    ShutdownPhase.RUNNING: frozenset({ShutdownPhase.DRAINING}),
-    ShutdownPhase.DRAINING: frozenset({ShutdownPhase.SAVING}),
-    ShutdownPhase.SAVING: frozenset({ShutdownPhase.FINISHED}),
-    ShutdownPhase.FINISHED: frozenset({ShutdownPhase.RUNNING}),
-}
+_PHASES = Lifecycle("Shutdown", {
+    ShutdownPhase.RUNNING: {ShutdownPhase.DRAINING},
+    ShutdownPhase.DRAINING: {ShutdownPhase.SAVING},
+    ShutdownPhase.SAVING: {ShutdownPhase.FINISHED},
+    ShutdownPhase.FINISHED: {ShutdownPhase.RUNNING},
+})
 
 
 def uvicorn_handlers() -> dict[int, Callable[[int, Any], None]] | None:
@@ -101,9 +102,7 @@ class GracefulShutdown:
         self.phase = ShutdownPhase.RUNNING
 
     def _move(self, to: ShutdownPhase) -> None:
-        if to not in _MOVES[self.phase]:
-            raise RuntimeError(f'Shutdown cannot move from "{self.phase.value}" to "{to.value}"')
-        self.phase = to
+        self.phase = _PHASES.move(self.phase, to)
 
     def track(self, endpoint: Endpoint) -> Endpoint:
         """`endpoint`, counting the sockets it serves in `open_sockets`."""

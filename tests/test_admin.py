@@ -39,7 +39,8 @@ ADMIN_ROUTES = [
 
 @pytest.fixture
 def admin(make_client: Any) -> TestClient:
-    return make_client(admin_token=TOKEN)
+    client: TestClient = make_client(admin_token=TOKEN)
+    return client
 
 
 def bearer(token: str = TOKEN) -> dict[str, str]:

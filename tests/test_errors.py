@@ -121,7 +121,9 @@ def test_a_wrong_method_on_the_api_answers_json_405_with_allow(client: TestClien
     assert set(answer.headers["allow"].split(", ")) == {"GET", "HEAD"}
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [("GET", "/nope", 404), ("GET", "/apiary", 404), ("POST", "/page", 405)])
+@pytest.mark.parametrize(
+    ("method", "path", "status"), [("GET", "/nope", 404), ("GET", "/apiary", 404), ("POST", "/page", 405)]
+)
 def test_pages_keep_starlettes_plain_text_errors(client: TestClient, method: str, path: str, status: int) -> None:
     answer = client.request(method, path)
     assert answer.status_code == status

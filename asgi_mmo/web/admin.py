@@ -25,6 +25,7 @@ import secrets
 import sys
 from collections.abc import MutableMapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
@@ -35,7 +36,10 @@ from starlette.templating import Jinja2Templates
 from asgi_mmo.exceptions import NotFound, Unauthorized
 from asgi_mmo.settings import Settings
 from asgi_mmo.web.headers import NO_STORE, secure_page
-from asgi_mmo.web.state import metrics_of, registry_of, settings_of
+from asgi_mmo.web.state import registry_of, settings_of
+
+if TYPE_CHECKING:  # importing metrics.py loads prometheus-client, which gunicorn's master must not do early
+    from asgi_mmo.metrics import Metrics
 
 TOKEN_VARIABLE = "ASGI_MMO_ADMIN_TOKEN"
 
@@ -129,7 +133,7 @@ class OneRoom(AdminEndpoint):
 class PrometheusMetrics(AdminEndpoint):
     async def get(self, request: Request) -> Response:
         """Prometheus text exposition; this process's rooms are sampled first, so it is up to date."""
-        collected = metrics_of(request)
+        collected: Metrics = request.app.state.metrics
         collected.sample(registry_of(request))
         body, content_type = collected.exposition()
         return Response(body, media_type=content_type, headers=NO_STORE)

@@ -15,7 +15,8 @@ from starlette.routing import BaseRoute, Route
 
 from asgi_mmo.exceptions import BadRequest, ServerDraining
 from asgi_mmo.roomconfig import RoomConfig
-from asgi_mmo.web.state import leaderboard_of, registry_of
+from asgi_mmo.scores.leaderboard import Leaderboard
+from asgi_mmo.web.state import registry_of
 
 LEADERBOARD_MAX = 100
 
@@ -54,7 +55,8 @@ async def leaderboard(request: Request) -> Response:
         raise BadRequest(f"'limit' must be an integer from 1 to {LEADERBOARD_MAX}")
     if raw_bots not in ("true", "false"):
         raise BadRequest("'bots' must be true or false")
-    entries = await leaderboard_of(request).top(int(raw_limit), include_bots=raw_bots == "true")
+    board: Leaderboard = request.app.state.leaderboard
+    entries = await board.top(int(raw_limit), include_bots=raw_bots == "true")
     return JSONResponse({"entries": entries})
 
 

@@ -1,4 +1,5 @@
-"""Typed access to what `create_app` keeps in `app.state` (set there, read by every endpoint)."""
+"""Typed access to the registry and the settings `create_app` keeps in `app.state` (read by
+every endpoint)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,8 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
-if TYPE_CHECKING:  # importing metrics.py loads prometheus-client, which gunicorn's master must not do early
-    from asgi_mmo.metrics import Metrics
+if TYPE_CHECKING:
     from asgi_mmo.registry import RoomRegistry
-    from asgi_mmo.scores.leaderboard import Leaderboard
     from asgi_mmo.settings import Settings
 
 
@@ -21,13 +20,3 @@ def registry_of(connection: HTTPConnection) -> RoomRegistry:
 def settings_of(connection: HTTPConnection) -> Settings:
     settings: Settings = connection.app.state.settings
     return settings
-
-
-def leaderboard_of(connection: HTTPConnection) -> Leaderboard:
-    leaderboard: Leaderboard = connection.app.state.leaderboard
-    return leaderboard
-
-
-def metrics_of(connection: HTTPConnection) -> Metrics:
-    metrics: Metrics = connection.app.state.metrics
-    return metrics
