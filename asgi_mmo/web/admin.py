@@ -15,6 +15,9 @@ process makes its own (`with_admin_token`) and prints it at start.
 | `GET /admin/api/rooms/{id}` | ROOM_STATS plus `"players": [...]`, or 404 `not_found` |
 | `DELETE /admin/api/rooms/{id}` | 204; the room's players get `room_closed`; or 404 |
 | `GET /metrics` | Prometheus text exposition (metrics.py) |
+
+Errors are raised (`Unauthorized`, `NotFound`, `BackendUnavailable`, ...);
+web/errors.py answers each with its status and code.
 """
 
 from __future__ import annotations
