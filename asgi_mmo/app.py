@@ -15,6 +15,7 @@ from starlette.templating import Jinja2Templates
 
 from asgi_mmo.web.admin import admin_routes, announce_token, with_admin_token
 from asgi_mmo.web.api import api_routes
+from asgi_mmo.web.errors import exception_handlers
 from asgi_mmo.backends.base import Backend, create_backend
 from asgi_mmo.scores.leaderboard import Leaderboard
 from asgi_mmo.logs import configure_logging
@@ -74,14 +75,15 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
                 await shutdown.finish(registry)  # drain, then save the rooms within the grace time
                 tasks.cancel_scope.cancel()
 
+    templates = Jinja2Templates(directory=TEMPLATES_DIR)
     routes = [
-        *page_routes(Jinja2Templates(directory=TEMPLATES_DIR)),
+        *page_routes(templates),
         *api_routes(),
-        *admin_routes(Jinja2Templates(directory=TEMPLATES_DIR)),
+        *admin_routes(templates),
         WebSocketRoute("/ws", shutdown.track(player_endpoint)),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.shutdown = shutdown

@@ -2,9 +2,12 @@
 
     AsgiMmoError
     ├── ConfigError          settings.py: a bad ASGI_MMO_* variable; the server refuses to start
-    ├── BadRequest           api.py, roomconfig.py: an HTTP request body or field is invalid (422)
-    ├── LeaderboardUnavailable  leaderboard.py: the database cannot be read or written now (503)
-    ├── BackendUnavailable   backends/redis.py: Redis does not answer; rooms keep ticking locally
+    ├── BadRequest           web/api.py, roomconfig.py: an HTTP request body or field is invalid (422)
+    ├── Unauthorized         web/admin.py: an admin request without the right token (401)
+    ├── NotFound             web/admin.py: no such room (404)
+    ├── ServerDraining       web/api.py: the server is going down and makes no rooms (503)
+    ├── LeaderboardUnavailable  scores/leaderboard.py: the database cannot be read or written now (503)
+    ├── BackendUnavailable   backends/redis.py: Redis does not answer; rooms keep ticking locally (503)
     └── ProtocolError        protocol.py, websocket.py, registry.py: a client broke the contract;
         │                    carries the wire error code and, when the connection must end,
         │                    the WebSocket close code
@@ -14,7 +17,11 @@
                              (bad_name, bad_token, room_not_found, room_full, too_big, flood, ...)
 
 `InvalidInput` (games/base.py) is a game's own ValueError for input data of
-the wrong shape; the connection turns it into a `bad_message`.
+the wrong shape; the connection turns it into a `bad_message`. `RegistryFull`
+(registry.py) is a plain Exception: the process runs its `max_rooms` (503).
+
+The HTTP status and error code of each one an HTTP route may raise are in
+web/errors.py, and only there.
 """
 
 from __future__ import annotations
@@ -38,6 +45,18 @@ class BadRequest(AsgiMmoError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class Unauthorized(AsgiMmoError):
+    """An admin request without the admin token, or with a wrong one."""
+
+
+class NotFound(AsgiMmoError):
+    """What an HTTP request names does not exist (an admin's room id)."""
+
+
+class ServerDraining(AsgiMmoError):
+    """The server is going down: it makes no new rooms."""
 
 
 class ProtocolError(AsgiMmoError):

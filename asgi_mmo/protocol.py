@@ -11,7 +11,7 @@ joins around its ack: no JSON work per player.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -22,7 +22,9 @@ NAME_MAX = 16
 CHAT_MAX = 200
 NAME_PUNCTUATION = frozenset(" _-.")
 
-# error code -> WebSocket close code (None: the connection stays open)
+#: The contract's table: error code -> WebSocket close code (None: the connection stays open).
+#: The only place in the code that names a close code; docs/protocol.md shows the same table
+#: (tests/test_protocol.py holds the two together).
 CLOSE_CODES: dict[str, int | None] = {
     "bad_message": None,
     "rate_limited": None,
@@ -40,7 +42,10 @@ CLOSE_CODES: dict[str, int | None] = {
     # Extension: the shared backend (Redis) cannot be reached to join a room run elsewhere.
     "unavailable": 1013,
 }
+#: the close after `leave`: no error, no error frame
 NORMAL_CLOSURE = 1000
+#: the client went away without a close; never sent, it only names why a connection ended
+ABNORMAL_CLOSURE = 1006
 
 
 def refuse(code: str, message: str) -> ConnectionRefused:
@@ -48,6 +53,20 @@ def refuse(code: str, message: str) -> ConnectionRefused:
     close_code = CLOSE_CODES[code]
     assert close_code is not None, f"{code} does not close the connection"
     return ConnectionRefused(code, message, close_code)
+
+
+def refusal_from_wire(code: object, message: object) -> ConnectionRefused:
+    """The `ConnectionRefused` another process sent as its error code and message.
+
+    The close code is looked up in the table, never taken from the wire; a code
+    that is not in the table, or that does not close, raises `ValueError` (the
+    message it came in is malformed).
+    """
+    if isinstance(code, str) and isinstance(message, str):
+        close_code = CLOSE_CODES.get(code)
+        if close_code is not None:
+            return ConnectionRefused(code, message, close_code)
+    raise ValueError(f"not a closing error code and a message: {code!r}, {message!r}")
 
 
 def validate_name(raw: str | None) -> str:
@@ -94,7 +113,7 @@ class Leave:
 ClientMessage = Input | Sync | Ping | Chat | Leave
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

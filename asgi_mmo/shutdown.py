@@ -1,14 +1,15 @@
 """Graceful shutdown: players hear `server_shutdown` before uvicorn cuts their sockets.
 
 uvicorn's own order on SIGTERM or SIGINT is: stop listening, close every
-WebSocket with 1012, wait for the connections, and only then run the
-lifespan shutdown. A player cut off that way never gets the contract's
-`server_shutdown` error frame, so the app steps in when the signal arrives:
+WebSocket with "service restart" (the close code of `server_shutdown`), wait
+for the connections, and only then run the lifespan shutdown. A player cut
+off that way never gets the contract's `server_shutdown` error frame, so the
+app steps in when the signal arrives:
 
 1. `watch()` (a task of the lifespan) takes SIGTERM and SIGINT over from
    uvicorn's handler. When one arrives, `registry.drain()` runs at once:
    `/readyz` answers 503, joins are refused, and every connected player gets
-   `server_shutdown` and close 1012. Seats stay, so the token resumes them.
+   `server_shutdown` and its close code. Seats stay, so the token resumes them.
 2. It waits until every player socket has sent its farewell, at most
    `FLUSH_SECONDS` (and at most half the grace time).
 3. It gives uvicorn back its handlers and hands it the signal(s): uvicorn
@@ -23,11 +24,15 @@ Ctrl+C still forces uvicorn to quit, a couple of seconds later). This works
 wherever uvicorn's `Server` owns the signals: `uvicorn`, `asgi-mmo serve` and
 gunicorn's uvicorn workers. Elsewhere (a TestClient, another server) `watch()`
 leaves the signals alone and the drain happens in the lifespan shutdown.
+
+`GracefulShutdown.phase` follows the steps: RUNNING, DRAINING (1-3), SAVING
+(4), FINISHED; a lifespan that starts again (`watch`) begins at RUNNING.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import signal
 import threading
@@ -37,6 +42,7 @@ from typing import Any
 import anyio
 from starlette.websockets import WebSocket
 
+from asgi_mmo.lifecycle import Lifecycle
 from asgi_mmo.registry import RoomRegistry
 
 logger = logging.getLogger("asgi_mmo.shutdown")
@@ -48,6 +54,26 @@ FLUSH_SECONDS = 2.0
 MIN_SAVE_SECONDS = 0.5
 
 Endpoint = Callable[[WebSocket], Awaitable[None]]
+
+
+class ShutdownPhase(enum.Enum):
+    #: serving; no signal yet
+    RUNNING = "running"
+    #: joins refused, players told; waiting for their farewells, then for uvicorn
+    DRAINING = "draining"
+    #: the lifespan shutdown hands the rooms to the backend
+    SAVING = "saving"
+    #: the rooms are saved (or the grace time ran out)
+    FINISHED = "finished"
+
+
+#: the moves a shutdown may make; any other raises a RuntimeError that names it
+_PHASES = Lifecycle("Shutdown", {
+    ShutdownPhase.RUNNING: {ShutdownPhase.DRAINING},
+    ShutdownPhase.DRAINING: {ShutdownPhase.SAVING},
+    ShutdownPhase.SAVING: {ShutdownPhase.FINISHED},
+    ShutdownPhase.FINISHED: {ShutdownPhase.RUNNING},
+})
 
 
 def uvicorn_handlers() -> dict[int, Callable[[int, Any], None]] | None:
@@ -73,6 +99,10 @@ class GracefulShutdown:
         self.open_sockets = 0
         #: when the first shutdown signal arrived (anyio clock), None before
         self.signal_at: float | None = None
+        self.phase = ShutdownPhase.RUNNING
+
+    def _move(self, to: ShutdownPhase) -> None:
+        self.phase = _PHASES.move(self.phase, to)
 
     def track(self, endpoint: Endpoint) -> Endpoint:
         """`endpoint`, counting the sockets it serves in `open_sockets`."""
@@ -92,6 +122,9 @@ class GracefulShutdown:
         self, registry: RoomRegistry, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Drain on SIGTERM/SIGINT before uvicorn acts on it; until cancelled."""
+        if self.phase is ShutdownPhase.FINISHED:  # the app's lifespan runs again
+            self._move(ShutdownPhase.RUNNING)
+            self.signal_at = None
         previous = uvicorn_handlers()
         if previous is None:
             logger.debug("shutdown signals left to the server: uvicorn does not own them here")
@@ -104,12 +137,14 @@ class GracefulShutdown:
 
         def on_signal(sig: int) -> None:
             received.append(sig)
-            if len(received) == 1:
-                self.signal_at = anyio.current_time()
-                try:
+            if arrived.is_set():
+                return  # a later signal: handed on after the first, in order
+            try:
+                if self.phase is ShutdownPhase.RUNNING:  # else the lifespan shutdown drained already
+                    self.signal_at = anyio.current_time()
                     self.drain(registry, f"signal={signal.Signals(sig).name}")
-                finally:
-                    arrived.set()  # whatever happened, uvicorn gets the signal
+            finally:
+                arrived.set()  # whatever happened, uvicorn gets the signal
 
         def hand_back() -> None:
             """uvicorn's handlers back in place, and every signal we took handed to them."""
@@ -139,7 +174,8 @@ class GracefulShutdown:
             hand_back()
 
     def drain(self, registry: RoomRegistry, cause: str) -> None:
-        """Refuse joins, flip readiness and tell every player (`server_shutdown`, close 1012)."""
+        """Refuse joins, flip readiness and tell every player (`server_shutdown`)."""
+        self._move(ShutdownPhase.DRAINING)
         rooms = registry.rooms()
         players = sum(room.players for room in rooms)
         logger.info("shutdown draining %s rooms=%d players=%d", cause, len(rooms), players)
@@ -157,13 +193,17 @@ class GracefulShutdown:
 
     async def finish(self, registry: RoomRegistry) -> None:
         """The lifespan shutdown: drain if no signal did, then save every room to the backend."""
-        if not registry.draining:
+        if self.phase is ShutdownPhase.RUNNING:
             self.drain(registry, "cause=lifespan")
+        self._move(ShutdownPhase.SAVING)
         now = anyio.current_time()
         deadline = (self.signal_at if self.signal_at is not None else now) + self.grace_seconds
         budget = max(deadline - now, min(MIN_SAVE_SECONDS, self.grace_seconds))
         with anyio.CancelScope(shield=True), anyio.move_on_after(budget) as scope:
-            saved = await registry.save_rooms()
+            try:
+                saved = await registry.save_rooms()
+            finally:
+                self._move(ShutdownPhase.FINISHED)
         if scope.cancelled_caught:
             logger.warning("shutdown rooms not saved budget_ms=%d: the grace time ran out", round(budget * 1000))
         else:

@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.web.admin import TOKEN_VARIABLE, settle_admin_token
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.servers import run_uvicorn
@@ -37,7 +39,8 @@ ADMIN_ROUTES = [
 
 @pytest.fixture
 def admin(make_client: Any) -> TestClient:
-    return make_client(admin_token=TOKEN)
+    client: TestClient = make_client(admin_token=TOKEN)
+    return client
 
 
 def bearer(token: str = TOKEN) -> dict[str, str]:
@@ -132,6 +135,40 @@ def test_an_unknown_room_is_404_not_found(admin: TestClient) -> None:
         assert answer.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize("path", ["/admin/api/rooms", "/admin/api/rooms/{room}", "/metrics"])
+def test_a_wrong_method_asks_for_the_token_first_then_answers_405(admin: TestClient, path: str) -> None:
+    path = path.format(room=create_room(admin))
+    assert admin.put(path).status_code == 401
+    answer = admin.put(path, headers=bearer())
+    assert answer.status_code == 405
+    if path.startswith("/admin/api/"):
+        assert answer.json()["error"]["code"] == "method_not_allowed"
+        assert answer.headers["cache-control"] == "no-store"
+
+
+def test_an_unknown_admin_path_is_404_not_found(admin: TestClient) -> None:
+    answer = admin.get("/admin/api/nothing-here", headers=bearer())
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_an_unreachable_backend_answers_503_unavailable_and_nothing_is_stored(
+    admin: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable(*args: object) -> None:
+        raise BackendUnavailable("redis://127.0.0.1:1 does not answer")
+
+    assert isinstance(admin.app, Starlette)
+    registry = admin.app.state.registry
+    for method in ("room_statistics", "room_details", "close_anywhere"):
+        monkeypatch.setattr(registry, method, unreachable)
+    for method, path in [("GET", "/admin/api/rooms"), ("GET", "/admin/api/rooms/x"), ("DELETE", "/admin/api/rooms/x")]:
+        answer = admin.request(method, path, headers=bearer())
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "unavailable"
+        assert answer.headers["cache-control"] == "no-store"
+
+
 def test_closing_a_room_reaches_its_players_as_4001(admin: TestClient) -> None:
     room = create_room(admin)
     with admin.websocket_connect(ws_url(name="alice", room=room)) as ws:
@@ -148,6 +185,8 @@ def test_the_dashboard_loads_without_the_token_and_its_files_come_from_this_app(
     page = admin.get("/admin")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
     assert TOKEN not in page.text
     for asset in ("/static/admin.js", "/static/admin.css"):
         assert asset in page.text

@@ -1,5 +1,8 @@
 import pytest
 
+from asgi_mmo.exceptions import BackendUnavailable
+from asgi_mmo.scores.leaderboard import LeaderboardUnavailable
+
 
 def test_health_and_readiness(client):
     assert client.get("/healthz").json() == {"status": "ok"}
@@ -79,3 +82,63 @@ def test_room_limit_answers_503(make_client):
     answer = client.post("/api/rooms", json={})
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "busy"
+
+
+def test_draining_refuses_new_rooms_with_server_shutdown(client):
+    client.portal.call(client.app.state.registry.drain)
+    answer = client.post("/api/rooms", json={})
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "server_shutdown"
+
+
+def test_an_unreachable_backend_answers_503_unavailable(client, monkeypatch):
+    async def unreachable(*args: object) -> None:
+        raise BackendUnavailable("redis://127.0.0.1:1 does not answer")
+
+    registry = client.app.state.registry
+    monkeypatch.setattr(registry, "public_rooms", unreachable)
+    monkeypatch.setattr(registry, "open_room", unreachable)
+    for answer in (client.get("/api/rooms"), client.post("/api/rooms", json={})):
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "unavailable"
+        assert "127.0.0.1" not in answer.text
+
+
+def test_an_unreadable_leaderboard_answers_503_unavailable(client, monkeypatch):
+    async def unreadable(*args: object, **kwargs: object) -> None:
+        raise LeaderboardUnavailable("database is locked")
+
+    monkeypatch.setattr(client.app.state.leaderboard, "top", unreadable)
+    answer = client.get("/api/leaderboard")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "unavailable"
+
+
+@pytest.mark.parametrize("path", ["/api/nope", "/api/rooms/abc", "/api"])
+def test_unknown_api_paths_answer_the_contracts_404(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_a_wrong_method_answers_405_naming_every_method_of_the_path(client):
+    answer = client.put("/api/rooms", json={})
+    assert answer.status_code == 405
+    assert answer.json()["error"]["code"] == "method_not_allowed"
+    assert set(answer.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+
+
+def test_unknown_pages_keep_the_plain_404(client):
+    answer = client.get("/no-such-page")
+    assert answer.status_code == 404 and answer.text == "Not Found"
+
+
+@pytest.mark.parametrize("path", ["/", "/play/quick"])
+def test_pages_carry_the_security_headers(client, path):
+    page = client.get(path, headers={"host": "game.example:8000"})
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "ws://game.example:8000 wss://game.example:8000" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert page.headers["cache-control"] == "no-cache"

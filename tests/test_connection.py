@@ -6,7 +6,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from asgi_mmo.connection import Connection
+from asgi_mmo.connection import Connection, ConnectionState, OutboxState
+from asgi_mmo.protocol import refuse
 
 pytestmark = pytest.mark.anyio
 
@@ -101,3 +102,64 @@ async def test_a_failed_direct_send_ends_the_connection():
     assert scope.cancel_called
     assert connection.closed_by_client and connection.close_reason is not None
     assert connection.close_reason.code == "disconnected"
+
+
+# ---- the lifecycles ---------------------------------------------------------------------
+
+
+async def test_the_outbox_waits_goes_direct_drains_and_closes():
+    socket = Socket()
+    connection = Connection(socket.send, 3)
+    assert connection.outbox_state is OutboxState.WAITING
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(connection.run_writer)
+        await anyio.wait_all_tasks_blocked()
+        assert connection.outbox_state is OutboxState.DIRECT
+        socket.unblocked = anyio.Event()
+        connection.deliver_nowait("1")
+        assert connection.outbox_state is OutboxState.DRAINING
+        socket.unblocked.set()
+        await anyio.wait_all_tasks_blocked()
+        assert connection.outbox_state is OutboxState.DIRECT and socket.sent == ["1"]
+        tasks.cancel_scope.cancel()
+    connection.close_outbox()
+    assert connection.outbox_state is OutboxState.CLOSED
+    connection.close_outbox()  # twice is fine: the endpoint's `finally` may follow a failed send
+    assert connection.outbox_state is OutboxState.CLOSED
+
+
+async def test_attaching_twice_or_after_close_names_the_bad_transition():
+    connection = Connection(Socket().send, 3)
+    async with anyio.create_task_group() as tasks:
+        connection.attach(tasks)
+        with pytest.raises(RuntimeError, match='outbox is "direct"'):
+            connection.attach(tasks)
+    connection.close_outbox()
+    async with anyio.create_task_group() as tasks:
+        with pytest.raises(RuntimeError, match='outbox is "closed"'):
+            connection.attach(tasks)
+
+
+async def test_the_first_reason_wins_and_a_client_gone_stays_gone():
+    connection = Connection(Socket().send, 3)
+    assert connection.state is ConnectionState.OPEN and not connection.closed_by_client
+    first = refuse("too_slow", "slow")
+    connection.close_nowait(first)
+    connection.close_nowait(refuse("server_shutdown", "later"))
+    assert connection.state is ConnectionState.CLOSING and connection.close_reason is first
+    connection.client_gone()
+    assert connection.state is ConnectionState.GONE and connection.closed_by_client
+    connection.close_nowait(refuse("room_closed", "after the client left"))
+    assert connection.state is ConnectionState.GONE and connection.close_reason is first
+
+
+async def test_a_failed_send_closes_the_outbox_and_marks_the_client_gone():
+    socket = Socket()
+    connection = Connection(socket.send, 3)
+    async with anyio.create_task_group() as tasks:
+        connection.attach(tasks)
+        socket.fail = True
+        assert not connection.deliver_nowait("1")
+    assert connection.outbox_state is OutboxState.CLOSED
+    assert connection.state is ConnectionState.GONE
+    assert not connection.deliver_nowait("2")

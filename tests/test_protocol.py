@@ -1,3 +1,6 @@
+import re
+from pathlib import Path
+
 import orjson
 import pytest
 
@@ -11,6 +14,8 @@ from asgi_mmo.protocol import (
     Sync,
     TickFrame,
     parse_client_message,
+    refusal_from_wire,
+    refuse,
     validate_name,
 )
 
@@ -96,3 +101,41 @@ def test_tick_frame_splices_each_players_ack_into_one_serialisation():
 
 def test_tick_frame_with_empty_change():
     assert orjson.loads(TickFrame("tick", 1, {}).for_player(2)) == {"type": "tick", "tick": 1, "ack": 2}
+
+
+PROTOCOL_DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
+
+
+def documented_close_codes() -> dict[str, int | None]:
+    """The table under "Errors and close codes" in docs/protocol.md: code -> close (None for "—")."""
+    section = PROTOCOL_DOC.read_text().split("## Errors and close codes", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| (\d{4}|—) \|", section, re.MULTILINE)
+    assert len(rows) == len({code for code, _ in rows}), "a code listed twice"
+    return {code: None if close == "—" else int(close) for code, close in rows}
+
+
+def test_the_docs_table_of_error_and_close_codes_is_close_codes():
+    assert documented_close_codes() == CLOSE_CODES
+
+
+def test_refuse_takes_the_close_code_from_the_table():
+    refused = refuse("bad_token", "unknown or expired token")
+    assert (refused.code, refused.message, refused.close_code) == ("bad_token", "unknown or expired token", 4401)
+    with pytest.raises(AssertionError):
+        refuse("rate_limited", "it does not close")
+
+
+def test_a_reason_from_the_wire_gets_its_close_code_from_the_table():
+    refused = refusal_from_wire("replaced", "this seat was resumed by another connection")
+    assert isinstance(refused, ConnectionRefused) and refused.close_code == 4002
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("no_such_code", "x"),
+    ("bad_message", "a code that does not close"),
+    (4401, "a close code is not an error code"),
+    ("room_full", None),
+])
+def test_a_malformed_reason_from_the_wire_is_refused(code, message):
+    with pytest.raises(ValueError, match="not a closing error code"):
+        refusal_from_wire(code, message)

@@ -27,6 +27,7 @@ from websockets.sync.client import ClientConnection, connect
 from asgi_mmo.app import create_app
 from asgi_mmo.backends.memory import MemoryBackend
 from asgi_mmo.settings import Settings
+from asgi_mmo.shutdown import GracefulShutdown, ShutdownPhase
 from tests.cluster import GunicornProcess, run_gunicorn
 from tests.servers import run_uvicorn
 from tests.wsclient import create_room, expect_close, next_of, ws_url
@@ -125,6 +126,30 @@ async def test_signals_are_left_alone_when_uvicorn_does_not_own_them(settings: S
         assert {sig: signal.getsignal(sig) for sig in before} == before
         assert not app.state.registry.draining
     assert app.state.registry.draining  # the lifespan shutdown drained instead
+
+
+async def test_the_phase_runs_through_drain_and_save_once_per_lifespan(settings: Settings) -> None:
+    app = create_app(settings)
+    shutdown: GracefulShutdown = app.state.shutdown
+    assert shutdown.phase is ShutdownPhase.RUNNING
+    for _ in range(2):  # a lifespan that runs again starts over
+        async with app.router.lifespan_context(app):
+            assert shutdown.phase is ShutdownPhase.RUNNING
+            registry = app.state.registry
+        assert shutdown.phase is ShutdownPhase.FINISHED
+    with pytest.raises(RuntimeError, match='from "finished" to "saving"'):
+        await shutdown.finish(registry)
+
+
+async def test_draining_twice_names_the_bad_transition(settings: Settings) -> None:
+    app = create_app(settings)
+    shutdown: GracefulShutdown = app.state.shutdown
+    async with app.router.lifespan_context(app):
+        shutdown.drain(app.state.registry, "cause=test")
+        assert shutdown.phase is ShutdownPhase.DRAINING and app.state.registry.draining
+        with pytest.raises(RuntimeError, match='from "draining" to "draining"'):
+            shutdown.drain(app.state.registry, "cause=test")
+    assert shutdown.phase is ShutdownPhase.FINISHED  # the lifespan saved without draining again
 
 
 # ---- real processes, real signals ------------------------------------------------------------

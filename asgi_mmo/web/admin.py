@@ -13,8 +13,11 @@ process makes its own (`with_admin_token`) and prints it at start.
 | `GET /admin` | the dashboard (`templates/admin.html`, `static/admin.js`); it asks for the token |
 | `GET /admin/api/rooms` | `{"rooms": [ROOM_STATS, ...]}`, private rooms too |
 | `GET /admin/api/rooms/{id}` | ROOM_STATS plus `"players": [...]`, or 404 `not_found` |
-| `DELETE /admin/api/rooms/{id}` | 204; the room's players get `room_closed` (4001); or 404 |
+| `DELETE /admin/api/rooms/{id}` | 204; the room's players get `room_closed`; or 404 |
 | `GET /metrics` | Prometheus text exposition (metrics.py) |
+
+Errors are raised (`Unauthorized`, `NotFound`, `BackendUnavailable`, ...);
+web/errors.py answers each with its status and code.
 """
 
 from __future__ import annotations
@@ -23,28 +26,25 @@ import hmac
 import os
 import secrets
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from asgi_mmo.web.api import error_response as api_error_response
-from asgi_mmo.exceptions import BackendUnavailable
-from asgi_mmo.web.pages import content_security_policy
-from asgi_mmo.registry import RoomRegistry
+from asgi_mmo.exceptions import NotFound, Unauthorized
 from asgi_mmo.settings import Settings
+from asgi_mmo.web.headers import NO_STORE, secure_page
+from asgi_mmo.web.state import registry_of, settings_of
 
 if TYPE_CHECKING:  # importing metrics.py loads prometheus-client, which gunicorn's master must not do early
     from asgi_mmo.metrics import Metrics
 
 TOKEN_VARIABLE = "ASGI_MMO_ADMIN_TOKEN"
-NO_STORE = {"Cache-Control": "no-store"}
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 # ---- the token ------------------------------------------------------------------------
@@ -91,81 +91,67 @@ def authorized(request: Request, token: str) -> bool:
     return hmac.compare_digest(credentials.strip().encode(), token.encode())
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return api_error_response(status, code, message, {**NO_STORE, **(headers or {})})
-
-
-def requires_token(handler: Handler) -> Handler:
-    async def guarded(request: Request) -> Response:
-        if not authorized(request, request.app.state.settings.admin_token or ""):
-            return error_response(
-                401, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'",
-                {"WWW-Authenticate": 'Bearer realm="asgi-mmo admin"'},
-            )
-        try:
-            return await handler(request)
-        except BackendUnavailable:  # with Redis: the cluster's rooms cannot be read right now
-            return error_response(503, "unavailable", "the room directory cannot be read right now")
-
-    guarded.__name__ = handler.__name__
-    guarded.__doc__ = handler.__doc__
-    return guarded
+def require_token(request: Request) -> None:
+    """`Unauthorized` unless the request carries the admin token."""
+    if not authorized(request, settings_of(request).admin_token or ""):
+        raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
 
 
 # ---- the API ----------------------------------------------------------------------------
 
 
-def _registry(request: Request) -> RoomRegistry:
-    return request.app.state.registry
+class AdminEndpoint(HTTPEndpoint):
+    """An admin endpoint: the token is checked before any method runs (a wrong method too)."""
+
+    async def dispatch(self) -> None:
+        require_token(Request(self.scope))
+        await super().dispatch()
 
 
-@requires_token
-async def list_rooms(request: Request) -> Response:
-    """Every room of every process, private ones too, with every ROOM_STATS field."""
-    return JSONResponse({"rooms": await _registry(request).room_statistics()}, headers=NO_STORE)
+def _no_room(room_id: str) -> NotFound:
+    return NotFound(f"no room {room_id[:32]!r}")
 
 
-@requires_token
-async def room_detail(request: Request) -> Response:
-    room_id = request.path_params["room_id"]
-    details = await _registry(request).room_details(room_id)
-    if details is None:
-        return error_response(404, "not_found", f"no room {room_id[:32]!r}")
-    return JSONResponse(details, headers=NO_STORE)
+class Rooms(AdminEndpoint):
+    async def get(self, request: Request) -> Response:
+        """Every room of every process, private ones too, with every ROOM_STATS field."""
+        return JSONResponse({"rooms": await registry_of(request).room_statistics()}, headers=NO_STORE)
 
 
-@requires_token
-async def close_room(request: Request) -> Response:
-    room_id = request.path_params["room_id"]
-    if not await _registry(request).close_anywhere(room_id):
-        return error_response(404, "not_found", f"no room {room_id[:32]!r}")
-    return Response(status_code=204, headers=NO_STORE)
+class OneRoom(AdminEndpoint):
+    async def get(self, request: Request) -> Response:
+        room_id = request.path_params["room_id"]
+        details = await registry_of(request).room_details(room_id)
+        if details is None:
+            raise _no_room(room_id)
+        return JSONResponse(details, headers=NO_STORE)
+
+    async def delete(self, request: Request) -> Response:
+        room_id = request.path_params["room_id"]
+        if not await registry_of(request).close_anywhere(room_id):
+            raise _no_room(room_id)
+        return Response(status_code=204, headers=NO_STORE)
 
 
-@requires_token
-async def metrics(request: Request) -> Response:
-    """Prometheus text exposition; this process's rooms are sampled first, so it is up to date."""
-    collected: Metrics = request.app.state.metrics
-    collected.sample(_registry(request))
-    body, content_type = collected.exposition()
-    return Response(body, media_type=content_type, headers=NO_STORE)
+class PrometheusMetrics(AdminEndpoint):
+    async def get(self, request: Request) -> Response:
+        """Prometheus text exposition; this process's rooms are sampled first, so it is up to date."""
+        collected: Metrics = request.app.state.metrics
+        collected.sample(registry_of(request))
+        body, content_type = collected.exposition()
+        return Response(body, media_type=content_type, headers=NO_STORE)
 
 
 def admin_routes(templates: Jinja2Templates) -> list[BaseRoute]:
     async def dashboard(request: Request) -> Response:
         """The dashboard page; it may load without the token, its data calls send it."""
-        context = {"outbox_frames": request.app.state.settings.outbox_frames}
-        response = templates.TemplateResponse(request, "admin.html", context)
-        response.headers["Content-Security-Policy"] = content_security_policy(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+        context = {"outbox_frames": settings_of(request).outbox_frames}
+        page = templates.TemplateResponse(request, "admin.html", context)
+        return secure_page(request, page, referrer_policy="no-referrer")
 
     return [
         Route("/admin", dashboard, methods=["GET"], name="admin"),
-        Route("/admin/api/rooms", list_rooms, methods=["GET"]),
-        Route("/admin/api/rooms/{room_id}", room_detail, methods=["GET"]),
-        Route("/admin/api/rooms/{room_id}", close_room, methods=["DELETE"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Route("/admin/api/rooms", Rooms),
+        Route("/admin/api/rooms/{room_id}", OneRoom),
+        Route("/metrics", PrometheusMetrics),
     ]

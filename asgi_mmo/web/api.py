@@ -1,57 +1,50 @@
-"""The public HTTP API: rooms, health and readiness."""
+"""The public HTTP API: rooms, the leaderboard, health and readiness.
+
+Errors are raised, never answered here: web/errors.py maps each to its status and code.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from asgi_mmo.exceptions import BackendUnavailable, BadRequest
-from asgi_mmo.scores.leaderboard import Leaderboard, LeaderboardUnavailable
-from asgi_mmo.registry import RegistryFull, RoomRegistry
+from asgi_mmo.exceptions import BadRequest, ServerDraining
 from asgi_mmo.roomconfig import RoomConfig
-
+from asgi_mmo.scores.leaderboard import Leaderboard
+from asgi_mmo.web.state import registry_of
 
 LEADERBOARD_MAX = 100
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """The contract's error body: `{"error": {"code", "message"}}`."""
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
-
-
-def _registry(request: Request) -> RoomRegistry:
-    return request.app.state.registry
-
-
-async def list_rooms(request: Request) -> Response:
-    try:
-        rooms = await _registry(request).public_rooms()
-    except BackendUnavailable:
-        return error_response(503, "unavailable", "the room directory cannot be read right now")
-    return JSONResponse({"rooms": rooms})
-
-
-async def create_room(request: Request) -> Response:
+async def json_body(request: Request) -> Any:
+    """The request's JSON body (an empty one is `{}`), or `BadRequest`."""
     raw = await request.body()
+    if not raw.strip():
+        return {}
     try:
-        body = orjson.loads(raw) if raw.strip() else {}
-        config = RoomConfig.from_request(body)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return error_response(422, "bad_request", "the body must be JSON")
-    except BadRequest as error:
-        return error_response(422, "bad_request", error.message)
-    registry = _registry(request)
-    if registry.draining:
-        return error_response(503, "server_shutdown", "the server is going down")
-    try:
+        raise BadRequest("the body must be JSON") from None
+
+
+class Rooms(HTTPEndpoint):
+    """`/api/rooms`: one endpoint for both methods, so a 405 names them both in `Allow`."""
+
+    async def get(self, request: Request) -> Response:
+        return JSONResponse({"rooms": await registry_of(request).public_rooms()})
+
+    async def post(self, request: Request) -> Response:
+        config = RoomConfig.from_request(await json_body(request))
+        registry = registry_of(request)
+        if registry.draining:
+            raise ServerDraining("the server is going down")
         room = await registry.open_room(config)
-    except RegistryFull as error:
-        return error_response(503, "busy", str(error))
-    except BackendUnavailable:
-        return error_response(503, "unavailable", "rooms cannot be made right now")
-    return JSONResponse({"id": room.id, **config.to_dict()}, status_code=201)
+        return JSONResponse({"id": room.id, **config.to_dict()}, status_code=201)
 
 
 async def leaderboard(request: Request) -> Response:
@@ -59,14 +52,11 @@ async def leaderboard(request: Request) -> Response:
     query = request.query_params
     raw_limit, raw_bots = query.get("limit", "10"), query.get("bots", "false").lower()
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LEADERBOARD_MAX:
-        return error_response(422, "bad_request", f"'limit' must be an integer from 1 to {LEADERBOARD_MAX}")
+        raise BadRequest(f"'limit' must be an integer from 1 to {LEADERBOARD_MAX}")
     if raw_bots not in ("true", "false"):
-        return error_response(422, "bad_request", "'bots' must be true or false")
+        raise BadRequest("'bots' must be true or false")
     board: Leaderboard = request.app.state.leaderboard
-    try:
-        entries = await board.top(int(raw_limit), include_bots=raw_bots == "true")
-    except LeaderboardUnavailable:
-        return error_response(503, "unavailable", "the leaderboard cannot be read right now")
+    entries = await board.top(int(raw_limit), include_bots=raw_bots == "true")
     return JSONResponse({"entries": entries})
 
 
@@ -75,15 +65,14 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    if _registry(request).draining:
+    if registry_of(request).draining:
         return JSONResponse({"status": "draining"}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 
 def api_routes() -> list[BaseRoute]:
     return [
-        Route("/api/rooms", list_rooms, methods=["GET"]),
-        Route("/api/rooms", create_room, methods=["POST"]),
+        Route("/api/rooms", Rooms),
         Route("/api/leaderboard", leaderboard, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -101,7 +101,7 @@ async def player_endpoint(websocket: WebSocket) -> None:
             await _read(websocket, connection, room, seat, settings)
             task_group.cancel_scope.cancel()
     except WebSocketDisconnect:
-        connection.closed_by_client = True
+        connection.client_gone()
     finally:
         connection.close_outbox()
         leave = connection.close_reason is LEAVE
@@ -125,7 +125,7 @@ async def _read(
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
-            connection.closed_by_client = True
+            connection.client_gone()
             return
         text = message.get("text")
         size = len(text) if text is not None else len(message.get("bytes") or b"")
