@@ -31,7 +31,9 @@ def module_files(package_dir: Path) -> dict[str, Path]:
     return modules
 
 
-def _imported_modules(node: ast.Import | ast.ImportFrom, importer: str, is_package: bool, known: set[str]) -> Iterator[str]:
+def _imported_modules(
+    node: ast.Import | ast.ImportFrom, importer: str, is_package: bool, known: set[str]
+) -> Iterator[str]:
     """The package modules one import statement loads (`from p import m` names module `p.m`)."""
     if isinstance(node, ast.Import):
         for alias in node.names:
