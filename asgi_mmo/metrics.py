@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio
 from prometheus_client import (
@@ -61,17 +61,27 @@ COUNTED = (
 
 
 class _Room(Protocol):
-    players: int
-    stats: RoomStats
+    """What a sample reads of a room (a `Room`, or a `RoomMirror` relaying players of one)."""
+
+    @property
+    def players(self) -> int: ...
+
+    @property
+    def stats(self) -> RoomStats: ...
 
 
 class _Registry(Protocol):
-    rooms_created: int
-    rooms_crashed: int
+    """What a sample reads of the registry."""
 
-    def rooms(self) -> Iterable[Any]: ...
+    @property
+    def rooms_created(self) -> int: ...
 
-    def relayed(self) -> Iterable[Any]: ...
+    @property
+    def rooms_crashed(self) -> int: ...
+
+    def rooms(self) -> Iterable[_Room]: ...
+
+    def relayed(self) -> Iterable[_Room]: ...
 
 
 def multiprocess_dir() -> str | None:
@@ -121,7 +131,7 @@ class Metrics:
         self.rooms_crashed = counter("rooms_crashed", "Rooms that failed and were closed")
         for code in CLOSE_CODES:
             self.errors.labels(code)  # every known code is listed, at 0 until it happens
-        self._exported: dict[Any, dict[str, int]] = {}  # room -> its counts already added
+        self._exported: dict[_Room, dict[str, int]] = {}  # room -> its counts already added
         self._created = self._crashed = 0
 
     # ---- counting --------------------------------------------------------------------
@@ -167,7 +177,9 @@ class Metrics:
                 getattr(self, metric).inc(value - done[field])
                 done[field] = value
 
-    async def run(self, registry: _Registry, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, registry: _Registry, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Sample the rooms every `SAMPLE_SECONDS` until cancelled (the app's lifespan runs this)."""
         task_status.started()
         while True:

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Literal, TypedDict
 
 from asgi_mmo.exceptions import BadRequest
 from asgi_mmo.games.catalog import GAMES
 
+
+class _Asked(TypedDict, total=False):
+    """The fields a request body set, checked; the rest keep `RoomConfig`'s defaults."""
+
+    game: str
+    private: bool
+    max_players: int
+    bots: int
+    width: int
+    height: int
+    tick_rate: int
+
+
+_IntField = Literal["max_players", "bots", "width", "height", "tick_rate"]
+
 # field -> (type, low, high); booleans have no range
-_LIMITS: dict[str, tuple[type, int, int]] = {
+_LIMITS: dict[_IntField, tuple[type, int, int]] = {
     "max_players": (int, 1, 1000),
     "bots": (int, 0, 100),
     "width": (int, 10, 1000),
@@ -38,12 +53,12 @@ class RoomConfig:
             object.__setattr__(self, "height", game.default_height)
 
     @classmethod
-    def from_request(cls, body: Any) -> RoomConfig:
+    def from_request(cls, body: object) -> RoomConfig:
         """The config a JSON body asks for; `BadRequest` says what is wrong with it."""
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
         # Unknown fields are ignored, so newer clients can talk to older servers.
-        values: dict[str, Any] = {}
+        values: _Asked = {}
         if "game" in body:
             game = body["game"]
             if not isinstance(game, str):
@@ -66,5 +81,5 @@ class RoomConfig:
             values[name] = value
         return cls(**values)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | bool | int]:
         return asdict(self)

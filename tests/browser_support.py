@@ -8,13 +8,19 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from asgi_mmo.games.snake.rules import apply_delta
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
+
+#: a JSON object off the wire or out of a page (a message, a snapshot, a snake), read by key
+JSONObject = dict[str, Any]
 
 CHROMIUM = Path(os.environ.get("ASGI_MMO_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -46,36 +52,44 @@ def require_chromium() -> None:
     pytest.skip(f"{what} is not available")
 
 
-def create_room(base_url: str, **settings: Any) -> str:
+def create_room(base_url: str, **settings: object) -> str:
     answer = httpx.post(f"{base_url}/api/rooms", json=settings, timeout=5.0)
     assert answer.status_code == 201, answer.text
-    return answer.json()["id"]
+    room: str = answer.json()["id"]
+    return room
 
 
 class Watcher:
     """A player on a plain WebSocket (no Origin, like any non-browser client) that
     keeps the room's snapshot up to date from welcome, ticks and states."""
 
-    def __init__(self, ws: Any) -> None:
+    def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         welcome = self._recv(5.0)
         assert welcome["type"] == "welcome", welcome
-        self.player = welcome["player"]
-        self.snapshot: dict[str, Any] = welcome["state"]
+        self.player: str = welcome["player"]
+        self.snapshot: JSONObject = welcome["state"]
         self.tick: int = welcome["tick"]
-        self.chats: list[dict[str, Any]] = []
+        self.chats: list[JSONObject] = []
         #: tick -> normalised snapshot, when `keep_history` is on
-        self.history: dict[int, dict[str, Any]] = {}
+        self.history: dict[int, JSONObject] = {}
         self.keep_history = False
 
-    def _recv(self, timeout: float) -> dict[str, Any]:
-        return json.loads(self.ws.recv(timeout=timeout))
+    def _recv(self, timeout: float) -> JSONObject:
+        message: JSONObject = json.loads(self.ws.recv(timeout=timeout))
+        return message
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: JSONObject) -> None:
         self.ws.send(json.dumps(message))
 
-    def snake(self, player_id: str) -> dict[str, Any] | None:
+    def snake(self, player_id: str) -> JSONObject | None:
         return next((s for s in self.snapshot["snakes"] if s["id"] == player_id), None)
+
+    def snake_of(self, player_id: str) -> JSONObject:
+        """The player's snake, which must be in the room."""
+        snake = self.snake(player_id)
+        assert snake is not None, f"no snake of {player_id} in the room"
+        return snake
 
     def pump(self, timeout: float) -> None:
         """Read one message (or time out) and apply it."""
@@ -104,9 +118,9 @@ class Watcher:
 
 
 
-def normalised(snapshot: dict[str, Any]) -> dict[str, Any]:
+def normalised(snapshot: JSONObject) -> JSONObject:
     """A deep copy that compares equal whatever the order of snakes, food and stones."""
-    copy = json.loads(json.dumps(snapshot))
+    copy: JSONObject = json.loads(json.dumps(snapshot))
     copy["snakes"] = sorted(copy["snakes"], key=lambda s: s["id"])
     copy["food"] = sorted(copy["food"])
     copy["stones"] = sorted(copy["stones"])

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from asgi_mmo.app import create_app
 from asgi_mmo.settings import Settings
+from tests.wsclient import ClientFactory
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -37,7 +38,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def make_client(settings: Settings) -> Iterator[Any]:
+def make_client(settings: Settings) -> Iterator[ClientFactory]:
     """`make_client(**overrides)`: a TestClient (lifespan running) on an app with those settings."""
     clients: list[TestClient] = []
 
@@ -53,5 +54,5 @@ def make_client(settings: Settings) -> Iterator[Any]:
 
 
 @pytest.fixture
-def client(make_client: Any) -> TestClient:
+def client(make_client: ClientFactory) -> TestClient:
     return make_client()

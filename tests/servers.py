@@ -20,10 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def wait_for_http(url: str, timeout: float = 15.0, process: subprocess.Popen | None = None) -> None:
+def wait_for_http(url: str, timeout: float = 15.0, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -59,7 +60,9 @@ def stop_process(process: subprocess.Popen[bytes] | None, sig: int, timeout: flo
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-        raise TimeoutError(f"{process.args[0]} (pid {process.pid}) ignored {sig!r} for {timeout} s") from None
+        args = process.args
+        program = os.fsdecode(args[0]) if isinstance(args, list | tuple) else str(args)
+        raise TimeoutError(f"{program} (pid {process.pid}) ignored {sig!r} for {timeout} s") from None
 
 
 class ServerProcess:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
@@ -14,6 +13,9 @@ import pytest
 
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, create_room, normalised, require_chromium, watching
 from tests.servers import ServerProcess, run_uvicorn
+
+if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
+    from playwright.sync_api import Browser, BrowserContext, Expect, Page
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +25,7 @@ BACKGROUND = {(7, 10, 18), (11, 17, 32)}
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[Browser]:
     require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -36,7 +38,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def expect(browser: Any) -> Any:
+def expect(browser: Browser) -> Expect:
     """Playwright's `expect` (imported late: the module loads without Playwright)."""
     from playwright.sync_api import expect as playwright_expect
 
@@ -44,39 +46,55 @@ def expect(browser: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     work = tmp_path_factory.mktemp("browser-server")
     with run_uvicorn(env={"ASGI_MMO_DB": str(work / "leaderboard.sqlite3")}, cwd=work) as running:
         yield running
 
 
-@pytest.fixture
-def new_page(browser: Any) -> Iterator[Any]:
-    """`new_page(width=1280, height=800)`: a page in a fresh context (its own storage)."""
-    contexts = []
+class Pages:
+    """`new_page(width=1280, height=800)`: a page in a fresh context (its own storage);
+    `new_page.errors[page]`: the script errors that page has thrown so far."""
 
-    def make(width: int = 1280, height: int = 800) -> Any:
-        context = browser.new_context(viewport={"width": width, "height": height})
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.contexts: list[BrowserContext] = []
+        self.errors: dict[Page, list[str]] = {}
+
+    def __call__(self, width: int = 1280, height: int = 800) -> Page:
+        context = self.browser.new_context(viewport={"width": width, "height": height})
         context.set_default_timeout(10_000)
-        contexts.append(context)
+        self.contexts.append(context)
         page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        errors: list[str] = []
+        self.errors[page] = errors
+        page.on("pageerror", lambda error: errors.append(str(error)))
         return page
 
-    yield make
-    for context in contexts:
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Pages]:
+    pages = Pages(browser)
+    yield pages
+    for context in pages.contexts:
         context.close()
 
 
-def join(page: Any, base_url: str, room: str, name: str) -> str:
+def attribute(page: Page, selector: str, name: str) -> str:
+    """An attribute the page must have."""
+    value = page.get_attribute(selector, name)
+    assert value is not None, f"{selector} has no {name}"
+    return value
+
+
+def join(page: Page, base_url: str, room: str, name: str) -> str:
     """Open the game page; return this player's id once the page plays."""
     page.goto(f"{base_url}/play/{room}?name={quote(name)}")
     page.wait_for_selector("#app[data-player]")
-    return page.get_attribute("#app", "data-player")
+    return attribute(page, "#app", "data-player")
 
 
-def swipe(page: Any, dx: int, dy: int) -> None:
+def swipe(page: Page, dx: int, dy: int) -> None:
     """A touch swipe over the field, as pointer events (Playwright only taps)."""
     page.evaluate(
         """([dx, dy]) => {
@@ -92,7 +110,7 @@ def swipe(page: Any, dx: int, dy: int) -> None:
     )
 
 
-def test_two_pages_see_each_other(server: ServerProcess, new_page: Any, expect: Any) -> None:
+def test_two_pages_see_each_other(server: ServerProcess, new_page: Pages, expect: Expect) -> None:
     room = create_room(server.url, width=40, height=30)
     ann, bob = new_page(), new_page(390, 844)
     join(ann, server.url, room, "Ann")
@@ -102,53 +120,57 @@ def test_two_pages_see_each_other(server: ServerProcess, new_page: Any, expect: 
         expect(page.locator("#scores li", has_text="Bob")).to_have_count(1)
         # each row holds the name and the score as text
         assert re.search(r"Ann\b.*\b\d+", page.inner_text("#scores li:has-text('Ann')"), re.S)
-        assert page.errors == []
+        assert new_page.errors[page] == []
     expect(ann.locator("#scores li.me")).to_contain_text("Ann")
     expect(bob.locator("#scores li.me")).to_contain_text("Bob")
 
 
-def test_arrow_key_turns_the_snake_on_the_server(server: ServerProcess, new_page: Any) -> None:
+def test_arrow_key_turns_the_snake_on_the_server(server: ServerProcess, new_page: Pages) -> None:
     # A big field at a slow tick rate: the new snake is far from any wall.
     room = create_room(server.url, width=100, height=100, tick_rate=5)
     page = new_page()
     player = join(page, server.url, room, "Steerer")
     with watching(server.ws_url, name="Watcher", room=room) as watcher:
         watcher.wait_for("the page's snake", lambda: watcher.snake(player) is not None)
-        before = watcher.snake(player)["dir"]
+        before = watcher.snake_of(player)["dir"]
         key, wanted = ("ArrowUp", "up") if before in ("left", "right") else ("ArrowRight", "right")
         page.keyboard.press(key)
-        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake(player)["dir"] == wanted)
-        assert watcher.snake(player)["alive"]
+        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake_of(player)["dir"] == wanted)
+        assert watcher.snake_of(player)["alive"]
         # WASD steers too: back to the first axis
         key, wanted = ("KeyA", "left") if wanted == "up" else ("KeyW", "up")
         page.keyboard.press(key)
-        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake(player)["dir"] == wanted)
+        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake_of(player)["dir"] == wanted)
         # and so does a finger swiping over the field
         (dx, dy), wanted = ((0, 60), "down") if wanted == "left" else ((60, 0), "right")
         swipe(page, dx, dy)
-        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake(player)["dir"] == wanted)
+        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake_of(player)["dir"] == wanted)
 
 
-def test_the_pages_picture_matches_the_servers(server: ServerProcess, new_page: Any) -> None:
+def test_the_pages_picture_matches_the_servers(server: ServerProcess, new_page: Pages) -> None:
     """static/snake-delta.js and asgi_mmo.games.snake.rules.apply_delta agree, tick by tick."""
     room = create_room(server.url, width=30, height=20, bots=3, tick_rate=20)
     page = new_page()
     join(page, server.url, room, "Mirror")
     with watching(server.ws_url, name="Watcher", room=room) as watcher:
+
+        def reached(tick: int) -> Callable[[], bool]:
+            return lambda: watcher.tick >= tick
+
         watcher.keep_history = True
         compared = 0
         for key in ["ArrowUp", "ArrowRight", "ArrowDown", "ArrowLeft", "Space"] * 2:
             page.keyboard.press(key)  # steer in a small square; respawn if dead
             seen = page.evaluate("() => ({tick: __mmo.client.tick, state: __mmo.client.snapshot})")
-            watcher.wait_for(f"tick {seen['tick']}", lambda: watcher.tick >= seen["tick"])
+            watcher.wait_for(f"tick {seen['tick']}", reached(seen["tick"]))
             if seen["tick"] in watcher.history:
                 assert normalised(seen["state"]) == watcher.history[seen["tick"]]
                 compared += 1
-            watcher.wait_for("a few more ticks", lambda: watcher.tick >= seen["tick"] + 3)
+            watcher.wait_for("a few more ticks", reached(seen["tick"] + 3))
         assert compared >= 8
 
 
-def test_a_dropped_connection_resumes_the_same_snake(server: ServerProcess, new_page: Any) -> None:
+def test_a_dropped_connection_resumes_the_same_snake(server: ServerProcess, new_page: Pages) -> None:
     room = create_room(server.url, width=60, height=40, tick_rate=5)
     page = new_page()
     player = join(page, server.url, room, "Stayer")
@@ -156,7 +178,7 @@ def test_a_dropped_connection_resumes_the_same_snake(server: ServerProcess, new_
     page.wait_for_function("() => __mmo.client.status === 'reconnecting'")
     page.wait_for_function("() => __mmo.client.status === 'open'")
     assert page.get_attribute("#app", "data-player") == player
-    tick = int(page.get_attribute("#app", "data-tick"))
+    tick = int(attribute(page, "#app", "data-tick"))
     page.wait_for_function("t => Number(document.getElementById('app').dataset.tick) > t", arg=tick + 2)
     # a reload resumes the seat too (its token is in sessionStorage)
     page.reload()
@@ -165,7 +187,7 @@ def test_a_dropped_connection_resumes_the_same_snake(server: ServerProcess, new_
     assert "name=Stayer" in page.url
 
 
-def test_canvas_draws_the_field(server: ServerProcess, new_page: Any) -> None:
+def test_canvas_draws_the_field(server: ServerProcess, new_page: Pages) -> None:
     room = create_room(server.url, width=40, height=30, bots=3)
     page = new_page()
     join(page, server.url, room, "Painter")
@@ -192,7 +214,7 @@ def test_canvas_draws_the_field(server: ServerProcess, new_page: Any) -> None:
     assert stats["bright"] > 500  # snakes, food and the border glow
 
 
-def test_hostile_chat_is_shown_as_text(server: ServerProcess, new_page: Any, expect: Any) -> None:
+def test_hostile_chat_is_shown_as_text(server: ServerProcess, new_page: Pages, expect: Expect) -> None:
     room = create_room(server.url)
     page = new_page()
     join(page, server.url, room, "Reader")
@@ -207,10 +229,10 @@ def test_hostile_chat_is_shown_as_text(server: ServerProcess, new_page: Any, exp
         page.wait_for_timeout(300)
         assert page.evaluate("window.__pwned") is None
         assert page.locator("#chat-log img").count() == 0
-        assert page.errors == []
+        assert new_page.errors[page] == []
 
 
-def test_hostile_name_is_refused_in_words(server: ServerProcess, new_page: Any, expect: Any) -> None:
+def test_hostile_name_is_refused_in_words(server: ServerProcess, new_page: Pages, expect: Expect) -> None:
     room = create_room(server.url)
     page = new_page()
     page.goto(f"{server.url}/play/{room}?name={quote(HOSTILE)}")
@@ -225,7 +247,7 @@ def test_hostile_name_is_refused_in_words(server: ServerProcess, new_page: Any, 
     assert "name=Honest" in page.url
 
 
-def test_lobby_lists_rooms_and_creates_one(server: ServerProcess, new_page: Any, expect: Any) -> None:
+def test_lobby_lists_rooms_and_creates_one(server: ServerProcess, new_page: Pages, expect: Expect) -> None:
     room = create_room(server.url)
     page = new_page(390, 844)
     page.goto(server.url + "/")
@@ -236,7 +258,7 @@ def test_lobby_lists_rooms_and_creates_one(server: ServerProcess, new_page: Any,
     page.click("#play")
     page.wait_for_url(re.compile(r"/play/(?!quick)[^/?]+\?name=Quick"))
     expect(page.locator("#scores li.me")).to_contain_text("Quick")
-    assert page.get_attribute("#app", "data-room") in page.url
+    assert attribute(page, "#app", "data-room") in page.url
     # the name is remembered; Create makes a room and opens it
     page.goto(server.url + "/")
     expect(page.locator("#name")).to_have_value("Quick")
@@ -245,10 +267,10 @@ def test_lobby_lists_rooms_and_creates_one(server: ServerProcess, new_page: Any,
     page.click("#create")
     page.wait_for_url(re.compile(r"/play/[^/?]+\?name=Maker"))
     expect(page.locator("#scores li.me")).to_contain_text("Maker")
-    assert page.errors == []
+    assert new_page.errors[page] == []
 
 
-def test_the_page_plays_on_after_a_server_restart(new_page: Any, expect: Any, tmp_path: Path) -> None:
+def test_the_page_plays_on_after_a_server_restart(new_page: Pages, expect: Expect, tmp_path: Path) -> None:
     env = {"ASGI_MMO_DB": str(tmp_path / "leaderboard.sqlite3"), "ASGI_MMO_SHUTDOWN_GRACE_SECONDS": "1"}
     page = new_page()
     with run_uvicorn(env=env, cwd=tmp_path) as first:
@@ -266,7 +288,7 @@ def test_the_page_plays_on_after_a_server_restart(new_page: Any, expect: Any, tm
             arg=room,
             timeout=15_000,
         )
-        new_room = page.get_attribute("#app", "data-room")
+        new_room = attribute(page, "#app", "data-room")
         assert f"/play/{new_room}?" in page.url and "name=Phoenix" in page.url
         expect(page.locator("#scores li.me")).to_contain_text("Phoenix")
         tick = int(page.get_attribute("#app", "data-tick") or 0)

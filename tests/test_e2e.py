@@ -9,11 +9,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from tests.servers import ServerProcess, run_uvicorn
 
@@ -27,20 +29,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield process
 
 
-def create_room(server: ServerProcess, **settings) -> str:
+#: a message off the wire: a JSON object, read by key
+Message = dict[str, Any]
+
+
+def create_room(server: ServerProcess, **settings: object) -> str:
     answer = httpx.post(server.url + "/api/rooms", json=settings)
     assert answer.status_code == 201, answer.text
-    return answer.json()["id"]
+    room: str = answer.json()["id"]
+    return room
 
 
-def next_of(ws, kind: str) -> dict:
+def next_of(ws: ClientConnection, kind: str) -> Message:
     while True:
-        message = json.loads(ws.recv(timeout=5))
+        message: Message = json.loads(ws.recv(timeout=5))
         if message["type"] == kind:
             return message
 
 
-def test_two_players_play_one_room_and_their_inputs_are_acknowledged(server):
+def test_two_players_play_one_room_and_their_inputs_are_acknowledged(server: ServerProcess) -> None:
     room = create_room(server, tick_rate=20)
     with connect(f"{server.ws_url}?name=alice&room={room}") as alice, \
             connect(f"{server.ws_url}?name=bob&room={room}") as bob:
@@ -64,17 +71,17 @@ def test_two_players_play_one_room_and_their_inputs_are_acknowledged(server):
         assert next(r for r in listed if r["id"] == room)["players"] == 2
 
 
-def test_a_foreign_origin_gets_403(server):
+def test_a_foreign_origin_gets_403(server: ServerProcess) -> None:
     with pytest.raises(InvalidStatus) as refused:
-        connect(f"{server.ws_url}?name=alice", origin="http://evil.example")
+        connect(f"{server.ws_url}?name=alice", origin=Origin("http://evil.example"))
     assert refused.value.response.status_code == 403
-    with connect(f"{server.ws_url}?name=alice", origin="http://friend.example") as ws:
+    with connect(f"{server.ws_url}?name=alice", origin=Origin("http://friend.example")) as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
-    with connect(f"{server.ws_url}?name=alice", origin=f"http://127.0.0.1:{server.port}") as ws:
+    with connect(f"{server.ws_url}?name=alice", origin=Origin(f"http://127.0.0.1:{server.port}")) as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
 
 
-def test_an_oversized_frame_closes_1009(server):
+def test_an_oversized_frame_closes_1009(server: ServerProcess) -> None:
     with connect(f"{server.ws_url}?name=alice") as ws:
         ws.recv(timeout=5)
         ws.send(json.dumps({"type": "chat", "text": "x" * 8000}))
@@ -83,7 +90,7 @@ def test_an_oversized_frame_closes_1009(server):
                 message = json.loads(ws.recv(timeout=5))
                 if message["type"] == "error":
                     assert message["code"] == "too_big"
-        assert closed.value.rcvd.code == 1009
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
 class StalledClient:
@@ -114,10 +121,10 @@ class StalledClient:
         self.sock.close()
 
 
-def test_a_client_that_stops_reading_never_delays_the_others(server):
+def test_a_client_that_stops_reading_never_delays_the_others(server: ServerProcess) -> None:
     # A big field makes every `state` about 100 KB, so the stalled client's buffers fill at once.
     room = create_room(server, width=1000, height=1000, tick_rate=20)
-    arrivals: list[tuple[float, dict]] = []
+    arrivals: list[tuple[float, Message]] = []
     stop = threading.Event()
     with connect(f"{server.ws_url}?name=steady&room={room}", max_size=None) as steady:
         welcome = json.loads(steady.recv(timeout=5))

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -27,11 +29,22 @@ SUMMARY_FIELDS = {
 
 
 class FakeSocket:
+    """A `ClientSocket` that keeps what the player sends."""
+
+    deflate = False
+    bytes_in = 0
+
     def __init__(self) -> None:
-        self.sent: list[dict] = []
+        self.sent: list[dict[str, Any]] = []
 
     def send_text(self, text: str) -> None:
         self.sent.append(orjson.loads(text))
+
+    def close(self, code: int = 1000) -> None:
+        raise AssertionError("the player never closes its socket")
+
+    def abort(self) -> None:
+        raise AssertionError("the player never aborts its socket")
 
 
 def welcome(tick: int = 10, alive: bool = True) -> bytes:
@@ -45,10 +58,10 @@ def tick_frame(tick: int, ack: int, **delta: object) -> bytes:
     return f'{{"type":"tick","tick":{tick},"ack":{ack}{"," + rest[1:] if delta else "}"}'.encode()
 
 
-async def test_the_player_reads_ticks_acks_and_gaps_from_the_frame_start():
+async def test_the_player_reads_ticks_acks_and_gaps_from_the_frame_start() -> None:
     stats = LoadStats(window=True)
-    player = Player(stats, 0, __import__("random").Random(1), chat_every=0)
-    player.socket = FakeSocket()
+    player = Player(stats, 0, random.Random(1), chat_every=0)
+    player.socket = socket = FakeSocket()
     player.on_message(welcome(tick=10), 100.0)
     assert player.welcomed and player.alive and stats.connected == 1
     seq = player._input('{"dir":"up"}')
@@ -58,7 +71,7 @@ async def test_the_player_reads_ticks_acks_and_gaps_from_the_frame_start():
     # tick 13 and 14 never came and no state stood for them: counted, and the player asks for one
     player.on_message(tick_frame(15, seq), 100.25)
     assert stats.ticks_missed == 2 and stats.gaps == 1
-    assert player.socket.sent[-1] == {"type": "sync"}
+    assert socket.sent[-1] == {"type": "sync"}
     player.on_message(orjson.dumps({"type": "state", "tick": 18, "ack": seq, "state": {"snakes": []}}), 100.4)
     assert stats.state_resyncs == 1 and stats.ticks_missed == 4 and not player.alive
     player.on_message(tick_frame(19, seq, died=["abcd0123"]), 100.45)
@@ -69,25 +82,25 @@ async def test_the_player_reads_ticks_acks_and_gaps_from_the_frame_start():
     assert percentile(lateness, 1.0) == pytest.approx(0.01)
 
 
-async def test_a_death_in_the_tick_makes_the_player_respawn():
+async def test_a_death_in_the_tick_makes_the_player_respawn() -> None:
     stats = LoadStats()
-    player = Player(stats, 0, __import__("random").Random(1), chat_every=0)
-    player.socket = FakeSocket()
+    player = Player(stats, 0, random.Random(1), chat_every=0)
+    player.socket = socket = FakeSocket()
     player.on_message(welcome(), 1.0)
     player.on_message(tick_frame(11, 0, moves=[["abcd0123", 6, 5, 0]], died=["ffff0000"]), 1.05)
     assert player.alive, "another snake's death"
     player.on_message(tick_frame(12, 0, died=["abcd0123"]), 1.1)
     assert not player.alive and stats.deaths == 1
     player._act()
-    respawn = player.socket.sent[-1]
+    respawn = socket.sent[-1]
     assert respawn["data"] == {"respawn": True}
     player.on_message(tick_frame(13, respawn["seq"]), 1.15)
     assert player.alive
     player.leave()
-    assert player.socket.sent[-1] == {"type": "leave"}
+    assert socket.sent[-1] == {"type": "leave"}
 
 
-def test_client_frames_are_masked_and_unmask_to_the_text():
+def test_client_frames_are_masked_and_unmask_to_the_text() -> None:
     frame = _masked_frame(0x81, b'{"type":"sync"}')
     assert frame[0] == 0x81 and frame[1] == 0x80 | 15
     key, masked = frame[2:6], frame[6:]
@@ -96,7 +109,7 @@ def test_client_frames_are_masked_and_unmask_to_the_text():
     assert long[1] == 0x80 | 126 and int.from_bytes(long[2:4], "big") == 300
 
 
-def test_loadtest_help_describes_every_option(capsys):
+def test_loadtest_help_describes_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cli_main(["loadtest", "--help"])
     text = capsys.readouterr().out
@@ -106,7 +119,7 @@ def test_loadtest_help_describes_every_option(capsys):
 
 
 @pytest.mark.e2e
-def test_loadtest_smoke_against_a_real_server(tmp_path: Path):
+def test_loadtest_smoke_against_a_real_server(tmp_path: Path) -> None:
     env = {"ASGI_MMO_DB": str(tmp_path / "lb.sqlite3"), "ASGI_MMO_LOG_LEVEL": "warning"}
     with run_uvicorn(env=env, cwd=tmp_path) as server:
         done = subprocess.run(
@@ -126,7 +139,7 @@ def test_loadtest_smoke_against_a_real_server(tmp_path: Path):
 
 
 @pytest.mark.e2e
-def test_bench_latency_smoke_with_tiny_numbers(tmp_path: Path):
+def test_bench_latency_smoke_with_tiny_numbers(tmp_path: Path) -> None:
     results = tmp_path / "results.jsonl"
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "latency.py"), "--players", "4", "--rooms", "2", "--duration", "1",

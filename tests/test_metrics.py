@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from asgi_mmo.metrics import Metrics, collect_directory, mark_process_dead, multiprocess_dir
 from asgi_mmo.stats import RoomStats
-from tests.wsclient import create_room, expect_close, next_of, ws_url
+from tests.wsclient import ClientFactory, create_room, expect_close, next_of, ws_url
 
 TOKEN = "metrics-secret"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -40,7 +40,7 @@ def scrape(client: TestClient) -> Samples:
 
 
 @pytest.fixture
-def client(make_client: Any) -> TestClient:
+def client(make_client: ClientFactory) -> TestClient:
     return make_client(admin_token=TOKEN)
 
 
@@ -149,7 +149,7 @@ def _worker_process(players: int, ticks: int, error: str) -> None:
 
 
 def test_several_processes_add_up_in_multiprocess_mode(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spawn = multiprocessing.get_context("spawn")
     workers = [

@@ -11,8 +11,8 @@ from multiprocessing import resource_tracker
 import anyio
 import pytest
 
-from asgi_mmo.offload import PlannerPool
 from asgi_mmo.games.snake.pathfinding import PlanRequest, run_plan
+from asgi_mmo.offload import PlannerPool
 
 pytestmark = pytest.mark.anyio
 
@@ -58,7 +58,8 @@ def child_pids() -> set[int]:
 def not_ours() -> set[int]:
     """multiprocessing's resource tracker: one per interpreter, started by the
     first spawn-context lock and kept until exit. No pool owns it."""
-    pid = resource_tracker._resource_tracker._pid
+    # `_pid` is private, so typeshed leaves it out; it is None until the tracker starts.
+    pid: int | None = getattr(resource_tracker._resource_tracker, "_pid", None)
     return {pid} if pid is not None else set()
 
 

@@ -1,7 +1,9 @@
+from __future__ import annotations
+
 from asgi_mmo.ratelimit import RateLimiter
 
 
-def test_burst_then_rate():
+def test_burst_then_rate() -> None:
     limiter = RateLimiter(rate=30, burst=60, flood_seconds=5)
     assert all(limiter.allow(0.0) for _ in range(60))
     assert not limiter.allow(0.0)
@@ -9,7 +11,7 @@ def test_burst_then_rate():
     assert [limiter.allow(0.1) for _ in range(4)] == [True, True, True, False]
 
 
-def test_flooding_needs_refusals_for_five_seconds_running():
+def test_flooding_needs_refusals_for_five_seconds_running() -> None:
     limiter = RateLimiter(rate=10, burst=10, flood_seconds=5)
     now = 0.0
     while limiter.allow(now):
@@ -27,7 +29,7 @@ def test_flooding_needs_refusals_for_five_seconds_running():
     assert limiter.flooding(t)
 
 
-def test_a_pause_of_a_second_restarts_the_flood_clock():
+def test_a_pause_of_a_second_restarts_the_flood_clock() -> None:
     limiter = RateLimiter(rate=10, burst=10, flood_seconds=5)
     t = 0.0
     for step in range(200):  # 4 s of flooding
@@ -36,14 +38,14 @@ def test_a_pause_of_a_second_restarts_the_flood_clock():
             limiter.allow(t)
     # pause: a full second without refusals (the bucket refills meanwhile)
     t += 1.1
-    for step in range(150):  # 3 s more: only 3 s since the pause
+    for _ in range(150):  # 3 s more: only 3 s since the pause
         t += 0.02
         for _ in range(3):
             limiter.allow(t)
     assert not limiter.flooding(t)
 
 
-def test_a_polite_client_is_never_flooding():
+def test_a_polite_client_is_never_flooding() -> None:
     limiter = RateLimiter(rate=30, burst=60, flood_seconds=5)
     for step in range(1000):
         assert limiter.allow(step * 0.05)

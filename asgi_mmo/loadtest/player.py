@@ -14,11 +14,13 @@ import random
 import time
 from array import array
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from asgi_mmo.loadtest.stats import LoadStats
+from asgi_mmo.loadtest.wsclient import ClientSocket
 
 TICK_PREFIX = b'{"type":"tick","tick":'
 _TICK_AT = len(TICK_PREFIX)
@@ -42,7 +44,7 @@ class Player:
         self.rng = rng
         self.number = number
         self.chat_every = chat_every
-        self.socket: Any = None  # RawWebSocket or LibraryWebSocket, set once open
+        self.socket: ClientSocket | None = None  # set once open
         self.player_id = ""
         self.pid_bytes = b""
         self.period = 0.05
@@ -175,7 +177,7 @@ class Player:
 
     # ---- actions --------------------------------------------------------------------
 
-    def _later(self, delay: float, action: Any) -> None:
+    def _later(self, delay: float, action: Callable[[], None]) -> None:
         if not self.closed:
             self._timers = [t for t in self._timers if not t.cancelled()][-3:]
             self._timers.append(self._loop.call_later(delay, action))

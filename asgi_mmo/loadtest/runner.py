@@ -31,7 +31,7 @@ import orjson
 
 from asgi_mmo.loadtest.player import Player
 from asgi_mmo.loadtest.stats import LoadStats, spread_ms, summary
-from asgi_mmo.loadtest.wsclient import HandshakeFailed, open_raw, open_websockets
+from asgi_mmo.loadtest.wsclient import HandshakeFailed, Opener, open_raw, open_websockets
 
 #: cells of field per player when the field size is chosen for the room's players
 CELLS_PER_PLAYER = 48
@@ -110,7 +110,7 @@ class LoadTest:
         self._open = LoadTest._opener(config.client)
 
     @staticmethod
-    def _opener(client: str) -> Any:
+    def _opener(client: str) -> Opener:
         if client == "raw":
             return open_raw
         if client == "websockets":
@@ -145,10 +145,10 @@ class LoadTest:
             "tick_rate": config.tick_rate, "ramp_up_s": config.ramp_up, "duration_s": config.duration,
             "chat_every_s": config.chat_every, "compression": "deflate" if config.compression else "none",
             "client": config.client, "field": list(config.field_size()),
-            "deflate_negotiated": sum(1 for p in self.players if getattr(p.socket, "deflate", False)),
+            "deflate_negotiated": sum(1 for p in self.players if p.socket is not None and p.socket.deflate),
         }
         result = summary(stats, [p.offsets for p in self.players], settings, window_s, cpu_s)
-        bytes_in = sum(getattr(p.socket, "bytes_in", 0) for p in self.players)
+        bytes_in = sum(p.socket.bytes_in for p in self.players if p.socket is not None)
         result["mean_frame_bytes"] = round(bytes_in / stats.messages) if stats.messages else 0
         return result
 
@@ -192,7 +192,7 @@ class LoadTest:
         while time.monotonic() < deadline and any(not p.closed for p in open_players):
             await asyncio.sleep(0.05)
         for player in open_players:
-            if not player.closed:
+            if player.socket is not None and not player.closed:
                 player.socket.abort()
 
     async def _progress(self) -> None:

@@ -18,13 +18,41 @@ import base64
 import os
 import time
 import zlib
-from typing import Any, Protocol
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 
 class Handler(Protocol):
     def on_message(self, data: bytes, now: float) -> None: ...
     def on_close(self, code: int, reason: str) -> None: ...
+
+
+class ClientSocket(Protocol):
+    """What the load tester uses of a socket: `RawWebSocket` or `LibraryWebSocket`."""
+
+    @property
+    def deflate(self) -> bool:
+        """permessage-deflate was negotiated."""
+        ...
+
+    @property
+    def bytes_in(self) -> int:
+        """Bytes received so far (compressed, as they came off the wire)."""
+        ...
+
+    def send_text(self, text: str) -> None: ...
+    def close(self, code: int = 1000) -> None: ...
+    def abort(self) -> None: ...
+
+
+class Opener(Protocol):
+    """`open_raw` or `open_websockets`: connect, finish the handshake, hand the socket back."""
+
+    async def __call__(self, url: str, handler: Handler, *, deflate: bool, timeout: float) -> ClientSocket: ...
 
 
 class HandshakeFailed(Exception):
@@ -78,7 +106,8 @@ class RawWebSocket(asyncio.Protocol):
     # ---- asyncio.Protocol -----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # `create_connection` makes a stream, so its transport is a full `Transport`.
+        self.transport = stream = cast(asyncio.Transport, transport)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [
             f"GET {self.target} HTTP/1.1",
@@ -90,7 +119,7 @@ class RawWebSocket(asyncio.Protocol):
         ]
         if self.offer_deflate:
             lines.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
-        self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        stream.write(("\r\n".join(lines) + "\r\n\r\n").encode())
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.opened.done():
@@ -243,18 +272,18 @@ async def open_raw(url: str, handler: Handler, *, deflate: bool, timeout: float)
 class LibraryWebSocket:
     """The same surface as `RawWebSocket` over a `websockets` asyncio client connection."""
 
-    def __init__(self, connection: object, handler: Handler) -> None:
+    def __init__(self, connection: ClientConnection, handler: Handler) -> None:
         self.connection = connection
         self.handler = handler
         self.closed = False
         self.bytes_in = 0
-        self.deflate = bool(getattr(connection, "protocol").extensions)
+        self.deflate = bool(connection.protocol.extensions)
         self._task = asyncio.get_running_loop().create_task(self._read())
         #: sends and the close in flight: held here (the loop keeps only weak references)
         #: and cancelled with the reader by `abort`
         self._pending: set[asyncio.Task[None]] = set()
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
@@ -266,7 +295,7 @@ class LibraryWebSocket:
         on_message = self.handler.on_message
         try:
             while True:
-                data = await connection.recv(decode=False)  # type: ignore[attr-defined]
+                data = await connection.recv(decode=False)
                 self.bytes_in += len(data)
                 on_message(data, time.monotonic())
         except ConnectionClosed as closed:
@@ -280,12 +309,12 @@ class LibraryWebSocket:
 
     async def _send(self, text: str) -> None:
         try:
-            await self.connection.send(text)  # type: ignore[attr-defined]
+            await self.connection.send(text)
         except Exception:  # noqa: BLE001 - a send on a closing socket: the reader reports the close
             pass
 
     def close(self, code: int = 1000) -> None:
-        self._spawn(self.connection.close(code))  # type: ignore[attr-defined]
+        self._spawn(self.connection.close(code))
 
     def abort(self) -> None:
         transport = getattr(self.connection, "transport", None)
