@@ -17,23 +17,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-
-def percentile(ordered: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of a sorted list (0.0 when empty)."""
-    if not ordered:
-        return 0.0
-    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
-    return ordered[rank]
+from asgi_mmo.stats import percentile as percentile  # re-exported: tests/test_loadtest.py takes it from here
+from asgi_mmo.stats import summary_ms
 
 
 def spread_ms(values: list[float]) -> dict[str, float]:
-    """p50, p99 and max of seconds, in milliseconds."""
-    ordered = sorted(values)
-    return {
-        "p50": round(percentile(ordered, 0.50) * 1000, 2),
-        "p99": round(percentile(ordered, 0.99) * 1000, 2),
-        "max": round((ordered[-1] if ordered else 0.0) * 1000, 2),
-    }
+    """p50, p99 and max of seconds, in milliseconds to 2 decimals (bench/ scripts parse these)."""
+    return summary_ms(values, digits=2)
 
 
 @dataclass(slots=True)
