@@ -1,8 +1,11 @@
 """Snake's bots, tick by tick with fixed seeds, plans run inline."""
 
-from asgi_mmo.games.snake.rules import SnakeGame
+from asgi_mmo.games.base import GameOptions
+from asgi_mmo.games.catalog import get_game
 from asgi_mmo.games.snake.bots import RESPAWN_TICKS, SnakeBots
+from asgi_mmo.games.snake.game import SnakeWithBots
 from asgi_mmo.games.snake.pathfinding import run_plan
+from asgi_mmo.games.snake.rules import SnakeGame
 
 
 def play(game: SnakeGame, bots: SnakeBots, steps: int, *, plan_delay: int | None = 2) -> int:
@@ -95,3 +98,12 @@ def test_an_empty_plan_frees_the_bot_to_ask_again():
     assert bots.act(1) == [], "one request in flight at a time"
     bots.accept("bot", [])
     assert len(bots.act(2)) == 1
+
+
+def test_the_catalogs_snake_steers_its_bots_and_the_rules_know_no_bots() -> None:
+    assert get_game("snake") is SnakeWithBots
+    game = SnakeWithBots.create(GameOptions(20, 20, seed=1))
+    driver = game.make_bot_driver()  # what the room calls
+    assert isinstance(driver, SnakeBots) and driver.game is game
+    assert not hasattr(SnakeGame, "make_bot_driver")
+    assert isinstance(SnakeWithBots.restore(game.save()).make_bot_driver(), SnakeBots)
