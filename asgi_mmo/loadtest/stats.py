@@ -60,7 +60,7 @@ class LoadStats:
         return ticks, lateness
 
 
-def lateness_values(offsets: list[array]) -> list[float]:
+def lateness_values(offsets: list[array[float]]) -> list[float]:
     """Every window tick's lateness, each connection against its own earliest offset."""
     values: list[float] = []
     for series in offsets:
@@ -70,7 +70,7 @@ def lateness_values(offsets: list[array]) -> list[float]:
     return values
 
 
-def summary(stats: LoadStats, offsets: list[array], settings: dict[str, Any], window_s: float,
+def summary(stats: LoadStats, offsets: list[array[float]], settings: dict[str, Any], window_s: float,
             loadgen_cpu_s: float) -> dict[str, Any]:
     """The figures of a run, as printed in the table and the JSON line."""
     return {

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -64,7 +64,7 @@ def utc_now() -> str:
     """Now as ISO-8601 UTC with milliseconds, e.g. `2025-01-31T12:00:00.123Z`.
 
     Fixed width, so the strings sort in time order (ties on `top`)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Leaderboard:

@@ -8,6 +8,8 @@ in which processes write does not matter, exactly as the SQLite upsert.
 
 from __future__ import annotations
 
+from typing import cast
+
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -52,10 +54,14 @@ class RedisStore:
         rows: list[Ranked] = []
         for bot in (0, 1) if include_bots else (0,):
             scores_key, times_key = board_keys(bot)
-            best = self._client.zrevrange(scores_key, 0, limit + TIE_MARGIN - 1, withscores=True)
+            # Replies are bytes: the client is made without decode_responses.
+            best = cast(
+                list[tuple[bytes, float]],
+                self._client.zrevrange(scores_key, 0, limit + TIE_MARGIN - 1, withscores=True),
+            )
             if not best:
                 continue
-            times = self._client.hmget(times_key, [name for name, _ in best])
+            times = cast(list[bytes | None], self._client.hmget(times_key, [name for name, _ in best]))
             rows.extend(
                 (name.decode(), int(score), (at or b"").decode(), bot)
                 for (name, score), at in zip(best, times, strict=True)

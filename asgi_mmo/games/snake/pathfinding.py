@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from asgi_mmo.games.snake.directions import DIRECTIONS, OPPOSITE
 
-
 # Direction codes stored in the search's `came` array; 0 means "not reached".
 _CODES: tuple[str, ...] = ("", "up", "down", "left", "right")
 _START = 5

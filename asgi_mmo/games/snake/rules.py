@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, ClassVar, Final, Self
 
 from asgi_mmo.games.base import GameOptions, InvalidInput, ScoreEvent
@@ -342,7 +343,7 @@ class SnakeGame:
         own = set(old.body) if old is not None and old.alive else set()
         if not cells or len(set(cells)) != len(cells):
             raise ValueError("body must be non-empty with distinct cells")
-        for (ax, ay), (bx, by) in zip(cells, cells[1:]):
+        for (ax, ay), (bx, by) in pairwise(cells):
             if abs(ax - bx) + abs(ay - by) != 1:
                 raise ValueError(f"body cells {(ax, ay)} and {(bx, by)} are not adjacent")
         for cell in cells:
