@@ -17,6 +17,7 @@ from asgi_mmo.web.admin import admin_routes, announce_token, with_admin_token
 from asgi_mmo.web.api import api_routes
 from asgi_mmo.web.errors import exception_handlers
 from asgi_mmo.backends.base import Backend, create_backend
+from asgi_mmo.scores.factory import create_store
 from asgi_mmo.scores.leaderboard import Leaderboard
 from asgi_mmo.logs import configure_logging
 from asgi_mmo.metrics import Metrics, multiprocess_dir
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         # Opened in this order and closed in reverse: rooms stop before the planner pool
         # shuts down and before the leaderboard takes its last scores and flushes.
         async with (
-            Leaderboard(settings.db_path, redis_url=settings.redis_url) as leaderboard,
+            Leaderboard(create_store(settings)) as leaderboard,
             PlannerPool(settings.bot_processes) as planners,
             backend or create_backend(settings, worker_name()) as opened,
             anyio.create_task_group() as tasks,

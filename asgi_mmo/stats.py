@@ -1,8 +1,10 @@
-"""Per-room counters and a window of recent tick durations."""
+"""Per-room counters and a window of recent tick durations; the percentile summary
+that the room statistics and the load test both print."""
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 #: ticks kept for the duration percentiles (10 s at 60 Hz, 60 s at 10 Hz)
@@ -36,17 +38,18 @@ class RoomStats:
 
     def tick_ms(self) -> dict[str, float]:
         """p50, p99 and max of the recent tick durations, in milliseconds."""
-        return _summary_ms(self.durations)
+        return summary_ms(self.durations)
 
     def lateness_ms(self) -> dict[str, float]:
         """How late ticks started against their deadline (event loop pressure)."""
-        return _summary_ms(self.lateness)
+        return summary_ms(self.lateness)
 
 
-def _summary_ms(seconds: deque[float]) -> dict[str, float]:
+def summary_ms(seconds: Iterable[float], digits: int = 3) -> dict[str, float]:
+    """p50, p99 and max of durations in seconds, in milliseconds rounded to `digits`."""
     ordered = sorted(seconds)
     return {
-        "p50": round(percentile(ordered, 0.50) * 1000, 3),
-        "p99": round(percentile(ordered, 0.99) * 1000, 3),
-        "max": round((ordered[-1] if ordered else 0.0) * 1000, 3),
+        "p50": round(percentile(ordered, 0.50) * 1000, digits),
+        "p99": round(percentile(ordered, 0.99) * 1000, digits),
+        "max": round((ordered[-1] if ordered else 0.0) * 1000, digits),
     }

@@ -20,6 +20,8 @@
 // place is skipped; adds replace what is at the same cell), which keeps a
 // client safe that took its snapshot between two ticks.
 
+// The four directions and their turn straight back, as in
+// asgi_mmo/games/snake/directions.py: the one copy the pages use (snake-view.js, play.js).
 export const DIRS = Object.freeze({
   up: [0, -1],
   down: [0, 1],

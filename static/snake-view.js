@@ -6,6 +6,8 @@
 // sees. Everything is drawn with canvas calls (names with fillText), so no
 // player data ever becomes markup.
 
+import { DIRS } from "./snake-delta.js";
+
 const BG = "#070a12";
 const ARENA = "#0b1120";
 const GRID = "rgba(130, 160, 255, 0.07)";
@@ -20,7 +22,6 @@ const KEY_DIRS = {
   ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right",
   KeyW: "up", KeyS: "down", KeyA: "left", KeyD: "right",
 };
-const DIR_VECTORS = { up: [0, -1], down: [0, 1], left: [-1, 0], right: [1, 0] };
 
 function lerp(a, b, f) {
   return a + (b - a) * f;
@@ -472,7 +473,7 @@ export class SnakeView {
 
     // head: brighter, with eyes looking the way it goes
     const [hx, hy] = pts[0];
-    const dir = DIR_VECTORS[s.dir] || [1, 0];
+    const dir = DIRS[s.dir] || DIRS.right;
     const cx = hx * cell;
     const cy = hy * cell;
     const hr = cell * 0.48;

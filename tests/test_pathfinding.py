@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from asgi_mmo.games.snake.pathfinding import DIRECTIONS, PlanRequest, plan_path, run_plan, safe_moves
+from asgi_mmo.games.snake.directions import DIRECTIONS
+from asgi_mmo.games.snake.pathfinding import PlanRequest, plan_path, run_plan, safe_moves
 
 
 def parse(*rows: str) -> tuple[int, int, bytearray, tuple[int, int], list[tuple[int, int]]]:

@@ -12,8 +12,9 @@ import pytest
 
 from asgi_mmo.games.base import GameOptions, InvalidInput, ScoreEvent
 from asgi_mmo.games.catalog import GAMES, get_game
+from asgi_mmo.games.snake.directions import DIRECTIONS
+from asgi_mmo.games.snake.game import SnakeWithBots
 from asgi_mmo.games.snake.rules import (
-    DIRECTIONS,
     PALETTE,
     RESPAWN,
     SPAWN_MARGIN,
@@ -68,8 +69,9 @@ def assert_spawn_rule(game: SnakeGame, s: dict[str, Any]) -> None:
 
 
 def test_catalog() -> None:
-    assert GAMES == {"snake": SnakeGame}
-    assert get_game("snake") is SnakeGame
+    assert GAMES == {"snake": SnakeWithBots}
+    assert get_game("snake") is SnakeWithBots
+    assert issubclass(SnakeWithBots, SnakeGame)
     with pytest.raises(KeyError):
         get_game("tetris")
     assert (SnakeGame.name, SnakeGame.default_width, SnakeGame.default_height) == ("snake", 40, 30)

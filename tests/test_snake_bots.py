@@ -1,14 +1,19 @@
 """Snake's bots, tick by tick with fixed seeds, plans run inline."""
 
-from asgi_mmo.games.snake.rules import SnakeGame
+from __future__ import annotations
+
+from asgi_mmo.games.base import GameOptions
+from asgi_mmo.games.catalog import get_game
 from asgi_mmo.games.snake.bots import RESPAWN_TICKS, SnakeBots
-from asgi_mmo.games.snake.pathfinding import run_plan
+from asgi_mmo.games.snake.game import SnakeWithBots
+from asgi_mmo.games.snake.pathfinding import PlanRequest, run_plan
+from asgi_mmo.games.snake.rules import SnakeGame
 
 
 def play(game: SnakeGame, bots: SnakeBots, steps: int, *, plan_delay: int | None = 2) -> int:
     """Steps the game with plans answered `plan_delay` ticks after they are asked for
     (None: never answered); returns how many foods were eaten."""
-    in_flight: list[tuple[int, str, object]] = []
+    in_flight: list[tuple[int, str, PlanRequest]] = []
     eaten = 0
     for tick in range(steps):
         for bot_id, request in bots.act(tick):
@@ -25,7 +30,7 @@ def play(game: SnakeGame, bots: SnakeBots, steps: int, *, plan_delay: int | None
     return eaten
 
 
-def test_a_bot_plans_its_way_to_food():
+def test_a_bot_plans_its_way_to_food() -> None:
     game = SnakeGame(20, 20, seed=1, food_count=1, stone_limit=0)
     game.place_snake("bot", [(5, 10), (4, 10), (3, 10)], bot=True)
     game.place_food(15, 3, 5)
@@ -41,14 +46,14 @@ def four_bots(seed: int) -> tuple[SnakeGame, SnakeBots]:
     return game, SnakeBots(game)
 
 
-def test_planning_bots_eat_several_times_more_than_wandering_ones():
+def test_planning_bots_eat_several_times_more_than_wandering_ones() -> None:
     planned = sum(play(*four_bots(seed), 400) for seed in range(3))
     wandering = sum(play(*four_bots(seed), 400, plan_delay=None) for seed in range(3))
     assert planned >= 60, planned
     assert planned >= 3 * wandering, (planned, wandering)
 
 
-def test_a_bot_without_plans_still_avoids_walls_and_stones():
+def test_a_bot_without_plans_still_avoids_walls_and_stones() -> None:
     game = SnakeGame(12, 12, seed=3, food_count=0, stone_limit=4)
     game.place_snake("bot", [(8, 5), (7, 5), (6, 5)], bot=True)
     game.place_stone(9, 6)
@@ -59,7 +64,7 @@ def test_a_bot_without_plans_still_avoids_walls_and_stones():
         assert game.player_stats("bot")["alive"], f"died at tick {tick}"
 
 
-def test_a_plan_that_runs_into_a_new_obstacle_is_dropped():
+def test_a_plan_that_runs_into_a_new_obstacle_is_dropped() -> None:
     game = SnakeGame(20, 20, seed=2, food_count=1, stone_limit=5)
     game.place_snake("bot", [(5, 10), (4, 10), (3, 10)], bot=True)
     game.place_food(12, 10, 3)
@@ -74,7 +79,7 @@ def test_a_plan_that_runs_into_a_new_obstacle_is_dropped():
     assert moving in ("up", "down")
 
 
-def test_a_dead_bot_respawns_after_a_pause():
+def test_a_dead_bot_respawns_after_a_pause() -> None:
     game = SnakeGame(12, 12, seed=4, food_count=0, stone_limit=0)
     game.place_snake("bot", [(11, 5), (10, 5), (9, 5)], bot=True, direction="right")
     bots = SnakeBots(game)
@@ -87,7 +92,7 @@ def test_a_dead_bot_respawns_after_a_pause():
     assert len(game.snapshot()["snakes"][0]["body"]) == 3
 
 
-def test_an_empty_plan_frees_the_bot_to_ask_again():
+def test_an_empty_plan_frees_the_bot_to_ask_again() -> None:
     game = SnakeGame(20, 20, seed=5, food_count=1, stone_limit=0)
     game.place_snake("bot", [(5, 10), (4, 10), (3, 10)], bot=True)
     bots = SnakeBots(game)
@@ -95,3 +100,12 @@ def test_an_empty_plan_frees_the_bot_to_ask_again():
     assert bots.act(1) == [], "one request in flight at a time"
     bots.accept("bot", [])
     assert len(bots.act(2)) == 1
+
+
+def test_the_catalogs_snake_steers_its_bots_and_the_rules_know_no_bots() -> None:
+    assert get_game("snake") is SnakeWithBots
+    game = SnakeWithBots.create(GameOptions(20, 20, seed=1))
+    driver = game.make_bot_driver()  # what the room calls
+    assert isinstance(driver, SnakeBots) and driver.game is game
+    assert not hasattr(SnakeGame, "make_bot_driver")
+    assert isinstance(SnakeWithBots.restore(game.save()).make_bot_driver(), SnakeBots)

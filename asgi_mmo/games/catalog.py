@@ -7,9 +7,9 @@ list it here (see docs/snake.md, "Writing your own game").
 from __future__ import annotations
 
 from asgi_mmo.games.base import Game
-from asgi_mmo.games.snake.rules import SnakeGame
+from asgi_mmo.games.snake.game import SnakeWithBots
 
-GAMES: dict[str, type[Game]] = {"snake": SnakeGame}
+GAMES: dict[str, type[Game]] = {"snake": SnakeWithBots}
 
 
 def get_game(name: str) -> type[Game]:

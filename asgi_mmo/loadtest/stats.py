@@ -17,23 +17,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-
-def percentile(ordered: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of a sorted list (0.0 when empty)."""
-    if not ordered:
-        return 0.0
-    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
-    return ordered[rank]
+from asgi_mmo.stats import percentile as percentile  # re-exported: tests/test_loadtest.py takes it from here
+from asgi_mmo.stats import summary_ms
 
 
 def spread_ms(values: list[float]) -> dict[str, float]:
-    """p50, p99 and max of seconds, in milliseconds."""
-    ordered = sorted(values)
-    return {
-        "p50": round(percentile(ordered, 0.50) * 1000, 2),
-        "p99": round(percentile(ordered, 0.99) * 1000, 2),
-        "max": round((ordered[-1] if ordered else 0.0) * 1000, 2),
-    }
+    """p50, p99 and max of seconds, in milliseconds to 2 decimals (bench/ scripts parse these)."""
+    return summary_ms(values, digits=2)
 
 
 @dataclass(slots=True)
@@ -70,7 +60,7 @@ class LoadStats:
         return ticks, lateness
 
 
-def lateness_values(offsets: list[array]) -> list[float]:
+def lateness_values(offsets: list[array[float]]) -> list[float]:
     """Every window tick's lateness, each connection against its own earliest offset."""
     values: list[float] = []
     for series in offsets:
@@ -80,7 +70,7 @@ def lateness_values(offsets: list[array]) -> list[float]:
     return values
 
 
-def summary(stats: LoadStats, offsets: list[array], settings: dict[str, Any], window_s: float,
+def summary(stats: LoadStats, offsets: list[array[float]], settings: dict[str, Any], window_s: float,
             loadgen_cpu_s: float) -> dict[str, Any]:
     """The figures of a run, as printed in the table and the JSON line."""
     return {

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asgi_mmo.games.snake.rules import DIRECTIONS, OPPOSITE, RESPAWN, Cell, SnakeGame
+from asgi_mmo.games.snake.directions import DIRECTIONS, OPPOSITE
 from asgi_mmo.games.snake.pathfinding import PlanRequest, safe_moves
+from asgi_mmo.games.snake.rules import RESPAWN, Cell, SnakeGame
 
 #: A plan covers this many cells around the head each way (a 65 x 65 window).
 WINDOW_RADIUS = 32

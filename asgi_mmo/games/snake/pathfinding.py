@@ -8,8 +8,9 @@ run thousands of times a second, in a worker process or inline.
 `plan_path` is the fresh plan (breadth-first search to the nearest food,
 bounded); `safe_moves` is the cheap fallback a bot takes between plans.
 
-This module imports only the standard library on purpose: worker processes
-import it to run `run_plan`, and a light import keeps their start-up cheap.
+This module imports only the standard library (and the tiny `directions`
+module) on purpose: worker processes import it to run `run_plan`, and a light
+import keeps their start-up cheap.
 """
 
 from __future__ import annotations
@@ -17,14 +18,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-#: Direction -> (dx, dy). `up` is y-1, `right` is x+1, as in the protocol.
-DIRECTIONS: dict[str, tuple[int, int]] = {
-    "up": (0, -1),
-    "down": (0, 1),
-    "left": (-1, 0),
-    "right": (1, 0),
-}
-OPPOSITE: dict[str, str] = {"up": "down", "down": "up", "left": "right", "right": "left"}
+from asgi_mmo.games.snake.directions import DIRECTIONS, OPPOSITE
 
 # Direction codes stored in the search's `came` array; 0 means "not reached".
 _CODES: tuple[str, ...] = ("", "up", "down", "left", "right")

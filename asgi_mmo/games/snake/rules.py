@@ -12,17 +12,14 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from itertools import pairwise
+from typing import Any, ClassVar, Final, Self
 
 from asgi_mmo.games.base import GameOptions, InvalidInput, ScoreEvent
-
-if TYPE_CHECKING:
-    from asgi_mmo.games.snake.bots import SnakeBots
+from asgi_mmo.games.snake.directions import DIRECTIONS, OPPOSITE
 
 Cell = tuple[int, int]
 
-DIRECTIONS: Final[dict[str, Cell]] = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
-OPPOSITE: Final[dict[str, str]] = {"up": "down", "down": "up", "left": "right", "right": "left"}
 _DIR_OF_STEP: Final[dict[Cell, str]] = {v: k for k, v in DIRECTIONS.items()}
 #: What `parse_input` returns for `{"respawn": true}`.
 RESPAWN: Final = "respawn"
@@ -69,7 +66,8 @@ class _Snake:
 
 
 class SnakeGame:
-    """The snake game; satisfies `asgi_mmo.games.base.Game`."""
+    """The snake rules; satisfy `asgi_mmo.games.base.Game`. Bots stand still
+    here: rooms run `game.SnakeWithBots`, which adds their driver."""
 
     name: ClassVar[str] = "snake"
     default_width: ClassVar[int] = 40
@@ -106,7 +104,7 @@ class SnakeGame:
     # -- the Game protocol ------------------------------------------------
 
     @classmethod
-    def create(cls, options: GameOptions) -> SnakeGame:
+    def create(cls, options: GameOptions) -> Self:
         game = cls(options.width, options.height, options.seed)
         for _ in range(game.stone_limit // 2):
             cell = game._random_free_cell()
@@ -117,7 +115,7 @@ class SnakeGame:
         return game
 
     @classmethod
-    def restore(cls, saved: dict[str, Any]) -> SnakeGame:
+    def restore(cls, saved: dict[str, Any]) -> Self:
         game = cls(
             saved["width"], saved["height"], food_count=saved["food_count"],
             stone_limit=saved["stone_limit"], stone_chance=saved["stone_chance"],
@@ -299,13 +297,7 @@ class SnakeGame:
         snake = self._snakes[player_id]
         return {"score": snake.score, "alive": snake.alive}
 
-    # -- what bots see (games/snake/bots.py) ---------------------------------
-
-    def make_bot_driver(self) -> SnakeBots:
-        """The driver that steers this game's bots (see `Game.make_bot_driver`)."""
-        from asgi_mmo.games.snake.bots import SnakeBots
-
-        return SnakeBots(self)
+    # -- what bots see (games/snake/bots.py reads these; the rules know no bots) --
 
     def bot_ids(self) -> list[str]:
         return [s.id for s in self._snakes.values() if s.bot]
@@ -351,7 +343,7 @@ class SnakeGame:
         own = set(old.body) if old is not None and old.alive else set()
         if not cells or len(set(cells)) != len(cells):
             raise ValueError("body must be non-empty with distinct cells")
-        for (ax, ay), (bx, by) in zip(cells, cells[1:]):
+        for (ax, ay), (bx, by) in pairwise(cells):
             if abs(ax - bx) + abs(ay - by) != 1:
                 raise ValueError(f"body cells {(ax, ay)} and {(bx, by)} are not adjacent")
         for cell in cells:
