@@ -19,7 +19,8 @@ from typing import Any, Final
 
 from asgi_mmo.games.arena.inputs import ArenaInput
 from asgi_mmo.games.arena.options import SHOT_RANGE
-from asgi_mmo.games.arena.rules import ArenaGame, ShipView
+from asgi_mmo.games.arena.rules import ArenaGame
+from asgi_mmo.games.arena.ships import ShipView
 
 #: The distance a bot keeps from its target, give or take STANDOFF_BAND.
 STANDOFF: Final = 11.0

@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, Protocol, Self
+from typing import Any, ClassVar, Final, Self
 
 from asgi_mmo.games.arena import geometry
 from asgi_mmo.games.arena.inputs import INPUT_SCHEMA, ArenaInput, parse_input
@@ -23,71 +22,11 @@ from asgi_mmo.games.arena.options import (
     HISTORY, MIN_SIDE, OPTIONS, SHIP_RADIUS, SHOT_RANGE, SPAWN_ATTEMPTS, SPAWN_CLEARANCE,
     SPAWN_WALL_MARGIN, ArenaRules,
 )  # fmt: skip
+from asgi_mmo.games.arena.ships import PALETTE, Ship, ShipView
 from asgi_mmo.games.base import BotDriver, ScoreEvent
 from asgi_mmo.games.setup import GameSetup, Option
 
 _SLOT: Final = HISTORY - 1  # tick & _SLOT is a tick's place in a ship's history ring
-
-#: Distinct colours, handed out by join order (cycling after the last).
-PALETTE: Final = (
-    "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
-    "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324", "#fffac8", "#800000", "#aaffc3",
-)  # fmt: skip
-
-
-class ShipView(Protocol):
-    """A ship as bots and tests may read it (never write it)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def bot(self) -> bool: ...
-    @property
-    def x(self) -> float: ...
-    @property
-    def y(self) -> float: ...
-    @property
-    def vx(self) -> float: ...
-    @property
-    def vy(self) -> float: ...
-    @property
-    def alive(self) -> bool: ...
-    @property
-    def ready_tick(self) -> int: ...
-
-
-@dataclass(slots=True, eq=False)
-class _Ship:
-    id: str
-    name: str
-    color: str
-    bot: bool
-    x: float = 0.0
-    y: float = 0.0
-    vx: float = 0.0
-    vy: float = 0.0
-    aim: float = 0.0
-    hp: int = 0
-    alive: bool = False
-    score: int = 0
-    move: tuple[float, float] = (0.0, 0.0)  # the player's stick, kept while dead
-    steer: bool = False  # `move` changed (or a new ship): recompute the velocity at the next step
-    aim_next: float | None = None
-    fire: bool = False  # the trigger was pulled since the last step ...
-    seen: int | None = None  # ... by a player who saw this tick
-    respawn: bool = False  # dead, and its player asked for a new ship
-    ready_tick: int = 0  # the first tick at which it may fire
-    respawn_tick: int = 0  # dead: the first tick at which it may respawn
-    born: int = 0  # the tick its current life began: history holds born .. now
-    hx: list[float] = field(default_factory=lambda: [0.0] * HISTORY)
-    hy: list[float] = field(default_factory=lambda: [0.0] * HISTORY)
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "name": self.name, "color": self.color, "x": self.x, "y": self.y,
-            "vx": self.vx, "vy": self.vy, "aim": self.aim, "hp": self.hp, "alive": self.alive,
-            "score": self.score, "bot": self.bot,
-        }  # fmt: skip
 
 
 class ArenaGame:
@@ -114,7 +53,7 @@ class ArenaGame:
         self.rules = rules or ArenaRules()
         self.tick = 0  # the last tick stepped (0 before the first step)
         self._rng = random.Random(seed)
-        self._ships: dict[str, _Ship] = {}  # join order
+        self._ships: dict[str, Ship] = {}  # join order
         self._joins = 0
         self._reset_delta()
 
@@ -133,7 +72,7 @@ class ArenaGame:
         game._rng.setstate((version, tuple(internal), gauss))
         game.tick, game._joins = saved["tick"], saved["joins"]
         for s in saved["ships"]:
-            ship = _Ship(
+            ship = Ship(
                 s["id"], s["name"], s["color"], s["bot"], s["x"], s["y"], s["vx"], s["vy"], s["aim"],
                 s["hp"], s["alive"], s["score"], (s["move"][0], s["move"][1]), s["steer"], s["aim_next"],
                 s["fire"], s["seen"], s["respawn"], s["ready_tick"], s["respawn_tick"], s["born"],
@@ -205,8 +144,8 @@ class ArenaGame:
         slot = tick & _SLOT
         speed, width, height, radius = self.rules.ship_speed, self.width, self.height, SHIP_RADIUS
         moved, aimed, advance = self._d_moved, self._d_aimed, geometry.advance
-        shooters: list[_Ship] = []
-        spawning: list[_Ship] = []
+        shooters: list[Ship] = []
+        spawning: list[Ship] = []
         for s in self._ships.values():
             if not s.alive:
                 if s.respawn and tick >= s.respawn_tick:
@@ -326,19 +265,19 @@ class ArenaGame:
         self._d_scores: dict[str, None] = {}
         self._d_shots: list[list[Any]] = []
 
-    def _join(self, player_id: str, name: str, bot: bool) -> _Ship:
+    def _join(self, player_id: str, name: str, bot: bool) -> Ship:
         if player_id in self._ships:
             raise ValueError(f"player {player_id!r} is already in the game")
-        ship = _Ship(player_id, name, PALETTE[self._joins % len(PALETTE)], bot)
+        ship = Ship(player_id, name, PALETTE[self._joins % len(PALETTE)], bot)
         self._joins += 1
         self._ships[player_id] = ship
         self._d_added[player_id] = None
         return ship
 
-    def _score_event(self, ship: _Ship) -> ScoreEvent | None:
+    def _score_event(self, ship: Ship) -> ScoreEvent | None:
         return ScoreEvent(ship.id, ship.name, ship.score, ship.bot) if ship.score > 0 else None
 
-    def _bring_to_life(self, ship: _Ship, x: float, y: float, aim: float) -> None:
+    def _bring_to_life(self, ship: Ship, x: float, y: float, aim: float) -> None:
         """Alive at (x, y), moving as its player's stick says (from the next step on)."""
         ship.x, ship.y, ship.aim = x, y, aim
         ship.vx, ship.vy = geometry.velocity(ship.move[0], ship.move[1], self.rules.ship_speed)
@@ -347,7 +286,7 @@ class ArenaGame:
         ship.hx[self.tick & _SLOT], ship.hy[self.tick & _SLOT] = x, y
         self._d_added[ship.id] = None
 
-    def _spawn(self, ship: _Ship) -> None:
+    def _spawn(self, ship: Ship) -> None:
         """A fresh ship on a random place at least SPAWN_WALL_MARGIN from the
         walls and SPAWN_CLEARANCE from every live ship; on a crowded field, the
         roomiest of SPAWN_ATTEMPTS tries. Full hit points, score 0; it faces
@@ -379,14 +318,14 @@ class ArenaGame:
                 for missing in range(max(self.tick + 1, tick - _SLOT), tick):
                     s.hx[missing & _SLOT], s.hy[missing & _SLOT] = s.x, s.y
 
-    def _shoot(self, shooters: list[_Ship], tick: int, dt: float) -> list[ScoreEvent]:
+    def _shoot(self, shooters: list[Ship], tick: int, dt: float) -> list[ScoreEvent]:
         """Every shot of this step, judged against the ships alive after the
         movement (so shots are simultaneous), then the damage in join order."""
         rules = self.rules
         earliest, cooldown = tick - rules.lag_ticks(dt), rules.cooldown_ticks(dt)
         targets = [s for s in self._ships.values() if s.alive]
         width, height, radius, quantize = self.width, self.height, SHIP_RADIUS, geometry.quantize
-        hits: list[tuple[_Ship, _Ship | None]] = []
+        hits: list[tuple[Ship, Ship | None]] = []
         for shooter in shooters:
             shooter.ready_tick = tick + cooldown
             judged = tick if shooter.seen is None else max(earliest, min(shooter.seen, tick))
@@ -394,7 +333,7 @@ class ArenaGame:
             ox, oy = shooter.x, shooter.y
             dx, dy = geometry.aim_vector(shooter.aim)
             reach = min(SHOT_RANGE, geometry.ray_exit(ox, oy, dx, dy, width, height))
-            victim: _Ship | None = None
+            victim: Ship | None = None
             for t in targets:
                 if t is shooter or t.born > judged:  # not born when the shooter looked
                     continue
@@ -404,7 +343,7 @@ class ArenaGame:
             hit = None if victim is None else victim.id
             self._d_shots.append([shooter.id, ox, oy, quantize(ox + dx * reach), quantize(oy + dy * reach), hit])
             hits.append((shooter, victim))
-        dead: list[_Ship] = []
+        dead: list[Ship] = []
         respawn_ticks = rules.respawn_ticks(dt)
         for shooter, victim in hits:
             if victim is None or victim.hp <= 0:  # a miss, or a second hit on a ship killed this step
