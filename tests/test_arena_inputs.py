@@ -111,12 +111,13 @@ _VALID = st.fixed_dictionaries(
         "respawn": st.booleans(),
     },
 )
-# Valid input, valid but for one field, near misses of the contract (each field right or wrong), some with a stray key, some anything. of the contract (each field right or wrong), some with a stray key, some anything.
+# Near misses of the contract (each field right or wrong), some with a stray key.
 _NEAR = st.fixed_dictionaries({}, optional=_FIELDS)
 _STRAY = st.tuples(_NEAR, st.text(max_size=5), _VALUES).map(lambda t: {**t[0], t[1]: t[2]})
 _ONE_OFF = st.tuples(_VALID, st.sampled_from(sorted(_FIELDS))).flatmap(
     lambda t: _FIELDS[t[1]].map(lambda value: {**t[0], t[1]: value})
 )  # valid but for one field
+# Valid input, valid but for one field, near misses, anything.
 _INPUTS = _VALID | _ONE_OFF | _NEAR | _STRAY | _VALUES
 
 

@@ -107,7 +107,7 @@ class ArenaGame:
 
     def add_player(self, player_id: str, name: str, *, bot: bool = False) -> None:
         """A live ship at once, on a free place; `ValueError` if the id is taken."""
-        self._spawn(self._join(player_id, name, bot))
+        self._spawn(self._join(player_id, name, bot), born=self.tick + 1)
 
     def remove_player(self, player_id: str) -> ScoreEvent | None:
         ship = self._ships.pop(player_id, None)
@@ -175,7 +175,7 @@ class ArenaGame:
                     shooters.append(s)
         events = self._shoot(shooters, tick, dt) if shooters else []
         for s in spawning:
-            self._spawn(s)
+            self._spawn(s, born=tick)
         return events
 
     def snapshot(self) -> dict[str, Any]:
@@ -240,12 +240,12 @@ class ArenaGame:
         score: int = 0,
     ) -> None:
         """Put a live ship exactly at `(x, y)` (quantized; inside the field),
-        adding the player if new. Its life, and its history, start now."""
+        adding the player if new. Its life, and its history, start with the next tick."""
         if not (SHIP_RADIUS <= x <= self.width - SHIP_RADIUS and SHIP_RADIUS <= y <= self.height - SHIP_RADIUS):
             raise ValueError(f"({x}, {y}) is not inside the field for a ship")
         ship = self._ships.get(player_id) or self._join(player_id, name or player_id, bot)
         ship.move, ship.aim_next = move, None
-        self._bring_to_life(ship, geometry.quantize(x), geometry.quantize(y), geometry.quantize(aim))
+        self._bring_to_life(ship, geometry.quantize(x), geometry.quantize(y), geometry.quantize(aim), self.tick + 1)
         ship.hp = self.rules.hit_points if hp is None else hp
         ship.score, ship.bot = score, bot
 
@@ -277,16 +277,21 @@ class ArenaGame:
     def _score_event(self, ship: Ship) -> ScoreEvent | None:
         return ScoreEvent(ship.id, ship.name, ship.score, ship.bot) if ship.score > 0 else None
 
-    def _bring_to_life(self, ship: Ship, x: float, y: float, aim: float) -> None:
-        """Alive at (x, y), moving as its player's stick says (from the next step on)."""
+    def _bring_to_life(self, ship: Ship, x: float, y: float, aim: float, born: int) -> None:
+        """Alive at (x, y), moving as its player's stick says (from the next step on).
+
+        `born` is the first tick whose picture shows the ship: the coming one
+        between steps, the current one for a respawn within a step. A shot
+        judged at an earlier tick passes where it stands: its shooter did not
+        see it there."""
         ship.x, ship.y, ship.aim = x, y, aim
         ship.vx, ship.vy = geometry.velocity(ship.move[0], ship.move[1], self.rules.ship_speed)
         ship.alive, ship.steer, ship.respawn, ship.fire, ship.seen = True, False, False, False, None
-        ship.born, ship.ready_tick = self.tick, self.tick + 1
-        ship.hx[self.tick & _SLOT], ship.hy[self.tick & _SLOT] = x, y
+        ship.born, ship.ready_tick = born, self.tick + 1
+        ship.hx[born & _SLOT], ship.hy[born & _SLOT] = x, y
         self._d_added[ship.id] = None
 
-    def _spawn(self, ship: Ship) -> None:
+    def _spawn(self, ship: Ship, born: int) -> None:
         """A fresh ship on a random place at least SPAWN_WALL_MARGIN from the
         walls and SPAWN_CLEARANCE from every live ship; on a crowded field, the
         roomiest of SPAWN_ATTEMPTS tries. Full hit points, score 0; it faces
@@ -308,7 +313,7 @@ class ArenaGame:
             aim = geometry.aim_towards(x, y, self.width / 2, self.height / 2)
         else:
             aim, ship.aim_next = geometry.quantize(ship.aim_next), None
-        self._bring_to_life(ship, x, y, aim)
+        self._bring_to_life(ship, x, y, aim, born)
         ship.hp, ship.score = self.rules.hit_points, 0
 
     def _fill_history_gap(self, tick: int) -> None:

@@ -60,7 +60,7 @@ class Ship:
     respawn: bool = False  # dead, and its player asked for a new ship
     ready_tick: int = 0  # the first tick at which it may fire
     respawn_tick: int = 0  # dead: the first tick at which it may respawn
-    born: int = 0  # the tick its current life began: history holds born .. now
+    born: int = 0  # the first tick its current life shows in: history holds born .. now
     hx: list[float] = field(default_factory=lambda: [0.0] * HISTORY)
     hy: list[float] = field(default_factory=lambda: [0.0] * HISTORY)
 
