@@ -83,8 +83,8 @@ class ArenaRules:
             "lag_compensation_ms": self.lag_compensation_ms,
         }
 
-    # Durations in ticks of `dt` seconds; the 1e-9 keeps 0.3 s at 20 Hz at 6 ticks,
-    # not 7 after a rounding error.
+    # Durations in ticks of `dt` seconds; the 1e-9 keeps 1.5 s at 20 Hz at 30 ticks
+    # (1.5 / 0.05 is 30.000000000000004), not 31.
 
     def cooldown_ticks(self, dt: float) -> int:
         return max(1, math.ceil(self.fire_cooldown_ms / 1000 / dt - 1e-9))
