@@ -70,6 +70,7 @@ def test_class_attributes() -> None:
         assert option.minimum is not None and option.maximum is not None
         assert option.minimum <= float(option.default) <= option.maximum
     assert ArenaRules.from_options({}) == ArenaRules()
+    assert ArenaRules.from_options({"hit_points": 4.0, "ship_speed": 20}) == ArenaRules(hit_points=4, ship_speed=20.0)
     assert ArenaRules().as_options() == {name: option.default for name, option in OPTIONS.items()}
 
 
@@ -561,6 +562,8 @@ def test_restored_game_steps_identically(seed: int) -> None:
         game.add_player(pid, pid.upper())
     for _ in range(60):
         play_a_tick(game, bots, rng, humans)
+    humans.append("late")
+    game.add_player("late", "Late")  # between two ticks: first shown in the next one
     game.take_delta()
     saved = orjson.loads(orjson.dumps(game.save()))
     restored = Arena.restore(saved)

@@ -58,13 +58,13 @@ class ArenaRules:
             value = options.get(name, option.default)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"arena option {name!r} must be a number, got {value!r}")
-            if option.type == "integer" and not isinstance(value, int):
-                raise ValueError(f"arena option {name!r} must be an integer, got {value!r}")
+            if option.type == "integer" and not (isinstance(value, int) or value.is_integer()):
+                raise ValueError(f"arena option {name!r} must be an integer, got {value!r}")  # 3.0 is one
             low = -math.inf if option.minimum is None else option.minimum
             high = math.inf if option.maximum is None else option.maximum
             if not (math.isfinite(value) and low <= value <= high):
                 raise ValueError(f"arena option {name!r} must be between {low} and {high}, got {value!r}")
-            values[name] = value if option.type == "integer" else float(value)
+            values[name] = int(value) if option.type == "integer" else float(value)
         return cls(
             hit_points=int(values["hit_points"]),
             ship_speed=float(values["ship_speed"]),

@@ -243,6 +243,8 @@ class ArenaGame:
         adding the player if new. Its life, and its history, start with the next tick."""
         if not (SHIP_RADIUS <= x <= self.width - SHIP_RADIUS and SHIP_RADIUS <= y <= self.height - SHIP_RADIUS):
             raise ValueError(f"({x}, {y}) is not inside the field for a ship")
+        if hp is not None and not 1 <= hp <= self.rules.hit_points:
+            raise ValueError(f"hp must be 1 to {self.rules.hit_points}, got {hp}")
         ship = self._ships.get(player_id) or self._join(player_id, name or player_id, bot)
         ship.move, ship.aim_next = move, None
         self._bring_to_life(ship, geometry.quantize(x), geometry.quantize(y), geometry.quantize(aim), self.tick + 1)
