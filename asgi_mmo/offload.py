@@ -3,19 +3,24 @@
 One `PlannerPool` per server process::
 
     async with PlannerPool(processes=2) as pool:
-        path = await pool.plan(PlanRequest(...))
+        path = await pool.plan("asgi_mmo.games.snake.pathfinding:run_plan", PlanRequest(...))
+
+A plan is any game's planning function, named by the game (`Game.plan_function`,
+`"module:function"`) and called in a worker with one picklable request; the
+pool knows no game.
 
 Why processes: a plan is pure CPU work in Python; threads would hold the
 GIL and slow every room's tick. Why "spawn": forking a process that runs an
 event loop and threads copies locks in whatever state other threads left
-them; spawn starts a clean interpreter that imports only
-`asgi_mmo.games.snake.pathfinding` (standard library only). Forkserver is not used
+them; spawn starts a clean interpreter that imports only the planning
+function's module (snake's `pathfinding` imports the standard library only). Forkserver is not used
 because its server process would outlive the pool as our child.
 
 Guarantees:
 - at most `max_in_flight` plans are in the workers at once; further callers
   wait their turn (`anyio.CapacityLimiter`), so no room can pile up work;
 - a dead worker (BrokenProcessPool) makes the requests it broke answer `[]`
+  (an empty plan: a game's driver must take one as "no plan")
   (logged); the executor is replaced in a worker thread, and later requests
   use the new one;
 - on exit the executor is shut down, pending plans cancelled and every
@@ -37,18 +42,32 @@ import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from types import TracebackType
+from typing import Any
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from asgi_mmo.games.snake.pathfinding import PlanRequest, run_plan
-
-__all__ = ["PlanRequest", "PlannerPool", "PlannerStatistics"]
+__all__ = ["PlannerPool", "PlannerStatistics", "run_named"]
 
 logger = logging.getLogger("asgi_mmo.offload")
+
+
+@cache
+def _function(name: str) -> Callable[[Any], Any]:
+    module_name, _, attribute = name.partition(":")
+    function: Callable[[Any], Any] = getattr(importlib.import_module(module_name), attribute)
+    return function
+
+
+def run_named(function: str, request: Any) -> Any:
+    """Call the planning function named `"module:function"` (in a worker, or inline)."""
+    return _function(function)(request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +177,9 @@ class PlannerPool:
             planned=self._planned,
         )
 
-    async def plan(self, request: PlanRequest) -> list[str]:
-        """The path `plan_path` finds for `request`; `[]` if a worker died.
+    async def plan(self, function: str, request: Any) -> Any:
+        """What the planning function `function` (`"module:function"`) answers `request`;
+        `[]` if a worker died.
 
         Waits for a free slot when `max_in_flight` plans are already out.
         A bad request (e.g. `blocked` of the wrong size) raises the worker's
@@ -172,14 +192,14 @@ class PlannerPool:
                 # Inline: blocks the event loop for the plan's duration, which
                 # `max_nodes` bounds. The checkpoint lets other tasks run first.
                 await anyio.lowlevel.checkpoint()
-                plan = run_plan(request)
+                plan = run_named(function, request)
                 self._planned += 1
                 return plan
             executor = self._executor
             self._enter()
             try:
                 try:
-                    future = executor.submit(run_plan, request)
+                    future = executor.submit(run_named, function, request)
                 except BrokenProcessPool:
                     return await self._worker_died(executor)
                 try:
@@ -196,7 +216,7 @@ class PlannerPool:
         self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
 
     @staticmethod
-    async def _result(future: Future[list[str]]) -> list[str]:
+    async def _result(future: Future[Any]) -> Any:
         try:
             return await asyncio.wrap_future(future)
         finally:
@@ -207,7 +227,7 @@ class PlannerPool:
                 with anyio.CancelScope(shield=True):
                     await asyncio.wait([asyncio.wrap_future(future)])
 
-    async def _worker_died(self, broken: ProcessPoolExecutor) -> list[str]:
+    async def _worker_died(self, broken: ProcessPoolExecutor) -> Any:
         self._failed += 1
         logger.error("a planner worker process died; this plan answers [] and the pool is replaced")
         assert self._replace_lock is not None

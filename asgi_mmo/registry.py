@@ -20,7 +20,7 @@ from anyio.abc import TaskGroup
 
 from asgi_mmo.backends.base import Backend
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused
-from asgi_mmo.games.base import GameOptions, ScoreEvent
+from asgi_mmo.games.base import GameSetup, ScoreEvent
 from asgi_mmo.games.catalog import GAMES
 from asgi_mmo.protocol import refuse
 from asgi_mmo.room import Planner, Room, ScoreSink
@@ -145,7 +145,7 @@ class RoomRegistry:
         room_id = secrets.token_urlsafe(6)
         while room_id in self._rooms:
             room_id = secrets.token_urlsafe(6)
-        game = GAMES[config.game].create(GameOptions(config.width, config.height, seed))
+        game = GAMES[config.game].create(GameSetup(config.width, config.height, config.options, seed))
         room = self._new_room(lambda **options: Room(room_id, config, game, self.settings, **options))
         room.add_bots(config.bots)
         logger.info("room created room=%s game=%s private=%s", room.id, config.game, config.private)

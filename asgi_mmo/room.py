@@ -26,6 +26,7 @@ from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
 from asgi_mmo.fanout import fan_out
 from asgi_mmo.games.base import BotDriver, Game, InvalidInput, ScoreEvent
+from asgi_mmo.games.inputs import check_input
 from asgi_mmo.protocol import PROTOCOL_VERSION, TickFrame, encode, refuse
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.seat import Seat
@@ -273,7 +274,7 @@ class Room:
         if seq <= seat.ack:
             return
         try:
-            parsed = self.game.parse_input(data)
+            parsed = check_input(type(self.game), data)
         except InvalidInput as error:
             raise MessageRefused("bad_message", str(error)) from None
         self.game.apply_input(seat.player_id, parsed)
@@ -411,7 +412,7 @@ class Room:
         """One tick: advance the game and hand every connected player its frame."""
         if self._bots is not None:
             self._drive_bots()
-        for event in self.game.step():
+        for event in self.game.step(self.tick + 1, self.period):
             self._on_score(event)
         self.tick += 1
         frame = TickFrame("tick", self.tick, self.game.take_delta())

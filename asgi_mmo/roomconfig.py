@@ -1,12 +1,19 @@
-"""A room's settings, as asked for by `POST /api/rooms`, validated."""
+"""A room's settings, as asked for by `POST /api/rooms`, validated.
+
+The settings every room has are fields here; a game's own settings are its
+`options` (`games/options.py`), checked against the game's spec and filled in
+with its defaults, so a saved or listed config always says what the room runs.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Literal, TypedDict
 
 from asgi_mmo.exceptions import BadRequest
-from asgi_mmo.games.catalog import GAMES
+from asgi_mmo.games.catalog import DEFAULT_GAME, GAMES
+from asgi_mmo.games.options import OptionValue, resolve_options
 
 
 class _Asked(TypedDict, total=False):
@@ -19,6 +26,7 @@ class _Asked(TypedDict, total=False):
     width: int
     height: int
     tick_rate: int
+    options: dict[str, OptionValue]
 
 
 _IntField = Literal["max_players", "bots", "width", "height", "tick_rate"]
@@ -35,13 +43,15 @@ _LIMITS: dict[_IntField, tuple[type, int, int]] = {
 
 @dataclass(frozen=True, slots=True)
 class RoomConfig:
-    game: str = "snake"
+    game: str = DEFAULT_GAME
     private: bool = False
     max_players: int = 32
     bots: int = 0
     width: int = 0  # 0: the game's default
     height: int = 0
     tick_rate: int = 10
+    #: the game's own options; every one is filled in (defaults) and checked
+    options: Mapping[str, OptionValue] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         game = GAMES.get(self.game)
@@ -51,6 +61,7 @@ class RoomConfig:
             object.__setattr__(self, "width", game.default_width)
         if not self.height:
             object.__setattr__(self, "height", game.default_height)
+        object.__setattr__(self, "options", resolve_options(game.options, dict(self.options)))
 
     @classmethod
     def from_request(cls, body: object) -> RoomConfig:
@@ -79,7 +90,12 @@ class RoomConfig:
             if not low <= value <= high:
                 raise BadRequest(f"{name!r} must be between {low} and {high}")
             values[name] = value
+        # Checked here, where a bad one is the client's mistake (422), not in __post_init__.
+        spec = GAMES[values.get("game", DEFAULT_GAME)].options
+        values["options"] = resolve_options(spec, body.get("options"))
         return cls(**values)
 
-    def to_dict(self) -> dict[str, str | bool | int]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, object]:
+        settings = asdict(self)
+        settings["options"] = dict(self.options)
+        return settings

@@ -34,7 +34,7 @@ def test_create_room_with_every_setting(client):
     body = {"game": "snake", "private": True, "max_players": 3, "bots": 2, "width": 20, "height": 15, "tick_rate": 20}
     answer = client.post("/api/rooms", json=body)
     assert answer.status_code == 201
-    assert answer.json() == {"id": answer.json()["id"], **body}
+    assert answer.json() == {"id": answer.json()["id"], **body, "options": {}}
 
 
 def test_an_empty_body_takes_the_defaults(client):

@@ -20,7 +20,7 @@ from asgi_mmo.games.arena.options import (
 )  # fmt: skip
 from asgi_mmo.games.arena.rules import ArenaGame
 from asgi_mmo.games.base import ScoreEvent
-from asgi_mmo.games.setup import GameSetup
+from asgi_mmo.games.base import GameSetup
 
 DT = 0.05  # 20 Hz
 

@@ -10,7 +10,7 @@ from asgi_mmo.games.arena.bots import STANDOFF, STANDOFF_BAND, ArenaBots
 from asgi_mmo.games.arena.game import Arena
 from asgi_mmo.games.arena.rules import ArenaGame
 from asgi_mmo.games.base import ScoreEvent
-from asgi_mmo.games.setup import GameSetup
+from asgi_mmo.games.base import GameSetup
 
 DT = 0.05
 PACKAGE = Path(__file__).parent.parent / "asgi_mmo" / "games" / "arena"

@@ -14,6 +14,8 @@ import pytest
 from asgi_mmo.games.snake.pathfinding import PlanRequest, run_plan
 from asgi_mmo.offload import PlannerPool
 
+SNAKE_PLAN = "asgi_mmo.games.snake.pathfinding:run_plan"
+
 pytestmark = pytest.mark.anyio
 
 
@@ -77,15 +79,15 @@ async def test_plan_comes_back_from_a_worker_process() -> None:
         assert os.getpid() not in workers
         assert workers <= child_pids() - before
         request = small_request()
-        path = await pool.plan(request)
+        path = await pool.plan(SNAKE_PLAN, request)
         assert path == run_plan(request)
         assert path[0] in ("up", "down") and len(path) == 6
         # A request the planner refuses raises here, as inline planning would.
         bad = PlanRequest(6, 4, bytes(3), (0, 0), ((5, 1),))
         with pytest.raises(ValueError):
-            await pool.plan(bad)
+            await pool.plan(SNAKE_PLAN, bad)
         # ...and the pool is not harmed by it.
-        assert await pool.plan(request) == path
+        assert await pool.plan(SNAKE_PLAN, request) == path
         assert pool.statistics().replacements == 0
 
 
@@ -94,7 +96,7 @@ async def test_killed_worker_is_replaced(caplog: pytest.LogCaptureFixture) -> No
     async with PlannerPool(processes=2) as pool:
         request = small_request()
         expected = run_plan(request)
-        assert await pool.plan(request) == expected
+        assert await pool.plan(SNAKE_PLAN, request) == expected
         broken = pool._executor
         assert broken is not None
         victim = min(worker_pids(pool))
@@ -103,13 +105,13 @@ async def test_killed_worker_is_replaced(caplog: pytest.LogCaptureFixture) -> No
             while not broken._broken:  # the executor notices the death
                 await anyio.sleep(0.01)
 
-        assert await pool.plan(request) == []
+        assert await pool.plan(SNAKE_PLAN, request) == []
         stats = pool.statistics()
         assert stats.failed == 1 and stats.replacements == 1
         assert pool._executor is not broken
         assert victim not in worker_pids(pool)
         assert victim not in child_pids()  # reaped, not a zombie
-        assert await pool.plan(request) == expected
+        assert await pool.plan(SNAKE_PLAN, request) == expected
         assert any("died" in record.getMessage() for record in caplog.records)
         assert any("replaced" in record.getMessage() for record in caplog.records)
 
@@ -119,7 +121,7 @@ async def test_no_child_process_remains_after_exit() -> None:
     async with PlannerPool(processes=2) as pool:
         workers = worker_pids(pool)
         assert len(workers) == 2
-        assert await pool.plan(small_request())
+        assert await pool.plan(SNAKE_PLAN, small_request())
         # Leave with plans still running: they are cancelled, workers joined.
         async with anyio.create_task_group() as tg:
             for _ in range(4):
@@ -140,7 +142,7 @@ async def test_in_flight_cap_is_respected() -> None:
         results: list[list[str]] = []
 
         async def one() -> None:
-            results.append(await pool.plan(slow_request()))
+            results.append(await pool.plan(SNAKE_PLAN, slow_request()))
 
         async with anyio.create_task_group() as tg:
             for _ in range(6):
@@ -162,7 +164,7 @@ async def test_inline_planning_starts_no_process() -> None:
     before = child_pids()
     async with PlannerPool(processes=0) as pool:
         request = small_request()
-        assert await pool.plan(request) == run_plan(request)
+        assert await pool.plan(SNAKE_PLAN, request) == run_plan(request)
         assert child_pids() - before - not_ours() == set()
         assert pool.statistics().processes == 0
 
@@ -170,7 +172,7 @@ async def test_inline_planning_starts_no_process() -> None:
 async def test_plan_outside_the_pool_is_refused() -> None:
     pool = PlannerPool(processes=0)
     with pytest.raises(RuntimeError, match="not open"):
-        await pool.plan(small_request())
+        await pool.plan(SNAKE_PLAN, small_request())
     with pytest.raises(ValueError):
         PlannerPool(processes=-1)
     with pytest.raises(ValueError):

@@ -135,13 +135,13 @@ class SlowSnake(SnakeGame):
 
     name = "slow"
 
-    def step(self):
+    def step(self, tick: int = 0, dt: float = 0.0):
         self.steps = getattr(self, "steps", 0) + 1
         if self.steps % 10 == 0:
             until = time.perf_counter() + 0.030
             while time.perf_counter() < until:
                 pass
-        return super().step()
+        return super().step(tick, dt)
 
 
 async def test_the_tick_loop_keeps_its_grid_under_slow_ticks(monkeypatch):

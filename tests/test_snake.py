@@ -69,7 +69,7 @@ def assert_spawn_rule(game: SnakeGame, s: dict[str, Any]) -> None:
 
 
 def test_catalog() -> None:
-    assert GAMES == {"snake": SnakeWithBots}
+    assert GAMES["snake"] is SnakeWithBots
     assert get_game("snake") is SnakeWithBots
     assert issubclass(SnakeWithBots, SnakeGame)
     with pytest.raises(KeyError):

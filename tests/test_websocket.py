@@ -297,11 +297,11 @@ class ExplodingSnake(SnakeGame):
     name = "exploding"
     steps = 0
 
-    def step(self):
+    def step(self, tick: int = 0, dt: float = 0.0):
         ExplodingSnake.steps += 1
         if ExplodingSnake.steps == 3:
             raise RuntimeError("boom in the rules")
-        return super().step()
+        return super().step(tick, dt)
 
 
 def test_a_crashing_room_closes_4001_and_others_tick_on(client, monkeypatch, caplog):

@@ -20,8 +20,9 @@ import anyio
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
 from asgi_mmo.fanout import fan_out
-from asgi_mmo.games.base import GameOptions, InvalidInput
+from asgi_mmo.games.base import InvalidInput
 from asgi_mmo.games.catalog import GAMES
+from asgi_mmo.games.inputs import check_input
 from asgi_mmo.protocol import TickFrame
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.settings import Settings
@@ -52,8 +53,6 @@ class RoomMirror:
         self._closed = False
         self._welcomes: dict[str, tuple[str, int]] = {}  # player -> (welcome frame, its tick)
         self._sent: dict[str, int] = {}  # player -> highest input seq passed on
-        # Validates inputs here, so a bad one is refused at once (the owner checks again).
-        self._rules = GAMES[config.game].create(GameOptions(config.width, config.height, 0))
 
     @property
     def closed(self) -> bool:
@@ -99,7 +98,7 @@ class RoomMirror:
         if seq <= self._sent.get(seat.player_id, 0):
             return
         try:
-            self._rules.parse_input(data)
+            check_input(GAMES[self.config.game], data)  # refused here at once; the owner checks again
         except InvalidInput as error:
             raise MessageRefused("bad_message", str(error)) from None
         self._sent[seat.player_id] = seq

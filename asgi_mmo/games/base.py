@@ -1,10 +1,17 @@
-"""What a game gives a room.
+"""What a game gives a room: Game API v2 (docs/games.md is the author's guide).
 
 A game is pure code: no I/O, no clock, no anyio. The room owns time and the
 network; it calls the game between ticks (players joining, leaving, sending
-inputs) and once per tick (`step`). Everything a game returns is plain JSON
-data (dicts, lists, str, int, float, bool, None) that the room serialises once
-per tick for all of its players.
+inputs) and once per tick (`step`, with the tick's number and duration).
+Everything a game returns is plain JSON data (dicts, lists, str, int, float,
+bool, None) that the room serialises once per tick for all of its players.
+
+A game declares what the rest of the server and its clients need to know
+about it as class attributes: a title and description for people, its own
+options (`games/options.py` validates them before a room is made), the JSON
+Schema of its inputs (`games/inputs.py` checks every input against it before
+`parse_input` sees it), and, when its bots plan off the event loop, the name
+of the planning function worker processes run.
 
 Adding a game means writing one class that satisfies `Game` and listing it in
 `asgi_mmo.games.catalog`; the room, registry and network code do not change.
@@ -12,8 +19,12 @@ Adding a game means writing one class that satisfies `Game` and listing it in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from asgi_mmo.games.options import Option, OptionValue
 
 
 class InvalidInput(ValueError):
@@ -25,12 +36,19 @@ class InvalidInput(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class GameOptions:
-    """Settings a room hands to its game when it creates it."""
+class GameSetup:
+    """What a room hands its game when it creates it."""
 
+    #: the field's size: cells for a game on a grid, world units for a game on a plane
     width: int
     height: int
+    #: the game's own options, checked against `Game.options`, every default filled in
+    options: Mapping[str, OptionValue] = field(default_factory=dict)
     seed: int | None = None
+
+
+#: Round one's name for `GameSetup` (no options then).
+GameOptions = GameSetup
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +83,32 @@ class BotDriver(Protocol):
         """The answer to the bot's last request (an empty plan when planning failed)."""
         ...
 
+    def forget(self, bot_id: str) -> None:
+        """The bot's last request could not be queued (the planners are busy): plan again later."""
+        ...
+
 
 class Game(Protocol):
     """The interface between a room and its game rules."""
 
     #: The name used in the protocol (`game` query parameter, room lists).
     name: ClassVar[str]
+    #: For people: the lobby shows them (`GET /api/games`).
+    title: ClassVar[str]
+    description: ClassVar[str]
     #: Field size used when a room does not choose one.
     default_width: ClassVar[int]
     default_height: ClassVar[int]
+    #: The game's own settings, beyond those every room has (`POST /api/rooms` `"options"`).
+    options: ClassVar[Mapping[str, Option]]
+    #: JSON Schema (draft 2020-12) of an input's `data`, with `examples`; checked before `parse_input`.
+    input_schema: ClassVar[Mapping[str, Any]]
+    #: `"module:function"` that worker processes call with a bot's plan request (None: bots
+    #: plan on the loop or not at all). The module should import little: every worker loads it.
+    plan_function: ClassVar[str | None]
 
     @classmethod
-    def create(cls, options: GameOptions) -> Game:
+    def create(cls, setup: GameSetup) -> Game:
         """A new game with an empty field."""
         ...
 
@@ -103,9 +135,12 @@ class Game(Protocol):
         a score above 0 that leaves takes its score to the leaderboard)."""
         ...
 
-    def parse_input(self, data: Any) -> Any:
-        """Validate an input's `data` from the wire; raise `InvalidInput`.
+    @classmethod
+    def parse_input(cls, data: Any) -> Any:
+        """An input's `data`, already checked against `input_schema`, as the game's own value.
 
+        Raise `InvalidInput` for what a schema cannot say. A class method, so a
+        process that only relays a room checks inputs without building a game.
         What it returns is handed to `apply_input` unchanged.
         """
         ...
@@ -118,8 +153,9 @@ class Game(Protocol):
         """
         ...
 
-    def step(self) -> list[ScoreEvent]:
-        """Advance the game by one tick; return the scores that became final."""
+    def step(self, tick: int, dt: float) -> list[ScoreEvent]:
+        """Advance the game by one tick, the room's tick `tick` (the one this step makes),
+        which lasts `dt` seconds; return the scores that became final."""
         ...
 
     def snapshot(self) -> dict[str, Any]:
@@ -141,6 +177,6 @@ class Game(Protocol):
         """`{"score": int, "alive": bool}` for the admin API."""
         ...
 
-    # Optional: a game with bots also defines
-    #     def make_bot_driver(self) -> BotDriver
-    # and the room steers its bots through it; without it, bots stand still.
+    def make_bot_driver(self) -> BotDriver | None:
+        """The driver that steers this game's bots; None: bots stand still."""
+        ...

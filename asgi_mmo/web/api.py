@@ -1,4 +1,4 @@
-"""The public HTTP API: rooms, the leaderboard, health and readiness.
+"""The public HTTP API: games, rooms, the leaderboard, health and readiness.
 
 Errors are raised, never answered here: web/errors.py maps each to its status and code.
 """
@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from asgi_mmo.exceptions import BadRequest, ServerDraining
+from asgi_mmo.games.catalog import GAMES, game_info
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.scores.leaderboard import Leaderboard
 from asgi_mmo.web.state import registry_of
@@ -30,6 +31,11 @@ async def json_body(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise BadRequest("the body must be JSON") from None
+
+
+async def games(request: Request) -> Response:
+    """Every game this server runs: title, description, options and input schema."""
+    return JSONResponse({"games": [game_info(game) for game in GAMES.values()]})
 
 
 class Rooms(HTTPEndpoint):
@@ -72,6 +78,7 @@ async def readyz(request: Request) -> Response:
 
 def api_routes() -> list[BaseRoute]:
     return [
+        Route("/api/games", games, methods=["GET"]),
         Route("/api/rooms", Rooms),
         Route("/api/leaderboard", leaderboard, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

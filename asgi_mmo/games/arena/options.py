@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from asgi_mmo.games.setup import Option
+from asgi_mmo.exceptions import BadRequest
+from asgi_mmo.games.options import Option, resolve_options
 
 SHIP_RADIUS: Final = 0.8
 SHOT_RANGE: Final = 25.0
@@ -50,21 +51,10 @@ class ArenaRules:
         Raises `ValueError` for an unknown name, a wrong type or a value out of
         range (the room validates first; this guards direct callers).
         """
-        unknown = set(options) - set(OPTIONS)
-        if unknown:
-            raise ValueError(f"unknown arena option(s) {sorted(unknown)}; known: {sorted(OPTIONS)}")
-        values: dict[str, int | float] = {}
-        for name, option in OPTIONS.items():
-            value = options.get(name, option.default)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"arena option {name!r} must be a number, got {value!r}")
-            if option.type == "integer" and not (isinstance(value, int) or value.is_integer()):
-                raise ValueError(f"arena option {name!r} must be an integer, got {value!r}")  # 3.0 is one
-            low = -math.inf if option.minimum is None else option.minimum
-            high = math.inf if option.maximum is None else option.maximum
-            if not (math.isfinite(value) and low <= value <= high):
-                raise ValueError(f"arena option {name!r} must be between {low} and {high}, got {value!r}")
-            values[name] = int(value) if option.type == "integer" else float(value)
+        try:
+            values = resolve_options(OPTIONS, dict(options))
+        except BadRequest as error:
+            raise ValueError(error.message) from None
         return cls(
             hit_points=int(values["hit_points"]),
             ship_speed=float(values["ship_speed"]),

@@ -24,7 +24,8 @@ from asgi_mmo.games.arena.options import (
 )  # fmt: skip
 from asgi_mmo.games.arena.ships import PALETTE, Ship, ShipView
 from asgi_mmo.games.base import BotDriver, ScoreEvent
-from asgi_mmo.games.setup import GameSetup, Option
+from asgi_mmo.games.base import GameSetup
+from asgi_mmo.games.options import Option
 
 _SLOT: Final = HISTORY - 1  # tick & _SLOT is a tick's place in a ship's history ring
 
@@ -42,6 +43,7 @@ class ArenaGame:
     default_height: ClassVar[int] = 40
     options: ClassVar[Mapping[str, Option]] = OPTIONS
     input_schema: ClassVar[Mapping[str, Any]] = INPUT_SCHEMA
+    plan_function: ClassVar[str | None] = None  # its bots decide on the loop, in microseconds
 
     def __init__(self, width: int, height: int, seed: int | None = None, rules: ArenaRules | None = None) -> None:
         """An empty field; `create` is what rooms use."""

@@ -8,6 +8,8 @@ bottom, `rules` and `pathfinding` on it, `bots` on those, `game` on top.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from asgi_mmo.games.snake.bots import SnakeBots
 from asgi_mmo.games.snake.rules import SnakeGame
 
@@ -16,6 +18,9 @@ __all__ = ["SnakeWithBots"]
 
 class SnakeWithBots(SnakeGame):
     """`SnakeGame` whose server-driven players move (see `Game.make_bot_driver`)."""
+
+    #: what worker processes run for a bot's plan request (it imports the standard library only)
+    plan_function: ClassVar[str | None] = "asgi_mmo.games.snake.pathfinding:run_plan"
 
     def make_bot_driver(self) -> SnakeBots:
         return SnakeBots(self)

@@ -13,9 +13,11 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import pairwise
+from collections.abc import Mapping
 from typing import Any, ClassVar, Final, Self
 
-from asgi_mmo.games.base import GameOptions, InvalidInput, ScoreEvent
+from asgi_mmo.games.base import BotDriver, GameSetup, InvalidInput, ScoreEvent
+from asgi_mmo.games.options import Option
 from asgi_mmo.games.snake.directions import DIRECTIONS, OPPOSITE
 
 Cell = tuple[int, int]
@@ -23,6 +25,17 @@ Cell = tuple[int, int]
 _DIR_OF_STEP: Final[dict[Cell, str]] = {v: k for k, v in DIRECTIONS.items()}
 #: What `parse_input` returns for `{"respawn": true}`.
 RESPAWN: Final = "respawn"
+#: `input.data` of snake (docs/snake.md): a turn or a respawn, nothing else.
+INPUT_SCHEMA: Final[Mapping[str, Any]] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "snake input",
+    "type": "object",
+    "oneOf": [
+        {"properties": {"dir": {"enum": list(DIRECTIONS)}}, "required": ["dir"], "additionalProperties": False},
+        {"properties": {"respawn": {"const": True}}, "required": ["respawn"], "additionalProperties": False},
+    ],
+    "examples": [{"dir": "up"}, {"dir": "left"}, {"respawn": True}],
+}
 
 #: Distinct colours, handed out by join order (cycling after the last).
 PALETTE: Final = (
@@ -70,8 +83,15 @@ class SnakeGame:
     here: rooms run `game.SnakeWithBots`, which adds their driver."""
 
     name: ClassVar[str] = "snake"
+    title: ClassVar[str] = "Snake"
+    description: ClassVar[str] = (
+        "Steer your snake to the food digits and grow; run into a wall, a stone or a snake and you are out."
+    )
     default_width: ClassVar[int] = 40
     default_height: ClassVar[int] = 30
+    options: ClassVar[Mapping[str, Option]] = {}
+    input_schema: ClassVar[Mapping[str, Any]] = INPUT_SCHEMA
+    plan_function: ClassVar[str | None] = None  # the rules alone have no bots (game.SnakeWithBots)
 
     def __init__(
         self,
@@ -103,9 +123,12 @@ class SnakeGame:
 
     # -- the Game protocol ------------------------------------------------
 
+    def make_bot_driver(self) -> BotDriver | None:
+        return None  # bots stand still in the bare rules; rooms run game.SnakeWithBots
+
     @classmethod
-    def create(cls, options: GameOptions) -> Self:
-        game = cls(options.width, options.height, options.seed)
+    def create(cls, setup: GameSetup) -> Self:
+        game = cls(setup.width, setup.height, setup.seed)
         for _ in range(game.stone_limit // 2):
             cell = game._random_free_cell()
             if cell is not None:
@@ -167,8 +190,11 @@ class SnakeGame:
         self._occupied.difference_update(snake.body)
         return self._score_event(snake)
 
-    def parse_input(self, data: Any) -> str:
-        """`"up"`/`"down"`/`"left"`/`"right"` for a turn, `RESPAWN` for a respawn."""
+    @classmethod
+    def parse_input(cls, data: Any) -> str:
+        """`"up"`/`"down"`/`"left"`/`"right"` for a turn, `RESPAWN` for a respawn.
+
+        The room checks `INPUT_SCHEMA` first; these checks keep the rules safe on their own."""
         if not isinstance(data, dict):
             raise InvalidInput('snake input must be an object: {"dir": ...} or {"respawn": true}')
         if data.keys() == {"dir"}:
@@ -193,7 +219,8 @@ class SnakeGame:
             # inputs within one tick turns it back into its neck.
             snake.next_dir = parsed
 
-    def step(self) -> list[ScoreEvent]:
+    def step(self, tick: int = 0, dt: float = 0.0) -> list[ScoreEvent]:
+        """One cell per tick, whatever the tick's length (the rules count ticks, not seconds)."""
         live = [s for s in self._snakes.values() if s.alive]
         occupied, stones, food = self._occupied, self._stones, self._food
         # 1. Every live snake's new head; tails of non-growing snakes move on.

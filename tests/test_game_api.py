@@ -1,0 +1,122 @@
+"""Game API v2 at the edge: `GET /api/games`, room options, and input schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from asgi_mmo.exceptions import BadRequest
+from asgi_mmo.games.base import Game, InvalidInput
+from asgi_mmo.games.catalog import DEFAULT_GAME, GAMES
+from asgi_mmo.games.inputs import check_input
+from asgi_mmo.games.options import Option, resolve_options
+
+GAME_CLASSES = sorted(GAMES.values(), key=lambda game: game.name)
+#: JSON values of every kind, nested, the way a hostile client could send them
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def test_the_games_are_listed_with_what_clients_need(client: TestClient) -> None:
+    answer = client.get("/api/games")
+    assert answer.status_code == 200
+    games = {game["name"]: game for game in answer.json()["games"]}
+    assert {"snake", "arena"} <= set(games)
+    for info in games.values():
+        assert set(info) >= {"name", "title", "description", "options", "input"}
+        assert info["title"] and info["description"]
+        jsonschema.Draft202012Validator.check_schema(info["input"])
+        assert info["input"]["examples"], "every game shows at least one example input"
+        for example in info["input"]["examples"]:
+            jsonschema.Draft202012Validator(info["input"]).validate(example)
+        for option in info["options"].values():
+            assert option["type"] in ("integer", "number", "boolean", "string")
+            assert {"default", "description"} <= set(option)
+
+
+def test_snake_is_the_default_game() -> None:
+    assert DEFAULT_GAME == "snake"
+
+
+@pytest.mark.parametrize("game", GAME_CLASSES, ids=lambda game: game.name)
+def test_every_example_input_is_accepted(game: type[Game]) -> None:
+    for example in game.input_schema["examples"]:
+        check_input(game, example)
+
+
+@pytest.mark.parametrize("game", GAME_CLASSES, ids=lambda game: game.name)
+@settings(max_examples=300, deadline=None)
+@given(data=JSON)
+def test_the_fast_validator_agrees_with_the_reference(game: type[Game], data: Any) -> None:
+    """fastjsonschema (the server's) and jsonschema (the reference) judge every input alike."""
+    reference_ok = jsonschema.Draft202012Validator(game.input_schema).is_valid(data)
+    try:
+        check_input(game, data)
+    except InvalidInput:
+        accepted = False
+    else:
+        accepted = True
+    # parse_input may refuse more than a schema can say, never less.
+    assert accepted <= reference_ok
+    if reference_ok and not accepted:
+        with pytest.raises(InvalidInput, match="^(?!input data does not match)"):
+            check_input(game, data)
+
+
+def test_room_options_are_filled_in_and_echoed(client: TestClient) -> None:
+    arena = GAMES["arena"]
+    name, option = next((n, o) for n, o in arena.options.items() if o.type == "integer")
+    assert option.maximum is not None
+    answer = client.post("/api/rooms", json={"game": "arena", "options": {name: int(option.maximum)}})
+    assert answer.status_code == 201
+    used = answer.json()["options"]
+    assert used[name] == option.maximum
+    assert set(used) == set(arena.options)  # every default is filled in
+    assert all(used[other] == spec.default for other, spec in arena.options.items() if other != name)
+
+
+@pytest.mark.parametrize("options", [
+    {"no_such_option": 1},
+    "not an object",
+    [1, 2],
+    {"hit_points": "3"},
+    {"hit_points": 3.5},
+    {"hit_points": True},
+    {"hit_points": 0},
+    {"hit_points": 10_000},
+    {"hit_points": 1e300},
+    {"lag_compensation_ms": -1},
+])
+def test_bad_options_answer_422_and_make_no_room(client: TestClient, options: object) -> None:
+    before = client.get("/api/rooms").json()["rooms"]
+    answer = client.post("/api/rooms", json={"game": "arena", "options": options})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "bad_request"
+    assert client.get("/api/rooms").json()["rooms"] == before
+
+
+def test_options_of_another_game_are_unknown(client: TestClient) -> None:
+    answer = client.post("/api/rooms", json={"game": "snake", "options": {"hit_points": 3}})
+    assert answer.status_code == 422
+    assert "unknown option 'hit_points'" in answer.json()["error"]["message"]
+
+
+def test_option_checks() -> None:
+    spec = {
+        "speed": Option("number", 1.0, "how fast", minimum=0.5, maximum=2),
+        "mode": Option("string", "a", "which", enum=("a", "b")),
+        "on": Option("boolean", False, "whether"),
+    }
+    assert resolve_options(spec, None) == {"speed": 1.0, "mode": "a", "on": False}
+    assert resolve_options(spec, {"speed": 2, "mode": "b", "on": True}) == {"speed": 2.0, "mode": "b", "on": True}
+    for bad in ({"speed": 3}, {"speed": "1"}, {"mode": "c"}, {"mode": 1}, {"on": 1}, {"other": 1}):
+        with pytest.raises(BadRequest):
+            resolve_options(spec, bad)
