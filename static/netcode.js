@@ -192,7 +192,10 @@ export class Predictor {
     this.serverTick = tick;
     if (ack > this.ack) this.#acknowledge(ack, tick);
     const from = tick + this.shift;
-    if (this.tick == null || this.tick < from) this.tick = from;
+    if (this.tick == null || this.tick < from) {
+      this.tick = from; // the clock was behind the picture: that tick starts now
+      this.#elapsed = 0;
+    }
     if (this.tick > from + this.maxLead) this.#pullBack(from + this.maxLead);
     this.#dropLost(from);
     const server = this.own(snapshot, this.player);
@@ -620,30 +623,42 @@ function isEntityList(value) {
  *   `data` and records `controls` (default `data`; null: nothing) with the
  *   predictor; returns the seq (0: not sent).
  * @property {(now?: number) => Record<string, any> | null} frame the picture
- *   to draw now: interpolated, the own entity predicted. Advances the
- *   predictor by the time since the last call.
+ *   to draw now: interpolated, the own entity predicted (its clock run up
+ *   to `now` first).
  * @property {(now?: number) => number | null} seenTick the tick the player sees.
  * @property {() => void} unbind stop listening to the client.
  */
 
 /**
  * Wire a predictor and an interpolator to an `MmoClient`: every `welcome`
- * resets both, every `welcome`, `state` and `tick` feeds both, every `pong`
- * gives the predictor its first guess of the lead.
+ * resets both; every `welcome`, `state` and `tick` is pushed to the
+ * interpolator and reconciled by the predictor (its clock run up to the
+ * moment the picture came first); every `pong` gives the predictor its guess
+ * of the lead until an ack teaches it.
  * @param {NetcodeClient} client
  * @param {{predictor?: Predictor<any> | null, interpolator?: Interpolator, now?: () => number}} [parts]
  * @returns {Netcode}
  */
 export function bindNetcode(client, { predictor = null, interpolator = new Interpolator(), now = interpolator.now } = {}) {
+  /** @type {number | null} when the predictor's clock was last advanced */
+  let advanced = null;
+  /** Run the predictor's clock up to `at` (before a reconcile, too: no time is counted twice). */
+  const catchUp = (at = now()) => {
+    if (advanced != null) predictor?.advance(Math.max(0, at - advanced) / 1000);
+    advanced = at;
+  };
   const update = () => {
     if (client.snapshot == null || client.tick == null) return;
-    interpolator.push(client.snapshot, client.tick);
+    const at = now();
+    interpolator.push(client.snapshot, client.tick, at);
+    catchUp(at);
     predictor?.reconcile(client.snapshot, client.ack, client.tick);
   };
   const welcome = () => {
     const tickRate = client.tickRate || undefined;
     interpolator.reset({ tickRate });
     predictor?.reset({ player: client.player, tickRate });
+    advanced = null;
     update();
   };
   /** @param {any} event */
@@ -656,8 +671,6 @@ export function bindNetcode(client, { predictor = null, interpolator = new Inter
     ["pong", pong],
   ];
   for (const [type, fn] of listeners) client.addEventListener(type, fn);
-  /** @type {number | null} */
-  let lastFrame = null;
   return {
     sendInput(data, controls = data) {
       const seq = client.sendInput(data);
@@ -665,8 +678,7 @@ export function bindNetcode(client, { predictor = null, interpolator = new Inter
       return seq;
     },
     frame(at = now()) {
-      if (lastFrame != null) predictor?.advance(Math.max(0, at - lastFrame) / 1000);
-      lastFrame = at;
+      catchUp(at);
       const picture = interpolator.sample(at);
       return predictor ? predictor.overlay(picture) : picture;
     },

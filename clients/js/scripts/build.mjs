@@ -16,5 +16,7 @@ await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
 for (const name of MODULES) await copyFile(join(staticDir, name), join(dist, name));
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
+for (const project of ["tsconfig.build.json", "tsconfig.build-netcode.json"]) {
+  execFileSync(process.execPath, [tsc, "-p", join(root, project)], { stdio: "inherit" });
+}
 console.log(`built ${MODULES.length} modules and their declarations into dist/`);

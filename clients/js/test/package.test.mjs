@@ -1,0 +1,47 @@
+// The package as a front-end developer installs it: dist/ holds the very
+// files the pages load, with declarations, reachable through `exports`.
+// (npm test builds dist/ first: see "pretest" in package.json.)
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { MODULES } from "../scripts/build.mjs";
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+const pkg = JSON.parse(await readFile(here("../package.json"), "utf8"));
+
+test("dist/ holds each module byte for byte as static/ has it, with its declarations", async () => {
+  for (const name of MODULES) {
+    const built = await readFile(here(`../dist/${name}`), "utf8");
+    const source = await readFile(here(`../../../static/${name}`), "utf8");
+    assert.equal(built, source, `dist/${name} differs from static/${name}: run npm run build`);
+    const declarations = await readFile(here(`../dist/${name.replace(/\.js$/, ".d.ts")}`), "utf8");
+    assert.match(declarations, /export /);
+  }
+});
+
+test("every module is exported with its types, and nothing else is", () => {
+  const expected = Object.fromEntries(
+    MODULES.map((name) => [
+      `./${name}`,
+      { types: `./dist/${name.replace(/\.js$/, ".d.ts")}`, default: `./dist/${name}` },
+    ]),
+  );
+  expected["./package.json"] = "./package.json";
+  assert.deepEqual(pkg.exports, expected);
+  assert.equal(pkg.type, "module");
+  assert.deepEqual(pkg.dependencies ?? {}, {});
+});
+
+test("the package imports by its own name", async () => {
+  const netcode = await import(`${pkg.name}/netcode.js`);
+  const client = await import(`${pkg.name}/mmo-client.js`);
+  const snake = await import(`${pkg.name}/snake-delta.js`);
+  assert.equal(typeof netcode.Predictor, "function");
+  assert.equal(typeof netcode.Interpolator, "function");
+  assert.equal(typeof netcode.bindNetcode, "function");
+  assert.equal(typeof client.MmoClient, "function");
+  assert.equal(typeof snake.applySnakeDelta, "function");
+  const built = new URL(import.meta.resolve(`${pkg.name}/netcode.js`));
+  assert.match(built.pathname, /\/clients\/js\/dist\/netcode\.js$/);
+});
