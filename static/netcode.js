@@ -63,9 +63,9 @@ function clamp(value, low, high) {
  * @property {number} [maxPending=128] unacknowledged inputs kept at most.
  * @property {number} [maxLead=32] ticks the prediction may run ahead of the
  *   last server picture; beyond that `advance` holds (the server went quiet).
- * @property {number} [lostAfter=64] an input still unacknowledged this many
- *   ticks after the server should have applied it is dropped as lost (the
- *   server refused it: `rate_limited`, `bad_message`).
+ * @property {number} [lostAfter=64] an input still unacknowledged when the
+ *   server's pictures are more than this many ticks past its first tick is
+ *   dropped as lost (the server refused it: `rate_limited`, `bad_message`).
  */
 
 /**

@@ -1,9 +1,13 @@
 // The package as a front-end developer installs it: dist/ holds the very
 // files the pages load, with declarations, reachable through `exports`.
-// (npm test builds dist/ first: see "pretest" in package.json.)
+// (npm test builds dist/ first: see "pretest" in package.json.) The last
+// test packs and installs it into a scratch project, offline.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MODULES } from "../scripts/build.mjs";
 
@@ -44,4 +48,35 @@ test("the package imports by its own name", async () => {
   assert.equal(typeof snake.applySnakeDelta, "function");
   const built = new URL(import.meta.resolve(`${pkg.name}/netcode.js`));
   assert.match(built.pathname, /\/clients\/js\/dist\/netcode\.js$/);
+});
+
+test("the packed tarball installs into a project and imports there", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "asgi-mmo-client-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const npm = (args, cwd) =>
+    execFileSync("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { cwd, encoding: "utf8" });
+  // dist/ is fresh (pretest built it): pack without running prepack again
+  const packed = JSON.parse(npm(["pack", "--json", "--ignore-scripts", "--pack-destination", dir], here("..")));
+  const files = packed[0].files.map((f) => f.path).sort();
+  assert.deepEqual(files, [
+    "README.md",
+    ...MODULES.flatMap((m) => [`dist/${m.replace(/\.js$/, ".d.ts")}`, `dist/${m}`]),
+    "package.json",
+  ].sort());
+  const app = join(dir, "app");
+  await mkdir(app);
+  await writeFile(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+  npm(["install", "--offline", join(dir, packed[0].filename)], app);
+  const out = execFileSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `import { Predictor } from "${pkg.name}/netcode.js";
+       import { MmoClient } from "${pkg.name}/mmo-client.js";
+       console.log(typeof Predictor, typeof MmoClient);`,
+    ],
+    { cwd: app, encoding: "utf8" },
+  );
+  assert.equal(out.trim(), "function function");
 });
