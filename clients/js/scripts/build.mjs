@@ -6,7 +6,10 @@ import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const MODULES = ["mmo-client.js", "netcode.js", "snake-delta.js"];
+/** The package's entry points (package.json "exports"). */
+export const ENTRY_POINTS = ["mmo-client.js", "netcode.js", "snake-delta.js"];
+/** Every file dist/ holds: the entry points and the modules they import. */
+export const MODULES = [...ENTRY_POINTS, "predictor.js", "interpolator.js"];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const staticDir = join(root, "..", "..", "static");

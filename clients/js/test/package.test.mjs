@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { MODULES } from "../scripts/build.mjs";
+import { ENTRY_POINTS, MODULES } from "../scripts/build.mjs";
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const pkg = JSON.parse(await readFile(here("../package.json"), "utf8"));
@@ -26,7 +26,7 @@ test("dist/ holds each module byte for byte as static/ has it, with its declarat
 
 test("every module is exported with its types, and nothing else is", () => {
   const expected = Object.fromEntries(
-    MODULES.map((name) => [
+    ENTRY_POINTS.map((name) => [
       `./${name}`,
       { types: `./dist/${name.replace(/\.js$/, ".d.ts")}`, default: `./dist/${name}` },
     ]),

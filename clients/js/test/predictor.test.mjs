@@ -115,6 +115,16 @@ test("an older picture is ignored; so is an ack lower than one seen", () => {
   assert.equal(p.input(4, { vx: 9 }), true);
 });
 
+test("an input is copied when recorded: a page may reuse its controls object", () => {
+  const p = predictor();
+  p.reconcile(world(0), 0, 0);
+  const controls = { vx: 1 };
+  p.input(1, controls);
+  controls.vx = 5;
+  p.advance(2);
+  assert.equal(p.state.x, 2);
+});
+
 test("inputs before any picture, or whose seq does not grow, are refused", () => {
   const p = predictor();
   assert.equal(p.input(1, { vx: 1 }), false);
