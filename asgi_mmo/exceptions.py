@@ -2,12 +2,12 @@
 
     AsgiMmoError
     ├── ConfigError          settings.py: a bad ASGI_MMO_* variable; the server refuses to start
-    ├── BadRequest           web/api.py, roomconfig.py: an HTTP request body or field is invalid (422)
+    ├── BadRequest           web/api.py, roomconfig.py, games/options.py: an HTTP request body or field is invalid (422)
     ├── Unauthorized         web/admin.py: an admin request without the right token (401)
     ├── NotFound             web/admin.py: no such room (404)
     ├── ServerDraining       web/api.py: the server is going down and makes no rooms (503)
-    ├── LeaderboardUnavailable  scores/leaderboard.py: the database cannot be read or written now (503)
-    ├── BackendUnavailable   backends/redis.py: Redis does not answer; rooms keep ticking locally (503)
+    ├── LeaderboardUnavailable  scores/: the score store cannot be read or written now (503)
+    ├── BackendUnavailable   backends/: the shared store (Redis) does not answer; rooms keep ticking locally (503)
     └── ProtocolError        protocol.py, websocket.py, registry.py: a client broke the contract;
         │                    carries the wire error code and, when the connection must end,
         │                    the WebSocket close code
