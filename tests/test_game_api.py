@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 import jsonschema
 import pytest
@@ -11,7 +15,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from asgi_mmo.exceptions import BadRequest
-from asgi_mmo.games.base import Game, InvalidInput
+from asgi_mmo.games.base import Game, GameSetup, InvalidInput, ScoreEvent
 from asgi_mmo.games.catalog import DEFAULT_GAME, GAMES
 from asgi_mmo.games.inputs import check_input
 from asgi_mmo.games.options import Option, resolve_options
@@ -120,3 +124,36 @@ def test_option_checks() -> None:
     for bad in ({"speed": 3}, {"speed": "1"}, {"mode": "c"}, {"mode": 1}, {"on": 1}, {"other": 1}):
         with pytest.raises(BadRequest):
             resolve_options(spec, bad)
+
+
+def test_the_guides_whole_game_works() -> None:
+    """docs/games.md's "A whole game" runs as written, through the server's own checks."""
+    guide = (Path(__file__).parent.parent / "docs" / "games.md").read_text()
+    section = guide[guide.index("## A whole game") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    namespace: dict[str, Any] = {}
+    exec(compile(code.group(1), "docs/games.md", "exec"), namespace)
+    game_class: type[Game] = namespace["ClickGame"]
+    options = resolve_options(game_class.options, {"points": 2})
+    game = game_class.create(GameSetup(10, 10, options, seed=None))
+    game.add_player("a", "ann")
+    game.add_player("b", "bob", bot=True)
+    previous = game.snapshot()
+    game.take_delta()
+    game.apply_input("a", check_input(game_class, {"click": True}))
+    game.apply_input("a", check_input(game_class, {"click": True}))
+    with pytest.raises(InvalidInput):
+        check_input(game_class, {"click": 1})
+    for example in game_class.input_schema["examples"]:
+        check_input(game_class, example)
+    assert game.step(1, 0.1) == []
+    assert game.take_delta() == {"players": [{"id": "a", "name": "ann", "score": 4, "bot": False}]}
+    assert game.player_stats("a") == {"score": 4, "alive": True}
+    copy = game_class.restore(orjson.loads(orjson.dumps(game.save())))
+    assert copy.snapshot() == game.snapshot() != previous
+    assert copy.take_delta() == {}
+    assert game.remove_player("a") == ScoreEvent("a", "ann", 4, False)
+    assert game.remove_player("b") is None
+    assert game.take_delta() == {"removed": ["a", "b"]}
+    assert game.make_bot_driver() is None

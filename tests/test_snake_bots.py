@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asgi_mmo.games.base import GameOptions
+from asgi_mmo.games.base import GameSetup
 from asgi_mmo.games.catalog import get_game
 from asgi_mmo.games.snake.bots import RESPAWN_TICKS, SnakeBots
 from asgi_mmo.games.snake.game import SnakeWithBots
@@ -104,7 +104,7 @@ def test_an_empty_plan_frees_the_bot_to_ask_again() -> None:
 
 def test_the_catalogs_snake_steers_its_bots_and_the_rules_know_no_bots() -> None:
     assert get_game("snake") is SnakeWithBots
-    game = SnakeWithBots.create(GameOptions(20, 20, seed=1))
+    game = SnakeWithBots.create(GameSetup(20, 20, seed=1))
     driver = game.make_bot_driver()  # what the room calls
     assert isinstance(driver, SnakeBots) and driver.game is game
     assert not hasattr(SnakeGame, "make_bot_driver")

@@ -47,9 +47,6 @@ class GameSetup:
     seed: int | None = None
 
 
-#: Round one's name for `GameSetup` (no options then).
-GameOptions = GameSetup
-
 
 @dataclass(frozen=True, slots=True)
 class ScoreEvent:
