@@ -15,10 +15,12 @@ import pytest
 from asgi_mmo.backends.memory import MemoryBackend
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused
+from asgi_mmo import roomview
 from asgi_mmo.games.catalog import GAMES
 from asgi_mmo.games.snake.rules import SnakeGame, apply_delta
+from asgi_mmo.peers import NoPeers
 from asgi_mmo.registry import RoomRegistry
-from asgi_mmo.room import Room
+from asgi_mmo.room import Room, RoomState
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.settings import Settings
 
@@ -32,7 +34,7 @@ async def running_registry(
     settings: Settings = FAST, backend: MemoryBackend | None = None
 ) -> AsyncIterator[RoomRegistry]:
     async with anyio.create_task_group() as tasks:
-        registry = RoomRegistry(settings, backend or MemoryBackend())
+        registry = RoomRegistry(settings, NoPeers.over(backend or MemoryBackend(), settings))
         await tasks.start(registry.run)
         yield registry
         tasks.cancel_scope.cancel()
@@ -112,6 +114,7 @@ async def test_racing_joins_start_one_loop():
 
         async def join(number: int) -> None:
             room, seat = await registry.join(name=f"p{number}")
+            assert isinstance(room, Room)
             await anyio.sleep(0)
             players.append(await connect(tasks, room, seat=seat))
 
@@ -298,10 +301,11 @@ async def test_a_saved_room_resumes_in_another_registry():
 
     async with running_registry(backend=backend) as second, anyio.create_task_group() as tasks:
         restored, seat = await second.join(name="alice", room_id=room.id, token=player.seat.token)
+        assert isinstance(restored, Room)
         assert restored.id == room.id and restored.tick == tick
         assert seat.player_id == player.seat.player_id and seat.ack == 7
         assert restored.game.snapshot() == snapshot
-        assert restored.statistics()["bots"] == 1
+        assert roomview.statistics(restored)["bots"] == 1
         again = await connect(tasks, restored, seat=seat)
         assert again.welcome["player"] == player.seat.player_id
         await anyio.sleep(0.1)
@@ -325,10 +329,28 @@ async def test_statistics_count_ticks_and_traffic():
         with anyio.fail_after(5):
             while room.tick < 10:
                 await anyio.sleep(0.02)
-        stats = room.statistics()
+        stats = roomview.statistics(room)
         assert stats["tick"] == room.tick >= 10
         assert stats["msgs_out"] >= 2 * (room.tick - 1)
         assert stats["bytes_out"] > stats["msgs_out"] * 20
         assert 0 <= stats["tick_ms"]["p50"] <= stats["tick_ms"]["p99"] <= stats["tick_ms"]["max"] < 20
         assert stats["players"] == 2 and stats["worker"] == registry.worker
+        tasks.cancel_scope.cancel()
+
+
+async def test_a_room_goes_from_idle_to_ticking_and_back_then_closed():
+    async with running_registry() as registry, anyio.create_task_group() as tasks:
+        room = registry.create_room(RoomConfig(tick_rate=50))
+        assert room.state is RoomState.IDLE
+        player = await connect(tasks, room)
+        with anyio.fail_after(5):
+            while room.tick < 2:
+                await anyio.sleep(0.01)
+        assert room.state is RoomState.TICKING
+        player.leave()
+        with anyio.fail_after(5):
+            while room.state is not RoomState.IDLE:
+                await anyio.sleep(0.01)
+        registry.close_room(room.id)
+        assert room.state is RoomState.CLOSED and room.closed
         tasks.cancel_scope.cancel()
