@@ -143,6 +143,7 @@ class Cluster:
                 logger.error("room lease lost room=%s; another process runs it now", room.id)
                 self._forget(owned)
                 room.close(refuse("server_shutdown", "the room moved to another server; reconnect with your token"))
+                await self.backend.unsubscribe(room_in(room.id))
 
     def _saved_ttl(self) -> float:
         return self.settings.seat_seconds + self.timings.save_margin_seconds
