@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from asgi_mmo.games.base import BotDriver
 
@@ -36,7 +36,7 @@ class BotPlans:
         self.driver = driver
         self._planner = planner
         self._concurrency = concurrency
-        self._requests: ObjectSendStream[tuple[str, Any]] | None = None
+        self._requests: MemoryObjectSendStream[tuple[str, Any]] | None = None
 
     def act(self, tick: int) -> None:
         """The bots' moves for this tick; their plan requests go to the workers, never waited for."""
@@ -69,7 +69,7 @@ class BotPlans:
             send.close()
             self._requests = None
 
-    async def _run(self, planner: Planner, requests: ObjectReceiveStream[tuple[str, Any]]) -> None:
+    async def _run(self, planner: Planner, requests: MemoryObjectReceiveStream[tuple[str, Any]]) -> None:
         """Hand plan requests to the planner; each answer reaches its bot when it comes."""
         async with requests:
             async for bot_id, request in requests:

@@ -18,7 +18,6 @@ from types import TracebackType
 from typing import Any, Self
 
 import anyio
-import orjson
 import pytest
 
 from asgi_mmo import roomview
@@ -27,16 +26,15 @@ from asgi_mmo.backends.memory import MemoryBackend, MemoryHub
 from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.cluster.node import Cluster
 from asgi_mmo.cluster.timings import ClusterTimings
-from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused
 from asgi_mmo.games.snake.rules import SnakeGame
 from asgi_mmo.names import room_in
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.room import Room
 from asgi_mmo.roomconfig import RoomConfig
-from asgi_mmo.seat import PlayerRoom, Seat
 from asgi_mmo.settings import Settings
 from tests.cluster import RedisProcess, run_redis
+from tests.players import Player
 
 pytestmark = pytest.mark.anyio
 
@@ -258,50 +256,11 @@ async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
 # ---- players: sockets without sockets ----------------------------------------------------------
 
 
-class Player:
-    """A player whose socket takes every frame at once and keeps it (`frames`)."""
-
-    def __init__(self, room: PlayerRoom, seat: Seat) -> None:
-        self.room = room
-        self.seat = seat
-        self.frames: list[dict[str, Any]] = []
-        self.connection = Connection(self._send, SETTINGS.outbox_frames)
-        self.welcome = orjson.loads(room.connect(seat, self.connection))
-        self.scope = anyio.CancelScope()
-        self.connection.bind_scope(self.scope)
-
-    async def _send(self, frame: str) -> None:
-        self.frames.append(orjson.loads(frame))
-
-    async def run(self) -> None:
-        try:
-            with self.scope:
-                await self.connection.run_writer()
-        finally:
-            self.connection.close_outbox()
-
-    def leave(self, *, leave: bool = True) -> None:
-        self.scope.cancel()
-        self.connection.close_outbox()
-        self.room.disconnect(self.seat, self.connection, leave=leave)
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [frame for frame in self.frames if frame["type"] == kind]
-
-    def acked(self, seq: int) -> bool:
-        return any(frame.get("ack", 0) >= seq for frame in self.frames if frame["type"] in ("tick", "state"))
-
-    @property
-    def closed_with(self) -> str | None:
-        reason = self.connection.close_reason
-        return None if reason is None else reason.code
-
-
 @asynccontextmanager
 async def playing(node: Node, room_id: str, name: str, token: str | None = None) -> AsyncIterator[Player]:
     """A player that joins `room_id` through `node`, as a socket on that process would."""
     room, seat = await node.registry.join(name=name, room_id=room_id, token=token)
-    player = Player(room, seat)
+    player = Player(room, seat, SETTINGS.outbox_frames)
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(player.run)
         yield player
@@ -383,8 +342,8 @@ async def test_a_player_plays_through_another_node(world: World) -> None:
         # Chat both ways.
         alice.room.chat(alice.seat, "hello from a")
         bob.room.chat(bob.seat, "hello from b")
+        await eventually(lambda: len(alice.of("chat")) == len(bob.of("chat")) == 2, "both chats reach both")
         for player in (alice, bob):
-            await eventually(lambda p=player: len(p.of("chat")) == 2, "both chats reach everyone")
             assert {frame["text"] for frame in player.of("chat")} == {"hello from a", "hello from b"}
         # The admin API sees both players, and where their sockets are.
         assert roomview.statistics(room)["players"] == 2
@@ -392,7 +351,7 @@ async def test_a_player_plays_through_another_node(world: World) -> None:
         assert via == {"alice": "node-a", "bob": "node-b"}
         check_sequence(bob)
         # Leaving through the relay frees the seat at the owner.
-        bob.leave()
+        bob.leave(leave=True)
         await eventually(lambda: bob.seat.player_id not in room.seats, "the seat is freed")
         assert room.players == 1
 

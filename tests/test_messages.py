@@ -73,12 +73,14 @@ def test_the_wire_format_is_the_one_older_processes_speak() -> None:
         "t": "join", "req": "r", "name": "bob", "token": None, "w": "w1"}
     assert orjson.loads(Input("w1", "p", 3, {"dir": "up"}).encode()) == {
         "t": "input", "p": "p", "seq": 3, "data": {"dir": "up"}, "w": "w1"}
-    assert orjson.loads(Disconnect("w1", "p", False).encode()) == {"t": "disconnect", "p": "p", "leave": False, "w": "w1"}
+    assert orjson.loads(Disconnect("w1", "p", False).encode()) == {
+        "t": "disconnect", "p": "p", "leave": False, "w": "w1"}
     assert orjson.loads(Kick("r", "p", SHUTDOWN).encode()) == {
         "t": "kick", "room": "r", "p": "p", "code": "server_shutdown", "message": "going down", "close": 1012}
     header, welcome = Joined("q", "p", "n", "t", 1, 2, {"game": "snake"}, WELCOME).encode().split(b"\n")
     assert orjson.loads(header) == {
-        "t": "joined", "req": "q", "p": "p", "name": "n", "token": "t", "ack": 1, "tick": 2, "config": {"game": "snake"}}
+        "t": "joined", "req": "q", "p": "p", "name": "n", "token": "t", "ack": 1, "tick": 2,
+        "config": {"game": "snake"}}
     assert welcome == WELCOME.encode()
     assert Moved().encode() == b'{"t":"moved"}'
 

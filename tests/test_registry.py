@@ -9,20 +9,20 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import anyio
-import orjson
 import pytest
 
-from asgi_mmo.backends.memory import MemoryBackend
-from asgi_mmo.connection import Connection
-from asgi_mmo.exceptions import ConnectionRefused
 from asgi_mmo import roomview
+from asgi_mmo.backends.memory import MemoryBackend
+from asgi_mmo.exceptions import ConnectionRefused
 from asgi_mmo.games.catalog import GAMES
 from asgi_mmo.games.snake.rules import SnakeGame, apply_delta
 from asgi_mmo.peers import NoPeers
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.room import Room, RoomState
 from asgi_mmo.roomconfig import RoomConfig
+from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
+from tests.players import Player
 
 pytestmark = pytest.mark.anyio
 
@@ -40,48 +40,9 @@ async def running_registry(
         tasks.cancel_scope.cancel()
 
 
-class Player:
-    """A player without a socket: its writer appends frames; `stall()` stops it taking any."""
-
-    def __init__(self, room: Room, name: str = "p", seat=None) -> None:
-        self.room = room
-        self.seat = seat or room.join(name)
-        self.frames: list[dict] = []
-        self.taking = anyio.Event()
-        self.taking.set()
-        self.connection = Connection(self._send, room.settings.outbox_frames)
-        self.welcome = orjson.loads(room.connect(self.seat, self.connection))
-        self.scope = anyio.CancelScope()
-        self.connection.bind_scope(self.scope)
-
-    async def _send(self, frame: str) -> None:
-        await self.taking.wait()
-        self.frames.append(orjson.loads(frame))
-
-    async def run(self) -> None:
-        try:
-            with self.scope:
-                await self.connection.run_writer()
-        finally:
-            self.connection.close_outbox()
-
-    def stall(self) -> None:
-        self.taking = anyio.Event()
-
-    def resume(self) -> None:
-        self.taking.set()
-
-    def leave(self, *, leave: bool = False) -> None:
-        self.scope.cancel()
-        self.connection.close_outbox()
-        self.room.disconnect(self.seat, self.connection, leave=leave)
-
-    def ticks(self) -> list[int]:
-        return [f["tick"] for f in self.frames if f["type"] == "tick"]
-
-
-async def connect(tasks, room: Room, name: str = "p", **options) -> Player:
-    player = Player(room, name, **options)
+async def connect(tasks, room: Room, name: str = "p", seat: Seat | None = None) -> Player:
+    """A player in `room` (a new seat, or `seat`) whose writer runs in `tasks`."""
+    player = Player(room, seat or room.join(name), room.settings.outbox_frames)
     tasks.start_soon(player.run)
     return player
 

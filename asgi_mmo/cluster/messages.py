@@ -12,9 +12,9 @@ Channels (`asgi_mmo.names`) and what travels on them:
 
 | channel | kinds |
 |---|---|
-| `room_in` (to a room's owner) | `Join`, `Reconnect`, `Input`, `PlayerChat`, `Latency`, `Disconnect`, `Sync`, `CloseRoom` |
-| `room_out` (owner to every relaying process) | `Tick`, `RoomChat`, `RoomClosed`, `Moved` |
-| `worker_channel` (to one process) | `Joined`, `Refused`, `Kick` |
+| `room_in`: to a room's owner | `Join` `Reconnect` `Input` `PlayerChat` `Latency` `Disconnect` `Sync` `CloseRoom` |
+| `room_out`: from the owner to every relaying process | `Tick` `RoomChat` `RoomClosed` `Moved` |
+| `worker_channel`: to one process | `Joined` `Refused` `Kick` |
 
 Two kinds share a `"t"` on different channels: `"chat"` and `"close"`. Every
 message to an owner names the process that sends it (`"w"`), so `"chat"` with a
@@ -46,6 +46,7 @@ class CloseReason:
 
     @classmethod
     def of(cls, refused: ConnectionRefused) -> CloseReason:
+        assert refused.close_code is not None  # (a ConnectionRefused always has one)
         return cls(refused.code, refused.message, refused.close_code)
 
     def error(self) -> ConnectionRefused:
