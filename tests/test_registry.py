@@ -127,7 +127,7 @@ async def test_the_tick_loop_keeps_its_grid_under_slow_ticks(monkeypatch):
 
     period = 0.02
     lateness = list(room.stats.lateness)[: len(starts)]
-    deadlines = [start - late for start, late in zip(starts, lateness)]
+    deadlines = [start - late for start, late in zip(starts, lateness, strict=False)]
     slots = [(deadline - deadlines[0]) / period for deadline in deadlines]
     # No drift: every deadline lies on the room's grid (a loop that sleeps one period after its
     # work would slide by the work's duration each tick, and by whole periods after slow ones).
@@ -136,7 +136,7 @@ async def test_the_tick_loop_keeps_its_grid_under_slow_ticks(monkeypatch):
     assert statistics.median(lateness) < period / 2
     # Catching up never runs ticks back to back: each tick has a slot of its own.
     indices = [round(slot) for slot in slots]
-    assert all(b > a for a, b in zip(indices, indices[1:]))
+    assert all(b > a for a, b in zip(indices, indices[1:], strict=False))
     # Each slow tick overran its slot, and the slots skipped are the ones overruns ran into.
     assert room.stats.overruns >= 19
     skipped = indices[-1] + 1 - len(indices)
@@ -224,7 +224,7 @@ async def test_rooms_are_spread_over_the_period():
     async with running_registry() as registry:
         rooms = [registry.create_room(RoomConfig(tick_rate=20)) for _ in range(8)]
         phases = sorted(room.phase for room in rooms)
-        gaps = [b - a for a, b in zip(phases, phases[1:])]
+        gaps = [b - a for a, b in zip(phases, phases[1:], strict=False)]
         assert min(gaps) > 0.05, phases
         now = 100.0
         deadlines = {round(room.first_deadline(now) % room.period, 6) for room in rooms}
