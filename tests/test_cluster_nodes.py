@@ -410,10 +410,12 @@ async def test_a_dead_owners_room_is_taken_over_and_its_relayed_player_plays_on(
         assert isinstance(room.game, SnakeGame)
         room.game._snakes[player_id].score = 7  # earned, say
         with anyio.fail_after(PATIENCE):
-            while await saved_score(b, room.id, player_id) != 7:
+            while (await saved_score(b, room.id, player_id) or 0) < 7:
                 await anyio.sleep(0.01)
         moved = len(bob.frames)
         await a.kill()  # no hand-over: the lease stays until it runs out
+        score = await saved_score(b, room.id, player_id)  # 7, or more if the snake ate since
+        assert score is not None and score >= 7
         assert (await b.backend.room_owner(room.id) or "").startswith("node-a|")
         await world.leases_run_out()
         mirror = bob.room
@@ -426,7 +428,7 @@ async def test_a_dead_owners_room_is_taken_over_and_its_relayed_player_plays_on(
         # The same seat, the same score, a state and then ticks on the same socket.
         seat = taken.seats[player_id]
         assert seat.connection is bob.connection and bob.closed_with is None
-        assert taken.game.player_stats(player_id)["score"] == 7
+        assert taken.game.player_stats(player_id)["score"] >= score  # kept (and more, if it ate since)
         await eventually(lambda: any(f["type"] == "state" for f in bob.frames[moved:]), "a state after the move")
         await eventually(lambda: len([f for f in bob.frames[moved:] if f["type"] == "tick"]) >= 3, "ticks again")
         check_sequence(bob)

@@ -65,6 +65,10 @@ class BotDriver(Protocol):
         """The answer to the bot's last request (an empty plan when planning failed)."""
         ...
 
+    def forget(self, bot_id: str) -> None:
+        """The bot's last request was not run (no planner, or its queue was full): it may ask again."""
+        ...
+
 
 class Game(Protocol):
     """The interface between a room and its game rules."""
