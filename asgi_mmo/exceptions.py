@@ -4,7 +4,7 @@
     ├── ConfigError          settings.py: a bad ASGI_MMO_* variable; the server refuses to start
     ├── BadRequest           api.py, roomconfig.py: an HTTP request body or field is invalid (422)
     ├── LeaderboardUnavailable  leaderboard.py: the database cannot be read or written now (503)
-    ├── BackendUnavailable   backends/redis.py: Redis does not answer; rooms keep ticking locally
+    ├── BackendUnavailable   backends/: the shared store (Redis) does not answer; rooms keep ticking locally
     └── ProtocolError        protocol.py, websocket.py, registry.py: a client broke the contract;
         │                    carries the wire error code and, when the connection must end,
         │                    the WebSocket close code

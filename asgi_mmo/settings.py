@@ -14,9 +14,15 @@ from dataclasses import dataclass
 
 from asgi_mmo.exceptions import ConfigError
 
+#: ASGI_MMO_REDIS_URL: these schemes name a Redis; `memory://` (like unset) keeps
+#: everything in this process's memory (backends/base.py picks the backend)
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+MEMORY_SCHEME = "memory://"
+
 #: variable name -> (field, meaning); the single source for docs and parsing.
 ENVIRONMENT: dict[str, tuple[str, str]] = {
-    "ASGI_MMO_REDIS_URL": ("redis_url", "Redis URL shared by several processes; unset: one process, in memory"),
+    "ASGI_MMO_REDIS_URL": ("redis_url", "Redis URL (redis://, rediss://, unix://) shared by several processes; "
+                           "unset or memory://: one process, in memory"),
     "ASGI_MMO_ADMIN_TOKEN": ("admin_token", "admin bearer token; unset: a random one is made and printed at start"),
     "ASGI_MMO_DB": ("db_path", "SQLite file of the leaderboard"),
     "ASGI_MMO_ALLOWED_ORIGINS": ("allowed_origins", "comma-separated browser origins allowed besides the page's own"),
@@ -39,6 +45,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    #: a Redis URL, or None: one process, in memory (`memory://` and "" are read as None)
     redis_url: str | None = None
     admin_token: str | None = None
     db_path: str = "asgi-mmo.sqlite3"
@@ -69,10 +76,20 @@ class Settings:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"ASGI_MMO_LOG_LEVEL must be debug, info, warning or error, got {self.log_level!r}")
-        if self.workers > 1 and not self.redis_url:
+        if self.redis_url is not None and (not self.redis_url or self.redis_url.startswith(MEMORY_SCHEME)):
+            # One meaning, one value: whoever reads `redis_url` (the backend factory,
+            # the leaderboard, the check below) sees None, never a URL that is not Redis.
+            object.__setattr__(self, "redis_url", None)
+        if self.redis_url is not None and not self.redis_url.startswith(REDIS_SCHEMES):
+            raise ConfigError(
+                f"ASGI_MMO_REDIS_URL must be a redis://, rediss:// or unix:// URL, or memory:// "
+                f"(one process, in memory), got {self.redis_url!r}"
+            )
+        if self.workers > 1 and self.redis_url is None:
             raise ConfigError(
                 f"ASGI_MMO_WORKERS={self.workers} needs ASGI_MMO_REDIS_URL: several processes share rooms "
-                "only through Redis; set ASGI_MMO_REDIS_URL or run one worker"
+                "only through Redis (memory:// serves one process); set ASGI_MMO_REDIS_URL to a Redis URL "
+                "or run one worker"
             )
 
     @classmethod

@@ -43,6 +43,29 @@ def test_several_workers_without_redis_are_refused():
         Settings.from_env({"ASGI_MMO_WORKERS": "4"})
 
 
+def test_several_workers_cannot_share_an_in_memory_backend():
+    with pytest.raises(ConfigError, match="ASGI_MMO_REDIS_URL"):
+        Settings.from_env({"ASGI_MMO_WORKERS": "4", "ASGI_MMO_REDIS_URL": "memory://"})
+
+
+@pytest.mark.parametrize("url", ["memory://", "memory://anything", ""])
+def test_memory_url_means_one_process_in_memory(url):
+    assert Settings.from_env({"ASGI_MMO_REDIS_URL": url}).redis_url is None
+    assert Settings(redis_url=url).redis_url is None  # the leaderboard and the backend read None
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "rediss://:pw@cache.example:6380/1", "unix:///run/redis.sock"])
+def test_redis_urls_are_kept(url):
+    settings = Settings.from_env({"ASGI_MMO_REDIS_URL": url, "ASGI_MMO_WORKERS": "4"})
+    assert settings.redis_url == url and settings.workers == 4
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "127.0.0.1:6379", "memcached://x"])
+def test_other_url_schemes_are_refused(url):
+    with pytest.raises(ConfigError, match="ASGI_MMO_REDIS_URL"):
+        Settings.from_env({"ASGI_MMO_REDIS_URL": url})
+
+
 def test_every_variable_maps_to_a_field():
     fields = set(Settings.__dataclass_fields__)
     assert {field for field, _ in ENVIRONMENT.values()} <= fields

@@ -1,53 +1,176 @@
-"""What the registry needs from the world beyond its own process.
+"""What a registry and its cluster need from the world beyond their own process.
 
-The in-memory backend (`memory.py`) serves one process; a shared backend
-(Redis, for several processes and machines) implements the same interface.
-`create_backend` picks one from `ASGI_MMO_REDIS_URL` and imports it lazily.
+A backend keeps four things that several processes must agree on, and
+delivers messages between them:
+
+- **fenced leases**: one owner per room (`claim_room`, `renew_room`,
+  `release_room`, `room_owner`); every new lease of a room carries a fence
+  above all earlier ones, so a stale owner can be told from the current one;
+- **saved rooms**: a room's last state with a time to live, written under a
+  lease when one is given (`save_room`, `load_room`, `delete_room`);
+- **the room directory**: room id -> the owner's latest entry
+  (`publish_directory`, `directory_entry`, `directory`, `remove_from_directory`);
+- **pub/sub**: `publish_nowait` never waits, and the handler set with
+  `set_message_handler` gets every message of the subscribed channels, in
+  order per publisher, from the backend's own task (never inside a publish).
+
+Two implementations: `memory.py` (an in-process hub: the one-process default,
+and several backends on one hub for tests) and `redis.py` (many processes and
+machines). `create_backend` picks one by the scheme of `ASGI_MMO_REDIS_URL` and
+imports it lazily, so the memory backend needs no redis-py.
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, Self
 
 from asgi_mmo.exceptions import ConfigError
-from asgi_mmo.settings import Settings
+from asgi_mmo.settings import REDIS_SCHEMES, Settings
+
+#: messages a backend queues (Redis: waiting for the publisher; memory: waiting in
+#: a subscriber's inbox); beyond it they are dropped and counted
+PUBLISH_QUEUE = 10_000
+
+#: a pub/sub message arrived: (channel, data); called from the backend's own task
+MessageHandler = Callable[[str, bytes], None]
+
+
+class LeaseState(enum.StrEnum):
+    """What `renew_room` found."""
+
+    HELD = "held"  #: the lease is still the caller's, and now lasts `ttl_ms` more
+    LOST = "lost"  #: another lease holds the room
+    MISSING = "missing"  #: nobody holds the room (the lease ran out, or the store lost its data)
 
 
 class Backend(Protocol):
-    #: True when other processes see what this backend keeps
-    shared: bool
+    """The store and the message bus every process of a cluster shares.
 
-    async def __aenter__(self) -> Backend: ...
+    Every `async` command raises `BackendUnavailable` when the store cannot be
+    reached; `subscribe` and `unsubscribe` never do (the subscriptions are
+    restored when the store is back).
+    """
+
+    @property
+    def shared(self) -> bool:
+        """True when other processes (or other backends on one memory hub) see what it keeps."""
+        ...
+
+    @property
+    def worker(self) -> str:
+        """This process in the cluster (`HOST:PID`): leases name it, and it hears `worker_channel(worker)`."""
+        ...
+
+    @property
+    def available(self) -> bool:
+        """False while the store cannot be reached."""
+        ...
+
+    @property
+    def published(self) -> int:
+        """Messages sent so far."""
+        ...
+
+    @property
+    def dropped(self) -> int:
+        """Messages lost so far: queue full, or the store unreachable."""
+        ...
+
+    async def __aenter__(self) -> Self:
+        """Connect and start the backend's tasks (delivery, publishing, reconnecting)."""
+        ...
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    async def save_room(self, room_id: str, saved: bytes, ttl_seconds: float) -> None:
-        """Keep a room's saved state (`Room.save()` as JSON) for `ttl_seconds`."""
+    def set_message_handler(self, handler: MessageHandler) -> None:
+        """Who gets the messages of every subscribed channel; a handler that raises is logged."""
+        ...
+
+    # ---- leases ------------------------------------------------------------------------
+
+    async def claim_room(self, room_id: str, ttl_ms: int, min_fence: int = 0) -> str | None:
+        """Take the room's lease if nobody holds it: the lease `"{worker}|{fence}"`, else None.
+
+        The fence is above every earlier one of the room, and at least `min_fence`
+        (an owner that claims again after the store lost its data keeps its fences growing).
+        """
+        ...
+
+    async def renew_room(self, room_id: str, lease: str, ttl_ms: int) -> LeaseState:
+        """Extend `lease` by `ttl_ms` if it still holds the room."""
+        ...
+
+    async def release_room(self, room_id: str, lease: str) -> None:
+        """Give the room up, if `lease` still holds it (another holder's lease stays)."""
+        ...
+
+    async def room_owner(self, room_id: str) -> str | None:
+        """The lease that holds the room, or None."""
+        ...
+
+    # ---- saved rooms -------------------------------------------------------------------
+
+    async def save_room(self, room_id: str, saved: bytes, ttl_seconds: float, lease: str | None = None) -> bool:
+        """Keep a room's state (`Room.save()` as JSON) for `ttl_seconds`.
+
+        With `lease`, only while that lease holds the room: False when it does not.
+        """
         ...
 
     async def load_room(self, room_id: str) -> bytes | None:
-        """A room's last saved state, or None."""
+        """A room's last saved state, or None (never saved, expired or deleted)."""
         ...
 
     async def delete_room(self, room_id: str) -> None:
-        """Forget a disposed room."""
+        """Forget a disposed room's saved state."""
         ...
+
+    # ---- the directory of rooms ----------------------------------------------------------
+
+    async def publish_directory(self, entries: dict[str, bytes]) -> None:
+        """Set these rooms' entries (room id -> entry); other rooms' entries stay."""
+        ...
+
+    async def remove_from_directory(self, room_id: str) -> None: ...
+
+    async def directory_entry(self, room_id: str) -> bytes | None: ...
+
+    async def directory(self) -> dict[str, bytes]:
+        """Every entry: room id -> entry."""
+        ...
+
+    # ---- pub/sub -----------------------------------------------------------------------
+
+    def publish_nowait(self, channel: str, data: bytes) -> None:
+        """Send without waiting; dropped and counted in `dropped` when the queue is full or the store is down."""
+        ...
+
+    async def subscribe(self, channel: str) -> None:
+        """Hear `channel` too (`worker_channel(worker)` is heard from the start)."""
+        ...
+
+    async def unsubscribe(self, channel: str) -> None: ...
 
 
 def create_backend(settings: Settings, worker: str) -> Backend:
-    """The backend `settings` ask for: in memory unless a Redis URL is set.
+    """The backend `settings` ask for, by the scheme of `ASGI_MMO_REDIS_URL`.
 
-    `worker` names this process in the cluster (`HOST:PID`).
+    Unset or `memory://`: one process, in memory; `redis://`, `rediss://`,
+    `unix://`: Redis. `worker` names this process in the cluster (`HOST:PID`).
     """
-    if not settings.redis_url:
+    url = settings.redis_url  # settings.py reads unset, "" and memory:// all as None
+    if url is None:
         from asgi_mmo.backends.memory import MemoryBackend
 
-        return MemoryBackend()
-    if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"ASGI_MMO_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {settings.redis_url!r}")
-    from asgi_mmo.backends.redis import RedisBackend
+        return MemoryBackend(worker=worker)
+    if url.startswith(REDIS_SCHEMES):
+        from asgi_mmo.backends.redis import RedisBackend
 
-    return RedisBackend(settings.redis_url, worker)
+        return RedisBackend(url, worker)
+    # Settings refuse any other scheme at start already; this keeps the factory whole on its own.
+    raise ConfigError(f"ASGI_MMO_REDIS_URL must be a memory://, redis://, rediss:// or unix:// URL, got {url!r}")

@@ -1,8 +1,9 @@
 """The Redis backend: rooms shared by several processes and machines.
 
-Every key and channel is named in `asgi_mmo.names`. One connection pool serves the
-commands; one pub/sub connection, owned by a reader task, receives every
-channel this process listens to and hands each message to `on_message`.
+It implements `backends.base.Backend`. Every key and channel is named in
+`asgi_mmo.names`. One connection pool serves the commands; one pub/sub
+connection, owned by a reader task, receives every channel this process
+listens to and hands each message to the handler (`set_message_handler`).
 Publishing from a room's tick never waits: `publish_nowait` queues the
 message, and a publisher task sends the queue in order, in pipelines.
 
@@ -14,10 +15,10 @@ dropped and counted: rooms keep ticking for the players of their own process.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Literal
+from typing import Protocol, Self, TypeVar
 
 import anyio
 from redis.asyncio import Redis
@@ -25,14 +26,16 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
+from asgi_mmo.backends.base import PUBLISH_QUEUE, LeaseState, MessageHandler
 from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.names import DIRECTORY, fence_key, lease_key, snapshot_key, worker_channel
 
 logger = logging.getLogger("asgi_mmo.redis")
 
-#: messages waiting for the publisher; beyond it they are dropped (Redis is down or slow)
-PUBLISH_QUEUE = 10_000
+T = TypeVar("T")
+
 PUBLISH_BATCH = 256
 RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 
@@ -63,10 +66,14 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
-LeaseState = Literal["held", "lost", "missing"]
-MessageHandler = Callable[[str, bytes], None]
+#: what `_RENEW` answers
+_RENEWED = {1: LeaseState.HELD, 0: LeaseState.LOST, -1: LeaseState.MISSING}
 
 
+class _Closing(Protocol):
+    """The part of redis-py's `PubSub` the reader closes (its `aclose` is not annotated)."""
+
+    async def aclose(self) -> None: ...
 
 
 class RedisBackend:
@@ -75,7 +82,9 @@ class RedisBackend:
     def __init__(self, url: str, worker: str) -> None:
         self.url = url
         self.worker = worker
-        self.on_message: MessageHandler = lambda channel, data: None
+        # Set through `set_message_handler`; the attribute stays assignable while
+        # cluster/node.py still assigns it.
+        self.on_message: MessageHandler = _ignore
         self.published = 0
         self.dropped = 0
         self._client = Redis.from_url(
@@ -96,7 +105,7 @@ class RedisBackend:
         self._up = anyio.Event()
         self.available = False
 
-    async def __aenter__(self) -> RedisBackend:
+    async def __aenter__(self) -> Self:
         async with AsyncExitStack() as stack:
             tasks = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tasks.cancel_scope.cancel)
@@ -122,6 +131,9 @@ class RedisBackend:
         with anyio.CancelScope(shield=True):
             await self._client.aclose()
 
+    def set_message_handler(self, handler: MessageHandler) -> None:
+        self.on_message = handler
+
     # ---- leases ------------------------------------------------------------------------
 
     async def claim_room(self, room_id: str, ttl_ms: int, min_fence: int = 0) -> str | None:
@@ -130,22 +142,21 @@ class RedisBackend:
         The fence is above every earlier one, and at least `min_fence` (an owner that
         claims again after Redis lost its data keeps its fences growing).
         """
-        value = await self._call(
-            self._claim, keys=[lease_key(room_id), fence_key(room_id)], args=[self.worker, ttl_ms, min_fence]
+        value: object = await self._call(
+            self._claim(keys=[lease_key(room_id), fence_key(room_id)], args=[self.worker, ttl_ms, min_fence])
         )
-        return value.decode() if value else None
+        return _text(value)
 
     async def renew_room(self, room_id: str, lease: str, ttl_ms: int) -> LeaseState:
-        answer = await self._call(self._renew, keys=[lease_key(room_id)], args=[lease, ttl_ms])
-        return {1: "held", -1: "missing"}.get(int(answer), "lost")  # type: ignore[return-value]
+        answer: object = await self._call(self._renew(keys=[lease_key(room_id)], args=[lease, ttl_ms]))
+        return _RENEWED.get(answer, LeaseState.LOST) if isinstance(answer, int) else LeaseState.LOST
 
     async def release_room(self, room_id: str, lease: str) -> None:
-        await self._call(self._release, keys=[lease_key(room_id)], args=[lease])
+        await self._call(self._release(keys=[lease_key(room_id)], args=[lease]))
 
     async def room_owner(self, room_id: str) -> str | None:
         """The lease of the room's owner, or None when nobody holds it."""
-        value = await self._call(self._client.get, lease_key(room_id))
-        return value.decode() if value else None
+        return _text(await self._call(self._client.get(lease_key(room_id))))
 
     # ---- saved rooms -------------------------------------------------------------------
 
@@ -153,34 +164,35 @@ class RedisBackend:
         """Keep a room's state; with `lease`, only while that lease is still the room's."""
         ttl_ms = max(1, int(ttl_seconds * 1000))
         if lease is None:
-            await self._call(self._client.set, snapshot_key(room_id), saved, px=ttl_ms)
+            await self._call(self._client.set(snapshot_key(room_id), saved, px=ttl_ms))
             return True
-        stored = await self._call(
-            self._save_fenced, keys=[lease_key(room_id), snapshot_key(room_id)], args=[lease, saved, ttl_ms]
+        stored: object = await self._call(
+            self._save_fenced(keys=[lease_key(room_id), snapshot_key(room_id)], args=[lease, saved, ttl_ms])
         )
-        return bool(stored)
+        return stored == 1
 
     async def load_room(self, room_id: str) -> bytes | None:
-        return await self._call(self._client.get, snapshot_key(room_id))
+        return _bytes(await self._call(self._client.get(snapshot_key(room_id))))
 
     async def delete_room(self, room_id: str) -> None:
-        await self._call(self._client.delete, snapshot_key(room_id))
+        await self._call(self._client.delete(snapshot_key(room_id)))
 
     # ---- the directory of rooms ---------------------------------------------------------
 
     async def publish_directory(self, entries: dict[str, bytes]) -> None:
         if entries:
-            await self._call(self._client.hset, DIRECTORY, mapping=entries)
+            mapping: dict[FieldT, EncodableT] = {room_id: entry for room_id, entry in entries.items()}
+            await self._call(self._client.hset(DIRECTORY, mapping=mapping))
 
     async def remove_from_directory(self, room_id: str) -> None:
-        await self._call(self._client.hdel, DIRECTORY, room_id)
+        await self._call(self._client.hdel(DIRECTORY, room_id))
 
     async def directory_entry(self, room_id: str) -> bytes | None:
-        return await self._call(self._client.hget, DIRECTORY, room_id)
+        return _bytes(await self._call(self._client.hget(DIRECTORY, room_id)))
 
     async def directory(self) -> dict[str, bytes]:
-        raw = await self._call(self._client.hgetall, DIRECTORY)
-        return {key.decode(): value for key, value in raw.items()}
+        raw = await self._call(self._client.hgetall(DIRECTORY))
+        return {_key(key): value for key, value in raw.items() if isinstance(value, bytes)}
 
     # ---- pub/sub -----------------------------------------------------------------------
 
@@ -227,12 +239,14 @@ class RedisBackend:
                 self._up.set()
                 attempt = 0
                 while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is None or message["type"] != "message":
+                    message: object = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if not isinstance(message, dict) or message.get("type") != "message":
                         continue
-                    channel = message["channel"].decode()
+                    channel, data = message["channel"], message["data"]
+                    if not isinstance(channel, bytes) or not isinstance(data, bytes):
+                        continue
                     try:
-                        self.on_message(channel, message["data"])
+                        self.on_message(channel.decode(), data)
                     except Exception:
                         logger.exception("relay message failed channel=%s", channel)
             except (RedisError, OSError) as error:
@@ -242,9 +256,10 @@ class RedisBackend:
                 self.available = False
             finally:
                 self._pubsub = None
+                closing: _Closing = pubsub
                 with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
                     try:
-                        await pubsub.aclose()
+                        await closing.aclose()
                     except (RedisError, OSError):
                         pass
             await anyio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
@@ -268,11 +283,28 @@ class RedisBackend:
                 except (RedisError, OSError):
                     self.dropped += len(batch)  # the relay resyncs with `state` once Redis is back
 
-    async def _call(self, command: Callable[..., object], *args: object, **kwargs: object) -> object:
+    async def _call(self, command: Awaitable[T]) -> T:
+        """Await one command; `BackendUnavailable` when Redis cannot be reached."""
         try:
-            return await command(*args, **kwargs)  # type: ignore[misc]
+            return await command
         except (RedisError, OSError) as error:
             raise BackendUnavailable(f"redis: {error!r}") from error
+
+
+def _ignore(channel: str, data: bytes) -> None:
+    pass
+
+
+def _bytes(value: object) -> bytes | None:
+    return value if isinstance(value, bytes) else None
+
+
+def _text(value: object) -> str | None:
+    return value.decode() if isinstance(value, bytes) else None
+
+
+def _key(key: bytes | str) -> str:
+    return key.decode() if isinstance(key, bytes) else key
 
 
 def _safe(url: str) -> str:
