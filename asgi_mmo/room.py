@@ -1,18 +1,21 @@
 """A running room: its seats, its game, its tick loop and its fan-out.
 
-Time flows through `run()`: the room sleeps until a human connects, ticks at
-a fixed rate while humans are connected, frees the seats of players who did
-not come back, and returns once no human has held a seat for
-`idle_room_seconds`; the registry then disposes of it.
+Time flows through `run()`: the room sleeps until a human connects (`IDLE`),
+ticks at a fixed rate while humans are connected (`TICKING`), frees the seats
+of players who did not come back, and returns once no human has held a seat
+for `idle_room_seconds`, or once it is `CLOSED`; the registry then disposes
+of it.
 
 A tick steps the game, serialises the game's change once (`TickFrame`) and
-drops one frame per connected player into that player's outbox. Nothing in a
-tick awaits: a tick never waits for a socket.
+drops one frame per connected player into that player's outbox (`fanout.py`).
+Nothing in a tick awaits: a tick never waits for a socket, nor for a bot's
+plan (`botplans.py`).
 
 Players connected through other processes of a cluster are the cluster's
-business: while it owns the room it sets `elsewhere` (a `PlayersElsewhere`),
-which counts them, so the room ticks while any is connected, and takes each
-tick, chat and close over to them. The bots' plans run in `botplans.py`.
+business: while it owns the room it sets `elsewhere` (`elsewhere.py`), which
+counts them, so the room ticks while any is connected, and takes each tick,
+chat, close and resumed seat over to them. What others read of a room (its
+listing, ROOM_STATS, its saved state) is in `roomview.py`.
 """
 
 from __future__ import annotations
