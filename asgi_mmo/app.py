@@ -16,16 +16,22 @@ from starlette.templating import Jinja2Templates
 from asgi_mmo.web.admin import admin_routes, announce_token, with_admin_token
 from asgi_mmo.web.api import api_routes
 from asgi_mmo.web.errors import exception_handlers
-from asgi_mmo.backends.base import Backend, create_backend
+from asgi_mmo.backends.base import Backend
+from asgi_mmo.backends.factory import create_backend
 from asgi_mmo.scores.factory import create_store
 from asgi_mmo.scores.leaderboard import Leaderboard
+from asgi_mmo.cluster.node import Cluster
 from asgi_mmo.logs import configure_logging
 from asgi_mmo.metrics import Metrics, multiprocess_dir
 from asgi_mmo.offload import PlannerPool
-from asgi_mmo.web.pages import page_routes
-from asgi_mmo.registry import RoomRegistry, worker_name
+from asgi_mmo.peers import NoPeers, PeersFactory, worker_name
+from asgi_mmo.registry import RoomRegistry
+from asgi_mmo.scores.leaderboard import Leaderboard
 from asgi_mmo.settings import Settings
 from asgi_mmo.shutdown import GracefulShutdown
+from asgi_mmo.web.admin import admin_routes, announce_token, with_admin_token
+from asgi_mmo.web.api import api_routes
+from asgi_mmo.web.pages import page_routes
 from asgi_mmo.web.websocket import player_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,12 +58,13 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         ):
             registry = RoomRegistry(
                 settings,
-                opened,
+                peers_over(opened, settings),
                 on_score=leaderboard.record_nowait,
                 planner=planners.plan,
                 plan_concurrency=planners.max_in_flight,
             )
             await tasks.start(registry.run)
+            await tasks.start(registry.peers.run)  # a cluster's leases, saves and directory
             await tasks.start(metrics.run, registry)
             await tasks.start(shutdown.watch, registry)  # SIGTERM/SIGINT: drain before uvicorn cuts sockets
             if token_made:
@@ -89,6 +96,13 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.state.metrics = metrics
     app.state.shutdown = shutdown
     return app
+
+
+def peers_over(backend: Backend, settings: Settings) -> PeersFactory:
+    """The rooms beyond this process: a cluster when the backend is shared, else none."""
+    if not backend.shared:
+        return NoPeers.over(backend, settings)
+    return lambda rooms: Cluster(rooms, backend, settings)
 
 
 app = create_app()

@@ -1,9 +1,11 @@
-"""Handing one tick to the players connected to this process.
+"""Handing frames to the players connected to this process.
 
-Shared by a room (`Room.step`) and by a mirror of a room that runs in another
-process (`RoomMirror`): each player gets the tick's frame with its own ack, or
-a `state` when it missed ticks, and a client that takes nothing for too long
-is closed with `too_slow`.
+Shared by a room (`Room`) and by a mirror of a room that runs in another
+process (`RoomMirror`), which hold their players' seats alike. `fan_out` hands
+one tick over: each player gets the tick's frame with its own ack, or a `state`
+when it missed ticks, and a client that takes nothing for too long is closed
+with `too_slow`. The rest send one frame to one or all players, close them all,
+or forget a socket that ended.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from asgi_mmo.protocol import TickFrame, refuse
 from asgi_mmo.stats import RoomStats
 
 if TYPE_CHECKING:
+    from asgi_mmo.connection import Connection
+    from asgi_mmo.exceptions import ConnectionRefused
     from asgi_mmo.seat import Seat
 
 logger = logging.getLogger("asgi_mmo.room")
@@ -68,3 +72,35 @@ def fan_out(
             connection.needs_state = True
             stats.ticks_dropped += 1
     return waiting
+
+
+def send_to(seat: Seat, frame: str, stats: RoomStats) -> None:
+    """A frame for one player (pong, error); dropped if that client is behind."""
+    if seat.connection is not None and seat.connection.deliver_nowait(frame):
+        stats.msgs_out += 1
+        stats.bytes_out += len(frame.encode())
+
+
+def broadcast(seats: Iterable[Seat], frame: str, stats: RoomStats) -> None:
+    """A frame every player may miss (chat): dropped for a client that is behind."""
+    nbytes = len(frame.encode())
+    for seat in seats:
+        if seat.connection is not None and seat.connection.deliver_nowait(frame):
+            stats.msgs_out += 1
+            stats.bytes_out += nbytes
+
+
+def close_all(seats: Iterable[Seat], reason: ConnectionRefused) -> None:
+    """End every seat's connection with `reason` (the room closed, the server drains)."""
+    for seat in list(seats):
+        if seat.connection is not None:
+            seat.connection.close_nowait(reason)
+
+
+def detach(connected: dict[str, Seat], seat: Seat, connection: Connection) -> bool:
+    """A seat's socket ended: forget it; False when a newer connection holds the seat already."""
+    if seat.connection is not connection:
+        return False
+    seat.connection = None
+    connected.pop(seat.player_id, None)
+    return True

@@ -4,42 +4,39 @@ Each room runs in one task of the registry's task group, inside its own error
 boundary (`_supervise`): a room that raises is logged with its id and
 traceback, its players get `room_closed`, and every other room ticks on.
 The registry is started by the app's lifespan (`await task_group.start(registry.run)`).
+
+Rooms beyond this process are its `peers`' business (`peers.py`): one process
+has none, a cluster shares rooms through a shared backend (`cluster/node.py`).
+The registry lists, joins and closes rooms through them alike, without asking
+which kind it has.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import socket
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import anyio
-import orjson
 from anyio.abc import TaskGroup
 
-from asgi_mmo.backends.base import Backend
+from asgi_mmo import roomview
+from asgi_mmo.botplans import Planner
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused
+from asgi_mmo.fanout import close_all
 from asgi_mmo.games.base import GameSetup, ScoreEvent
 from asgi_mmo.games.catalog import GAMES
+from asgi_mmo.peers import PeersFactory
 from asgi_mmo.protocol import refuse
-from asgi_mmo.room import Planner, Room, ScoreSink
-from asgi_mmo.seat import Seat
+from asgi_mmo.room import Room, ScoreSink
 from asgi_mmo.roomconfig import RoomConfig
+from asgi_mmo.seat import PlayerRoom, Seat
 from asgi_mmo.settings import Settings
-
-if TYPE_CHECKING:
-    from asgi_mmo.cluster.node import Cluster
-    from asgi_mmo.cluster.mirror import RoomMirror
 
 logger = logging.getLogger("asgi_mmo.registry")
 
 GOLDEN_FRACTION = 0.6180339887498949  # successive multiples spread phases evenly over a period
-
-
-def worker_name() -> str:
-    """This process in the cluster: `HOST:PID`."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class RegistryFull(Exception):
@@ -50,15 +47,15 @@ class RoomRegistry:
     def __init__(
         self,
         settings: Settings,
-        backend: Backend,
+        peers: PeersFactory,
         *,
         on_score: ScoreSink | None = None,
         planner: Planner | None = None,
         plan_concurrency: int = 2,
     ) -> None:
+        """`peers` makes the rooms beyond this process from this registry's `LocalRooms` view
+        (`NoPeers.over(backend, settings)` for one process, or a `Cluster`)."""
         self.settings = settings
-        self.backend = backend
-        self.worker = worker_name()
         self.rooms_created = 0
         self.rooms_crashed = 0
         self.draining = False
@@ -67,19 +64,14 @@ class RoomRegistry:
         self._on_score = on_score or _ignore_score
         self._planner = planner
         self._plan_concurrency = plan_concurrency
-        #: this process's part in a cluster, when the backend is shared (Redis)
-        self.cluster: Cluster | None = None
+        self.peers = peers(self)
+        self.worker = self.peers.worker
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Own every room's task (and, with a shared backend, the cluster's upkeep) until cancelled."""
+        """Own every room's task until cancelled (the peers' upkeep runs beside: `peers.run`)."""
         try:
             async with anyio.create_task_group() as task_group:
                 self._task_group = task_group
-                if self.backend.shared:
-                    from asgi_mmo.cluster.node import Cluster
-
-                    self.cluster = Cluster(self, self.backend, self.settings)  # type: ignore[arg-type]
-                    await task_group.start(self.cluster.run)
                 task_status.started()
                 await anyio.sleep_forever()
         finally:
@@ -94,46 +86,37 @@ class RoomRegistry:
     def rooms(self) -> list[Room]:
         return [room for room in self._rooms.values() if not room.closed]
 
-    def relayed(self) -> list[RoomMirror]:
-        """Rooms run by other processes that players of this one play in (with Redis)."""
-        return [] if self.cluster is None else [m for m in self.cluster.mirrors.values() if not m.closed]
+    def relayed(self) -> list[PlayerRoom]:
+        """Rooms run by other processes that players of this one play in."""
+        return self.peers.relayed()
 
     async def public_rooms(self) -> list[dict[str, Any]]:
         """The public rooms of every process."""
-        if self.cluster is None:
-            return [room.summary() for room in self.rooms() if not room.config.private]
-        entries = await self.cluster.directory()
-        return [entry["summary"] for entry in entries.values() if not entry["private"]]
+        here = [roomview.summary(room) for room in self.rooms() if not room.config.private]
+        elsewhere = await self.peers.rooms_elsewhere()
+        return here + [listing.summary for listing in elsewhere.values() if not listing.private]
 
     async def room_statistics(self) -> list[dict[str, Any]]:
         """ROOM_STATS of every room of every process, private ones too."""
-        if self.cluster is None:
-            return [room.statistics() for room in self.rooms()]
-        return [entry["stats"] for entry in (await self.cluster.directory()).values()]
+        here = [roomview.statistics(room) for room in self.rooms()]
+        return here + [listing.stats for listing in (await self.peers.rooms_elsewhere()).values()]
 
     async def room_details(self, room_id: str) -> dict[str, Any] | None:
         """ROOM_STATS and the players of one room of any process; None if there is none."""
         room = self.get(room_id)
         if room is not None:
-            return {**room.statistics(), "players": room.player_list()}
-        if self.cluster is None:
-            return None
-        entry = (await self.cluster.directory()).get(room_id)
-        return None if entry is None else {**entry["stats"], "players": entry["players"]}
+            return {**roomview.statistics(room), "players": roomview.player_list(room)}
+        listing = (await self.peers.rooms_elsewhere()).get(room_id)
+        return None if listing is None else {**listing.stats, "players": listing.players}
 
     async def close_anywhere(self, room_id: str) -> bool:
         """Close a room of any process (admin); False if there is none."""
-        if self.close_room(room_id):
-            return True
-        if self.cluster is None or room_id not in await self.cluster.directory():
-            return False
-        self.cluster.ask_owner_to_close(room_id)
-        return True
+        return self.close_room(room_id) or await self.peers.close_elsewhere(room_id)
 
     async def open_room(self, config: RoomConfig) -> Room:
-        """A new room with an id unique across the cluster (`create_room` for one process)."""
+        """A new room, with an id unique among every process's (the peers adopt it)."""
         room = self.create_room(config)
-        while self.cluster is not None and not await self.cluster.adopt(room):
+        while not await self.peers.adopt(room):
             room.close(refuse("room_closed", "room id taken"))  # another process's room has this id
             room = self.create_room(config)
         return room
@@ -151,7 +134,7 @@ class RoomRegistry:
         logger.info("room created room=%s game=%s private=%s", room.id, config.game, config.private)
         return room
 
-    def _new_room(self, build: Any) -> Room:
+    def _new_room(self, build: Callable[..., Room]) -> Room:
         if self._task_group is None:
             raise RuntimeError("the registry is not running: start it with task_group.start(registry.run)")
         self.rooms_created += 1
@@ -179,12 +162,11 @@ class RoomRegistry:
                 room.close(refuse("server_shutdown", "the server is going down"))
             self._rooms.pop(room.id, None)
             logger.info("room disposed room=%s ticks=%d", room.id, room.tick)
-            if self.cluster is not None:
-                with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
-                    try:
-                        await self.cluster.disown(room)
-                    except BackendUnavailable as error:
-                        logger.warning("room not removed from redis room=%s error=%s", room.id, error)
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
+                try:
+                    await self.peers.disown(room)
+                except BackendUnavailable as error:
+                    logger.warning("room not removed from the shared backend room=%s error=%s", room.id, error)
 
     def close_room(self, room_id: str) -> bool:
         """Close a room (admin): its players get `room_closed`. False if there is no such room."""
@@ -199,7 +181,7 @@ class RoomRegistry:
 
     async def join(
         self, *, name: str, room_id: str | None = None, game: str = "snake", token: str | None = None
-    ) -> tuple[Room | RoomMirror, Seat]:
+    ) -> tuple[PlayerRoom, Seat]:
         """The room and seat a new connection gets; `ConnectionRefused` with the contract's code."""
         try:
             return await self._join(name=name, room_id=room_id, game=game, token=token)
@@ -208,17 +190,13 @@ class RoomRegistry:
 
     async def _join(
         self, *, name: str, room_id: str | None, game: str, token: str | None
-    ) -> tuple[Room | RoomMirror, Seat]:
+    ) -> tuple[PlayerRoom, Seat]:
         if self.draining:
             raise refuse("server_shutdown", "the server is going down")
         if room_id:
             room = self.get(room_id)
-            if room is None and self.cluster is not None:
-                return await self.cluster.join(room_id, name, token)
-            if room is None and token:
-                room = await self._restore(room_id)
             if room is None:
-                raise refuse("room_not_found", f"no room {room_id[:32]!r}")
+                return await self.peers.join_elsewhere(room_id, name, token)
             return room, (room.seat_for_token(token) if token else room.join(name))
         if token:
             room = self._room_for_token(token)
@@ -229,17 +207,16 @@ class RoomRegistry:
             raise refuse("room_not_found", f"no game {game[:32]!r}")
         return await self._quick_join(game, name)
 
-    async def _quick_join(self, game: str, name: str) -> tuple[Room | RoomMirror, Seat]:
+    async def _quick_join(self, game: str, name: str) -> tuple[PlayerRoom, Seat]:
         """The public room of `game` with the most humans and a free seat, else a new one."""
         candidates = [
             (room.players, room.human_seats, -room.created_at, room.id) for room in self.rooms()
             if room.config.game == game and not room.config.private and room.has_free_seat()
         ]  # fmt: skip
-        if self.cluster is not None:
-            for room_id, entry in (await self.cluster.directory()).items():
-                stats = entry["stats"]
-                if stats["game"] == game and not stats["private"] and stats["seats"] < stats["max_players"]:
-                    candidates.append((stats["players"], stats["seats"], -stats["created_at"], room_id))
+        for room_id, listing in (await self.peers.rooms_elsewhere()).items():
+            stats = listing.stats
+            if stats["game"] == game and not stats["private"] and stats["seats"] < stats["max_players"]:
+                candidates.append((stats["players"], stats["seats"], -stats["created_at"], room_id))
         if candidates:
             room_id = max(candidates)[3]
             try:
@@ -265,32 +242,13 @@ class RoomRegistry:
     # ---- saving and restoring -----------------------------------------------------------
 
     async def save_rooms(self) -> int:
-        """At shutdown: save every room where the next start, or another process, finds it.
+        """At shutdown: save every room where the next start, or another process, finds it
+        (with peers, hand them over); returns how many were saved."""
+        return await self.peers.save_rooms()
 
-        With a shared backend the rooms are handed over (saved under their leases,
-        leases given up, relaying processes told); returns how many were saved.
-        """
-        if self.cluster is not None:
-            return await self.cluster.hand_over()
-        saved = 0
-        for room in self.rooms():
-            await self.backend.save_room(room.id, orjson.dumps(room.save()), self.settings.seat_seconds)
-            saved += 1
-        return saved
-
-    async def _restore(self, room_id: str) -> Room | None:
-        """Run a room on from the backend's saved state, if it has one (one process)."""
-        raw = await self.backend.load_room(room_id)
-        if raw is None or self.get(room_id) is not None:
-            return self.get(room_id)
-        room = self.restore_room(orjson.loads(raw))
-        await self.backend.delete_room(room_id)
-        return room
-
-    def restore_room(self, saved: dict[str, Any]) -> Room:
-        """A room rebuilt from `Room.save()`, its task started."""
-        game = GAMES[saved["config"]["game"]].restore(saved["game"])
-        room = self._new_room(lambda **options: Room.restore(saved, game, self.settings, **options))
+    def restore_room(self, saved: bytes) -> Room:
+        """A room rebuilt from `roomview.save`, its task started."""
+        room = self._new_room(lambda **options: roomview.restore(saved, self.settings, **options))
         logger.info("room restored room=%s tick=%d", room.id, room.tick)
         return room
 
@@ -300,11 +258,9 @@ class RoomRegistry:
         """Refuse new joins and tell every player the server is going down (close 1012)."""
         self.draining = True
         reason = refuse("server_shutdown", "the server is going down; reconnect with your token")
-        relayed = self.cluster.mirrors.values() if self.cluster is not None else ()
-        for room in [*self.rooms(), *relayed]:
-            for seat in list(room.seats.values()):
-                if seat.connection is not None:
-                    seat.connection.close_nowait(reason)
+        for room in self.rooms():
+            close_all(room.seats.values(), reason)
+        self.peers.drain(reason)
 
 
 def _ignore_score(event: ScoreEvent) -> None:

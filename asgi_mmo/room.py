@@ -1,31 +1,42 @@
 """A running room: its seats, its game, its tick loop and its fan-out.
 
-Time flows through `run()`: the room sleeps until a human connects, ticks at
-a fixed rate while humans are connected, frees the seats of players who did
-not come back, and returns once no human has held a seat for
-`idle_room_seconds`; the registry then disposes of it.
+Time flows through `run()`: the room sleeps until a human connects (`IDLE`),
+ticks at a fixed rate while humans are connected (`TICKING`), frees the seats
+of players who did not come back, and returns once no human has held a seat
+for `idle_room_seconds`, or once it is `CLOSED`; the registry then disposes
+of it.
 
 A tick steps the game, serialises the game's change once (`TickFrame`) and
-drops one frame per connected player into that player's outbox. Nothing in a
-tick awaits: a tick never waits for a socket.
+drops one frame per connected player into that player's outbox (`fanout.py`).
+Nothing in a tick awaits: a tick never waits for a socket, nor for a bot's
+plan (`botplans.py`).
+
+Players connected through other processes of a cluster are the cluster's
+business: while it owns the room it sets `elsewhere` (`elsewhere.py`), which
+counts them, so the room ticks while any is connected, and takes each tick,
+chat, close and resumed seat over to them. What others read of a room (its
+listing, ROOM_STATS, its saved state) is in `roomview.py`.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 
+from asgi_mmo.botplans import BotPlans, Planner
 from asgi_mmo.connection import Connection
+from asgi_mmo.elsewhere import NOBODY_ELSEWHERE, PlayersElsewhere
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
-from asgi_mmo.fanout import fan_out
-from asgi_mmo.games.base import BotDriver, Game, InvalidInput, ScoreEvent
+from asgi_mmo.fanout import broadcast, close_all, detach, fan_out, send_to
+from asgi_mmo.games.base import Game, InvalidInput, ScoreEvent
 from asgi_mmo.games.inputs import check_input
 from asgi_mmo.protocol import PROTOCOL_VERSION, TickFrame, encode, refuse
 from asgi_mmo.roomconfig import RoomConfig
@@ -36,30 +47,24 @@ from asgi_mmo.stats import RoomStats
 logger = logging.getLogger("asgi_mmo.room")
 
 ScoreSink = Callable[[ScoreEvent], None]
-#: Runs a bot driver's plan request somewhere off the event loop (worker processes).
-Planner = Callable[[Any], Awaitable[Any]]
-#: Plan requests a room may have queued; beyond it bots make do with safe moves.
-PLAN_QUEUE = 64
 
 
-class RoomRelay(Protocol):
-    """Carries a room's output to players connected through other processes (cluster.py)."""
-
-    def tick(self, room: Room, frame: TickFrame, state: TickFrame | None) -> None: ...
-
-    def chat(self, room: Room, frame: str) -> None: ...
-
-    def kick(self, room: Room, seat: Seat, reason: ConnectionRefused) -> None: ...
-
-    def closed(self, room: Room, reason: ConnectionRefused) -> None: ...
+class RoomState(enum.Enum):
+    IDLE = "idle"  # no human connected: the room sleeps
+    TICKING = "ticking"  # the tick loop runs
+    CLOSED = "closed"  # no more joins; run() returns
 
 
 @dataclass(slots=True)
 class _Lifecycle:
-    ticking: bool = False
-    closed: bool = False
+    state: RoomState = RoomState.IDLE
     loop_starts: int = 0  # how many times the tick loop started (tests: one per busy period)
     empty_since: float = field(default_factory=anyio.current_time)
+
+    def move(self, old: RoomState, new: RoomState) -> None:
+        if self.state is not old:
+            raise RuntimeError(f"a room cannot go from {self.state.value} to {new.value}, only from {old.value}")
+        self.state = new
 
 
 class Room:
@@ -89,32 +94,33 @@ class Room:
         self.seats: dict[str, Seat] = {}
         self._by_token: dict[str, Seat] = {}
         self._connected: dict[str, Seat] = {}  # humans with a live connection to this process
-        self._remote: dict[str, Seat] = {}  # humans connected through other processes
-        self._remote_state_wanted = False
-        #: set by the cluster while other processes may relay this room's players
-        self.relay: RoomRelay | None = None
+        #: humans connected through other processes: set by the cluster while it owns the room
+        self.elsewhere: PlayersElsewhere = NOBODY_ELSEWHERE
         self._on_score = on_score or (lambda event: None)
         self._arrival = anyio.Event()  # set when a human connects to an idle room
         self._life = _Lifecycle()
         self._planner = planner
         self._plan_concurrency = plan_concurrency
-        self._bots: BotDriver | None = None
-        self._plan_requests: anyio.abc.ObjectSendStream[tuple[str, Any]] | None = None
+        self._bots: BotPlans | None = None
 
     # ---- seats ------------------------------------------------------------------------
 
     @property
     def players(self) -> int:
         """Connected human players, through this process or others."""
-        return len(self._connected) + len(self._remote)
+        return len(self._connected) + self.elsewhere.players
 
     @property
     def human_seats(self) -> int:
         return sum(1 for seat in self.seats.values() if not seat.bot)
 
     @property
+    def state(self) -> RoomState:
+        return self._life.state
+
+    @property
     def closed(self) -> bool:
-        return self._life.closed
+        return self._life.state is RoomState.CLOSED
 
     @property
     def loop_starts(self) -> int:
@@ -138,9 +144,12 @@ class Room:
         self._start_bot_driver()
 
     def _start_bot_driver(self) -> None:
-        make_driver = getattr(self.game, "make_bot_driver", None)
-        if self._bots is None and make_driver is not None and any(s.bot for s in self.seats.values()):
-            self._bots = make_driver()
+        if self._bots is not None or not any(s.bot for s in self.seats.values()):
+            return
+        driver = self.game.make_bot_driver()
+        if driver is not None:
+            plan_function = type(self.game).plan_function
+            self._bots = BotPlans(self.id, driver, plan_function, self._planner, self._plan_concurrency)
 
     def seat_for_token(self, token: str) -> Seat:
         seat = self._by_token.get(token)
@@ -164,7 +173,6 @@ class Room:
         self.seats.pop(seat.player_id, None)
         self._by_token.pop(seat.token, None)
         self._connected.pop(seat.player_id, None)
-        self._remote.pop(seat.player_id, None)
         event = self.game.remove_player(seat.player_id)
         if event is not None:
             self._on_score(event)
@@ -175,10 +183,10 @@ class Room:
 
     def connect(self, seat: Seat, connection: Connection) -> str:
         """Attach a socket to a seat; returns the `welcome` frame to send first."""
-        self._replace(seat)
+        self.end_connections(seat)
         seat.connection = connection
         self._connected[seat.player_id] = seat
-        self._seated(seat)
+        self.seated(seat)
         return encode(self.welcome(seat))
 
     def welcome(self, seat: Seat) -> dict[str, Any]:
@@ -196,75 +204,42 @@ class Room:
             "state": self.game.snapshot(),
         }
 
-    def _replace(self, seat: Seat) -> None:
-        """Close whatever connection holds a seat that a new one resumes."""
+    def end_connections(self, seat: Seat) -> None:
+        """Close whatever connection holds a seat that a new one resumes (here or elsewhere)."""
         reason = refuse("replaced", "this seat was resumed by another connection")
         if seat.connection is not None:
             seat.connection.close_nowait(reason)
             seat.connection = None
             self._connected.pop(seat.player_id, None)
         if seat.remote is not None:
-            if self.relay is not None:
-                self.relay.kick(self, seat, reason)
-            seat.remote = None
-            self._remote.pop(seat.player_id, None)
+            self.elsewhere.replaced(seat, reason)
 
-    def _seated(self, seat: Seat) -> None:
+    def seated(self, seat: Seat) -> None:
         """The seat's player is connected from now on (here or through another process)."""
         seat.connected_at = anyio.current_time()
         seat.away_since = None
-        if not self._life.ticking:
+        if self._life.state is RoomState.IDLE:
             self._arrival.set()  # an idle room starts ticking
 
-    def connect_remote(self, seat: Seat, worker: str) -> dict[str, Any]:
-        """A player connected through process `worker`; returns its `welcome` message."""
-        if seat.remote != worker:
-            self._replace(seat)
-        seat.remote = worker
-        self._remote[seat.player_id] = seat
-        self._seated(seat)
-        return self.welcome(seat)
-
-    def disconnect_remote(self, seat: Seat, worker: str, *, leave: bool) -> None:
-        """A player's socket on process `worker` ended."""
-        if seat.remote != worker:
-            return  # resumed elsewhere since
-        seat.remote = None
-        self._remote.pop(seat.player_id, None)
+    def unseated(self, seat: Seat, *, leave: bool) -> None:
+        """The seat's player is no longer connected: `leave` frees the seat, else it is kept."""
         if leave:
             self._free_seat(seat)
         elif seat.player_id in self.seats:
             seat.away_since = anyio.current_time()
-
-    def remote_acks(self) -> dict[str, int]:
-        """The acks of the players connected through other processes (relayed with each tick)."""
-        return {player_id: seat.ack for player_id, seat in self._remote.items()}
-
-    def remote_wants_state(self) -> None:
-        """A process relaying this room asked for the whole state with the next tick."""
-        self._remote_state_wanted = True
 
     def disconnect(self, seat: Seat, connection: Connection, *, leave: bool) -> None:
         """A socket ended; `leave` frees the seat at once, otherwise it is kept."""
-        if seat.connection is not connection:
-            return  # replaced by a newer connection already
-        seat.connection = None
-        self._connected.pop(seat.player_id, None)
-        if leave:
-            self._free_seat(seat)
-        elif seat.player_id in self.seats:
-            seat.away_since = anyio.current_time()
+        if detach(self._connected, seat, connection):  # (else replaced by a newer connection)
+            self.unseated(seat, leave=leave)
 
     def close(self, reason: ConnectionRefused) -> None:
         """End every connection with `reason`; the room takes no more joins."""
-        if self._life.closed:
+        if self.closed:
             return
-        self._life.closed = True
-        for seat in list(self._connected.values()):
-            if seat.connection is not None:
-                seat.connection.close_nowait(reason)
-        if self.relay is not None:
-            self.relay.closed(self, reason)
+        self._life.state = RoomState.CLOSED
+        close_all(self._connected.values(), reason)
+        self.elsewhere.closed(reason)
         self._arrival.set()  # wake run() so it can return
 
     # ---- messages from players ----------------------------------------------------------
@@ -282,17 +257,9 @@ class Room:
 
     def chat(self, seat: Seat, text: str) -> None:
         frame = encode({"type": "chat", "player": seat.player_id, "name": seat.name, "text": text})
-        self._broadcast(frame)
-        if self._remote and self.relay is not None:
-            self.relay.chat(self, frame)
-
-    def _broadcast(self, frame: str) -> None:
-        """Send a frame every player may miss (chat): dropped for a client that is behind."""
-        nbytes = len(frame.encode())
-        for seat in self._connected.values():
-            if seat.connection is not None and seat.connection.deliver_nowait(frame):
-                self.stats.msgs_out += 1
-                self.stats.bytes_out += nbytes
+        broadcast(self._connected.values(), frame, self.stats)
+        if self.elsewhere.players:
+            self.elsewhere.chat(frame)
 
     def note_latency(self, seat: Seat, latency_ms: float) -> None:
         """The round trip a player's client measured (`ping`'s `rtt`), for the admin API."""
@@ -300,16 +267,14 @@ class Room:
 
     def send_to(self, seat: Seat, frame: str) -> None:
         """A frame for one player (pong, error); dropped if that client is behind."""
-        if seat.connection is not None and seat.connection.deliver_nowait(frame):
-            self.stats.msgs_out += 1
-            self.stats.bytes_out += len(frame.encode())
+        send_to(seat, frame, self.stats)
 
     # ---- time -------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Tick while humans are connected; return when the room may be disposed."""
         while not self.closed:
-            if self._connected or self._remote:
+            if self._connected or self.elsewhere.players:
                 await self._tick_while_connected()
                 continue
             wake_at = self._expire_seats(anyio.current_time())
@@ -344,54 +309,26 @@ class Room:
         return (math.floor((now - offset) / self.period) + 1) * self.period + offset
 
     async def _tick_while_connected(self) -> None:
-        self._life.ticking = True
+        self._life.move(RoomState.IDLE, RoomState.TICKING)
         self._life.loop_starts += 1
         logger.debug("tick loop started room=%s", self.id)
         try:
-            async with anyio.create_task_group() as planners:
-                if self._bots is not None and self._planner is not None:
-                    self._plan_requests, requests = anyio.create_memory_object_stream[tuple[str, Any]](PLAN_QUEUE)
-                    async with requests:
-                        for _ in range(self._plan_concurrency):
-                            planners.start_soon(self._run_plans, requests.clone())
+            if self._bots is None:
                 await self._tick_on_grid()
-                planners.cancel_scope.cancel()
+            else:
+                async with self._bots.planning():
+                    await self._tick_on_grid()
         finally:
-            if self._plan_requests is not None:
-                self._plan_requests.close()
-                self._plan_requests = None
-            self._life.ticking = False
+            if not self.closed:
+                self._life.move(RoomState.TICKING, RoomState.IDLE)
             logger.debug("tick loop stopped room=%s", self.id)
-
-    async def _run_plans(self, requests: anyio.abc.ObjectReceiveStream[tuple[str, Any]]) -> None:
-        """Hand bots' plan requests to the planner; each answer reaches its bot when it comes."""
-        assert self._planner is not None and self._bots is not None
-        async with requests:
-            async for bot_id, request in requests:
-                try:
-                    plan = await self._planner(request)
-                except Exception:
-                    # A failed plan costs one bot one plan, never the room.
-                    logger.exception("bot plan failed room=%s bot=%s", self.id, bot_id)
-                    plan = []
-                self._bots.accept(bot_id, plan)
-
-    def _drive_bots(self) -> None:
-        assert self._bots is not None
-        for bot_id, request in self._bots.act(self.tick):
-            try:
-                if self._plan_requests is None:
-                    raise anyio.WouldBlock
-                self._plan_requests.send_nowait((bot_id, request))
-            except anyio.WouldBlock:
-                self._bots.forget(bot_id)
 
     async def _tick_on_grid(self) -> None:
         """Tick on this room's deadline grid while humans are connected."""
         period = self.period
         deadline = self.first_deadline(anyio.current_time())
         next_expiry_check = 0.0
-        while (self._connected or self._remote) and not self.closed:
+        while (self._connected or self.elsewhere.players) and not self.closed:
             await anyio.sleep_until(deadline)
             # The loop's own clock may be coarse (uvloop's counts whole milliseconds);
             # time.monotonic() reads the same clock finely.
@@ -411,7 +348,7 @@ class Room:
     def step(self, now: float) -> None:
         """One tick: advance the game and hand every connected player its frame."""
         if self._bots is not None:
-            self._drive_bots()
+            self._bots.act(self.tick)
         for event in self.game.step(self.tick + 1, self.period):
             self._on_score(event)
         self.tick += 1
@@ -428,85 +365,16 @@ class Room:
             list(self._connected.values()), frame, state_frame, self.stats,
             now=now, slow_after=self.settings.slow_client_seconds, room_id=self.id,
         )  # fmt: skip
-        if self._remote and self.relay is not None:
-            wanted = self._remote_state_wanted
-            self._remote_state_wanted = False
-            self.relay.tick(self, frame, state_frame() if wanted else None)
+        if self.elsewhere.players:
+            self.elsewhere.tick(frame, state_frame)
 
-    # ---- save and restore -----------------------------------------------------------
-
-    def save(self) -> dict[str, Any]:
-        """Everything needed to run this room on in another process."""
-        return {
-            "id": self.id,
-            "config": self.config.to_dict(),
-            "tick": self.tick,
-            "created_at": self.created_at,
-            "game": self.game.save(),
-            "seats": [
-                {"player_id": s.player_id, "name": s.name, "token": s.token, "bot": s.bot, "ack": s.ack}
-                for s in self.seats.values()
-            ],
-        }
-
-    @classmethod
-    def restore(
-        cls, saved: dict[str, Any], game: Game, settings: Settings, **options: Any
-    ) -> Room:
-        """A room rebuilt from `save()` (with `game` restored from `saved["game"]`)."""
-        room = cls(saved["id"], RoomConfig(**saved["config"]), game, settings, **options)
-        room.tick = saved["tick"]
-        room.created_at = saved["created_at"]
+    def reseat(self, seats: list[Seat]) -> None:
+        """Seats saved by another process (`roomview.restore`): each human must come back
+        within `seat_seconds`; the bots play on."""
         now = anyio.current_time()
-        for raw in saved["seats"]:
-            seat = Seat(raw["player_id"], raw["name"], raw["token"], bot=raw["bot"], ack=raw["ack"])
+        for seat in seats:
             if not seat.bot:
-                seat.away_since = now  # every human must reconnect within seat_seconds
-                room._by_token[seat.token] = seat
-            room.seats[seat.player_id] = seat
-        room._start_bot_driver()
-        return room
-
-    # ---- statistics -----------------------------------------------------------------
-
-    def summary(self) -> dict[str, Any]:
-        """The room as listed publicly (`GET /api/rooms`)."""
-        return {
-            "id": self.id,
-            "game": self.config.game,
-            "players": self.players,
-            "max_players": self.config.max_players,
-            "created_at": self.created_at,
-        }
-
-    def statistics(self) -> dict[str, Any]:
-        """ROOM_STATS of the contract."""
-        stats = self.stats
-        return {
-            "id": self.id,
-            "game": self.config.game,
-            "private": self.config.private,
-            "players": self.players,
-            "bots": sum(1 for s in self.seats.values() if s.bot),
-            "max_players": self.config.max_players,
-            "tick_rate": self.config.tick_rate,
-            "tick": self.tick,
-            "created_at": self.created_at,
-            "tick_ms": stats.tick_ms(),
-            "overruns": stats.overruns,
-            "msgs_in": stats.msgs_in,
-            "msgs_out": stats.msgs_out,
-            "bytes_out": stats.bytes_out,
-            "worker": self.worker,
-            # extensions
-            "bytes_in": stats.bytes_in,
-            "ticks_dropped": stats.ticks_dropped,
-            "lateness_ms": stats.lateness_ms(),
-            "width": self.config.width,
-            "height": self.config.height,
-            "seats": self.human_seats,
-        }
-
-    def player_list(self) -> list[dict[str, Any]]:
-        now = anyio.current_time()
-        return [seat.public(now, self.game, self.worker) for seat in self.seats.values()]
+                seat.away_since = now
+                self._by_token[seat.token] = seat
+            self.seats[seat.player_id] = seat
+        self._start_bot_driver()

@@ -1,17 +1,19 @@
 """A player's place in a room: who they are, their token, and the socket that plays it.
 
 Shared by a room of this process and by a mirror of a room that runs in another
-(`cluster/mirror.py`), and by the fan-out both use, so it lives below all three.
+(`cluster/mirror.py`), and by the fan-out both use, so it lives below all three;
+so does `PlayerRoom`, what a socket plays in: either of the two.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from asgi_mmo.connection import Connection
     from asgi_mmo.games.base import Game
+    from asgi_mmo.stats import RoomStats
 
 
 @dataclass(slots=True, eq=False)
@@ -43,3 +45,39 @@ class Seat:
             # extension: the process whose socket the player uses (None while away)
             "via": self.remote or (worker if connection else None),
         }
+
+
+class PlayerRoom(Protocol):
+    """What the socket endpoint plays in: a `Room` of this process, or a `RoomMirror`
+    of a room that runs in another (the registry's `join` gives either)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def stats(self) -> RoomStats: ...
+
+    @property
+    def players(self) -> int:
+        """Connected human players (a mirror: those connected through this process)."""
+        ...
+
+    def connect(self, seat: Seat, connection: Connection) -> str:
+        """Attach a socket to a seat; returns the `welcome` frame to send first."""
+        ...
+
+    def disconnect(self, seat: Seat, connection: Connection, *, leave: bool) -> None:
+        """A socket ended; `leave` frees the seat at once, otherwise it is kept."""
+        ...
+
+    def handle_input(self, seat: Seat, seq: int, data: Any) -> None:
+        """Apply (or pass on) an input; `MessageRefused` for bad data."""
+        ...
+
+    def chat(self, seat: Seat, text: str) -> None: ...
+
+    def note_latency(self, seat: Seat, latency_ms: float) -> None: ...
+
+    def send_to(self, seat: Seat, frame: str) -> None:
+        """A frame for one player (pong, error); dropped if that client is behind."""
+        ...

@@ -93,7 +93,7 @@ def _read_log(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _wait(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+def _wait(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05) -> T:
     """Poll `condition` until it returns something true, and return that; TimeoutError after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:

@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import anyio
 import pytest
 
-from asgi_mmo.backends.base import Backend, LeaseState, create_backend
+from asgi_mmo.backends.base import Backend, LeaseState
+from asgi_mmo.backends.factory import create_backend
 from asgi_mmo.backends.memory import MemoryBackend, MemoryHub
 from asgi_mmo.backends.redis import RedisBackend
 from asgi_mmo.exceptions import BackendUnavailable, ConfigError

@@ -7,7 +7,7 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,8 @@ class Player:
 
     @property
     def id(self) -> str:
-        return self.welcome["player"]
+        player: str = self.welcome["player"]
+        return player
 
     def _read(self) -> None:
         try:
@@ -91,13 +92,17 @@ def players(url: str, room: str, names: list[str]) -> Iterator[list[Player]]:
                 player.close()
 
 
-def wait_for(condition, timeout: float, what: str) -> float:
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> float:
     started = time.monotonic()
     while not condition():
         if time.monotonic() - started > timeout:
             raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(0.05)
     return time.monotonic() - started
+
+
+def running(server: ServerProcess) -> bool:
+    return server.process is not None and server.process.poll() is None
 
 
 def check_sequence(player: Player) -> None:
@@ -116,16 +121,18 @@ def check_sequence(player: Player) -> None:
 def create_room(url: str, **settings: Any) -> str:
     answer = httpx.post(url + "/api/rooms", json=settings, timeout=10)
     assert answer.status_code == 201, answer.text
-    return answer.json()["id"]
+    room_id: str = answer.json()["id"]
+    return room_id
 
 
 def details(url: str, room: str) -> dict[str, Any]:
     answer = httpx.get(f"{url}/admin/api/rooms/{room}", headers=ADMIN, timeout=10)
     assert answer.status_code == 200, answer.text
-    return answer.json()
+    found: dict[str, Any] = answer.json()
+    return found
 
 
-def test_sixteen_players_over_four_workers_play_one_room(tmp_path):
+def test_sixteen_players_over_four_workers_play_one_room(tmp_path: Path) -> None:
     with run_redis(cwd=tmp_path) as redis_server, \
             run_gunicorn(4, env=cluster_env(redis_server.url, tmp_path), cwd=tmp_path) as server, \
             run_haproxy([server.address], cwd=tmp_path) as proxy:
@@ -174,7 +181,7 @@ def test_sixteen_players_over_four_workers_play_one_room(tmp_path):
             assert next(r for r in listed if r["id"] == room)["players"] == 16
 
 
-def test_killing_the_owner_worker_loses_no_seat(tmp_path):
+def test_killing_the_owner_worker_loses_no_seat(tmp_path: Path) -> None:
     with run_redis(cwd=tmp_path) as redis_server, \
             run_gunicorn(4, env=cluster_env(redis_server.url, tmp_path), cwd=tmp_path) as server, \
             run_haproxy([server.address], cwd=tmp_path) as proxy:
@@ -199,7 +206,9 @@ def test_killing_the_owner_worker_loses_no_seat(tmp_path):
                     again.close()
             wait_for(lambda: all(p.first_after(killed + 0.1, "state") for p in survivors), 8, "relayed resume")
             for player in survivors:
-                resumed[player.id] = player.first_after(killed + 0.1, "state") - killed
+                state_at = player.first_after(killed + 0.1, "state")
+                assert state_at is not None
+                resumed[player.id] = state_at - killed
                 check_sequence(player)
             assert len(resumed) == 8
             assert max(resumed.values()) < 5.0, resumed
@@ -213,7 +222,7 @@ def two_servers(tmp_path: Path, redis_url: str) -> Iterator[tuple[ServerProcess,
         yield first, second
 
 
-def test_a_redis_restart_keeps_rooms_ticking_and_the_relay_comes_back(tmp_path):
+def test_a_redis_restart_keeps_rooms_ticking_and_the_relay_comes_back(tmp_path: Path) -> None:
     with run_redis(cwd=tmp_path) as redis_server, two_servers(tmp_path, redis_server.url) as (owner, relay):
         room = create_room(owner.url, tick_rate=10)
         local, remote = Player(owner.ws_url, "local", room), Player(relay.ws_url, "remote", room)
@@ -225,7 +234,7 @@ def test_a_redis_restart_keeps_rooms_ticking_and_the_relay_comes_back(tmp_path):
             ticks_while_down = [f for f in local.since(down + 0.5) if f["type"] == "tick"]
             assert len(ticks_while_down) >= 10, "the owner ticks on for its own players"
             assert httpx.get(relay.url + "/healthz").status_code == 200
-            assert owner.process.poll() is None and relay.process.poll() is None
+            assert running(owner) and running(relay)
             redis_server.start()
             back = time.monotonic()
             wait_for(lambda: remote.first_after(back, "state"), 10, "relay resumes with a state")
@@ -238,7 +247,7 @@ def test_a_redis_restart_keeps_rooms_ticking_and_the_relay_comes_back(tmp_path):
             remote.close()
 
 
-def test_a_draining_server_hands_its_rooms_over_behind_haproxy(tmp_path):
+def test_a_draining_server_hands_its_rooms_over_behind_haproxy(tmp_path: Path) -> None:
     with run_redis(cwd=tmp_path) as redis_server, two_servers(tmp_path, redis_server.url) as (owner, relay), \
             run_haproxy([owner.address, relay.address], cwd=tmp_path) as proxy:
         room = create_room(owner.url, tick_rate=10)
@@ -249,7 +258,7 @@ def test_a_draining_server_hands_its_rooms_over_behind_haproxy(tmp_path):
             stopper = threading.Thread(target=owner.stop)
             stopper.start()
             wait_for(lambda: local.closed, 5, "the owner's player is told")
-            assert local.closed[1] == 1012
+            assert local.closed is not None and local.closed[1] == 1012
             errors = [f for f in local.since(drained) if f["type"] == "error"]
             assert errors and errors[-1]["code"] == "server_shutdown"
             # The relaying server takes the room over at once; its player plays on.
@@ -262,21 +271,22 @@ def test_a_draining_server_hands_its_rooms_over_behind_haproxy(tmp_path):
             wait_for(lambda: again.since(0), 5, "the resumed player's ticks")
             again.close()
             stopper.join(15)
-            assert owner.process.poll() is not None
+            assert not running(owner)
             check_sequence(remote)
+            assert relay.process is not None
             assert details(proxy.url, room)["worker"].endswith(f":{relay.process.pid}")
         finally:
             local.close()
             remote.close()
 
 
-def test_metrics_add_up_over_four_workers(tmp_path):
+def test_metrics_add_up_over_four_workers(tmp_path: Path) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
     def scrape(url: str) -> dict[str, float]:
         answer = httpx.get(url + "/metrics", headers=ADMIN, timeout=10)
         assert answer.status_code == 200
-        values = {}
+        values: dict[str, float] = {}
         for family in text_string_to_metric_families(answer.text):
             for sample in family.samples:
                 if not sample.labels or sample.name == "asgi_mmo_errors_total":

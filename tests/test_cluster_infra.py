@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -32,17 +33,17 @@ def single_env(work: Path) -> dict[str, str]:
     return {**SINGLE, "ASGI_MMO_DB": str(work / "leaderboard.sqlite3")}
 
 
-def next_of(ws: ClientConnection, kind: str, timeout: float = 5.0) -> dict:
+def next_of(ws: ClientConnection, kind: str, timeout: float = 5.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         message = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
         if message["type"] == kind:
-            return message
+            return cast(dict[str, Any], message)
 
 
-def read_until_closed(ws: ClientConnection, timeout: float = 10.0) -> tuple[int | None, list[dict]]:
+def read_until_closed(ws: ClientConnection, timeout: float = 10.0) -> tuple[int | None, list[dict[str, Any]]]:
     """Every message up to the server's close; the close code and the error frames seen."""
-    errors = []
+    errors: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     with pytest.raises(ConnectionClosed) as closed:
         while True:
@@ -56,7 +57,7 @@ def read_until_closed(ws: ClientConnection, timeout: float = 10.0) -> tuple[int 
 # ---------------------------------------------------------------------------------------- Redis
 
 
-def test_redis_starts_answers_and_restarts_on_the_same_port(tmp_path):
+def test_redis_starts_answers_and_restarts_on_the_same_port(tmp_path: Path) -> None:
     with run_redis(cwd=tmp_path) as server:
         assert server.url == f"redis://127.0.0.1:{server.port}/0"
         client = server.client()
@@ -79,7 +80,7 @@ def test_redis_starts_answers_and_restarts_on_the_same_port(tmp_path):
 # ------------------------------------------------------------------------------------- gunicorn
 
 
-def test_gunicorn_serves_and_replaces_a_killed_worker(tmp_path):
+def test_gunicorn_serves_and_replaces_a_killed_worker(tmp_path: Path) -> None:
     with run_gunicorn(1, env=single_env(tmp_path), cwd=tmp_path) as server:
         assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
         (worker,) = server.worker_pids()
@@ -95,7 +96,7 @@ def test_gunicorn_serves_and_replaces_a_killed_worker(tmp_path):
     assert not Path(f"/proc/{replacement}").exists()
 
 
-def test_gunicorn_that_exits_at_start_raises_with_its_log(tmp_path):
+def test_gunicorn_that_exits_at_start_raises_with_its_log(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="ASGI_MMO_REDIS_URL"):
         with run_gunicorn(2, env=single_env(tmp_path), cwd=tmp_path, timeout=15):
             pass  # pragma: no cover - several workers without Redis are refused
@@ -104,7 +105,7 @@ def test_gunicorn_that_exits_at_start_raises_with_its_log(tmp_path):
 # -------------------------------------------------------------------------------------- haproxy
 
 
-def test_the_shipped_config_renders_with_the_test_servers_and_nothing_else_changed():
+def test_the_shipped_config_renders_with_the_test_servers_and_nothing_else_changed() -> None:
     shipped = HAPROXY_CFG.read_text().splitlines()
     rendered = render_haproxy_config(["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]).splitlines()
     servers = [line.strip() for line in rendered if line.strip().startswith("server ")]
@@ -131,7 +132,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         yield Pair(a, b, proxy)
 
 
-def test_haproxy_proxies_http_to_both_servers_and_checks_readyz(pair):
+def test_haproxy_proxies_http_to_both_servers_and_checks_readyz(pair: Pair) -> None:
     for _ in range(10):
         assert httpx.get(pair.proxy.url + "/healthz").json() == {"status": "ok"}
         assert "rooms" in httpx.get(pair.proxy.url + "/api/rooms").json()
@@ -145,7 +146,7 @@ def test_haproxy_proxies_http_to_both_servers_and_checks_readyz(pair):
     assert "haproxy_server_status" in httpx.get(pair.proxy.stats_url + "metrics").text
 
 
-def test_a_websocket_through_haproxy_is_welcomed_and_gets_ticks(pair):
+def test_a_websocket_through_haproxy_is_welcomed_and_gets_ticks(pair: Pair) -> None:
     with connect(f"{pair.proxy.ws_url}?name=alice", open_timeout=5) as ws:
         welcome = json.loads(ws.recv(timeout=5))
         assert welcome["type"] == "welcome" and welcome["protocol"] == 1
@@ -197,7 +198,9 @@ def stub() -> Iterator[tuple[StubServer, str]]:
         thread.join(5)
 
 
-def test_a_server_answering_503_on_readyz_leaves_the_pool_and_comes_back(pair, stub, tmp_path):
+def test_a_server_answering_503_on_readyz_leaves_the_pool_and_comes_back(
+    pair: Pair, stub: tuple[StubServer, str], tmp_path: Path
+) -> None:
     state, address = stub
     with run_haproxy([address, pair.a.address], cwd=tmp_path) as proxy:
         for _ in range(6):
@@ -218,7 +221,7 @@ def test_a_server_answering_503_on_readyz_leaves_the_pool_and_comes_back(pair, s
         proxy.wait_server_state("app1", "UP", timeout=5)
 
 
-def test_a_server_stopped_with_sigterm_tells_its_players_and_haproxy_moves_on(tmp_path):
+def test_a_server_stopped_with_sigterm_tells_its_players_and_haproxy_moves_on(tmp_path: Path) -> None:
     with run_uvicorn(env=single_env(tmp_path / "a"), cwd=tmp_path) as a, \
             run_uvicorn(env=single_env(tmp_path / "b"), cwd=tmp_path) as b, \
             run_haproxy([a.address, b.address], cwd=tmp_path) as proxy, \
@@ -234,7 +237,9 @@ def test_a_server_stopped_with_sigterm_tells_its_players_and_haproxy_moves_on(tm
             players[name] = (on.pop(), ws)
         gone, alice = players["alice"]
         stays, bob = players["bob"]
-        by_name[gone].process.send_signal(signal.SIGTERM)
+        stopping = by_name[gone].process
+        assert stopping is not None
+        stopping.send_signal(signal.SIGTERM)
 
         # requests keep succeeding while haproxy notices (refused connections are redispatched)
         statuses = []
@@ -245,7 +250,7 @@ def test_a_server_stopped_with_sigterm_tells_its_players_and_haproxy_moves_on(tm
         statuses += [httpx.get(proxy.url + "/api/rooms").status_code for _ in range(10)]
         assert set(statuses) == {200}
         assert proxy.server_states()[stays] == "UP"
-        assert by_name[gone].process.wait(10) == 0
+        assert stopping.wait(10) == 0
 
         code, errors = read_until_closed(alice)
         assert code == 1012 and [e["code"] for e in errors] == ["server_shutdown"]

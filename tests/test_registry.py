@@ -9,18 +9,22 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import anyio
-import orjson
 import pytest
+from anyio.abc import TaskGroup
 
+from asgi_mmo import roomview
 from asgi_mmo.backends.memory import MemoryBackend
-from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused
+from asgi_mmo.games.base import ScoreEvent
 from asgi_mmo.games.catalog import GAMES
 from asgi_mmo.games.snake.rules import SnakeGame, apply_delta
+from asgi_mmo.peers import NoPeers
 from asgi_mmo.registry import RoomRegistry
-from asgi_mmo.room import Room
+from asgi_mmo.room import Room, RoomState
 from asgi_mmo.roomconfig import RoomConfig
+from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
+from tests.players import Player
 
 pytestmark = pytest.mark.anyio
 
@@ -32,59 +36,20 @@ async def running_registry(
     settings: Settings = FAST, backend: MemoryBackend | None = None
 ) -> AsyncIterator[RoomRegistry]:
     async with anyio.create_task_group() as tasks:
-        registry = RoomRegistry(settings, backend or MemoryBackend())
+        registry = RoomRegistry(settings, NoPeers.over(backend or MemoryBackend(), settings))
         await tasks.start(registry.run)
         yield registry
         tasks.cancel_scope.cancel()
 
 
-class Player:
-    """A player without a socket: its writer appends frames; `stall()` stops it taking any."""
-
-    def __init__(self, room: Room, name: str = "p", seat=None) -> None:
-        self.room = room
-        self.seat = seat or room.join(name)
-        self.frames: list[dict] = []
-        self.taking = anyio.Event()
-        self.taking.set()
-        self.connection = Connection(self._send, room.settings.outbox_frames)
-        self.welcome = orjson.loads(room.connect(self.seat, self.connection))
-        self.scope = anyio.CancelScope()
-        self.connection.bind_scope(self.scope)
-
-    async def _send(self, frame: str) -> None:
-        await self.taking.wait()
-        self.frames.append(orjson.loads(frame))
-
-    async def run(self) -> None:
-        try:
-            with self.scope:
-                await self.connection.run_writer()
-        finally:
-            self.connection.close_outbox()
-
-    def stall(self) -> None:
-        self.taking = anyio.Event()
-
-    def resume(self) -> None:
-        self.taking.set()
-
-    def leave(self, *, leave: bool = False) -> None:
-        self.scope.cancel()
-        self.connection.close_outbox()
-        self.room.disconnect(self.seat, self.connection, leave=leave)
-
-    def ticks(self) -> list[int]:
-        return [f["tick"] for f in self.frames if f["type"] == "tick"]
-
-
-async def connect(tasks, room: Room, name: str = "p", **options) -> Player:
-    player = Player(room, name, **options)
+async def connect(tasks: TaskGroup, room: Room, name: str = "p", seat: Seat | None = None) -> Player:
+    """A player in `room` (a new seat, or `seat`) whose writer runs in `tasks`."""
+    player = Player(room, seat or room.join(name), room.settings.outbox_frames)
     tasks.start_soon(player.run)
     return player
 
 
-async def test_a_room_ticks_only_while_a_human_is_connected():
+async def test_a_room_ticks_only_while_a_human_is_connected() -> None:
     async with running_registry() as registry, anyio.create_task_group() as tasks:
         room = registry.create_room(RoomConfig(tick_rate=50, bots=3))
         await anyio.sleep(0.15)
@@ -106,19 +71,20 @@ async def test_a_room_ticks_only_while_a_human_is_connected():
         tasks.cancel_scope.cancel()
 
 
-async def test_racing_joins_start_one_loop():
+async def test_racing_joins_start_one_loop() -> None:
     async with running_registry() as registry, anyio.create_task_group() as tasks:
-        players: list[Player] = []
+        rooms: set[Room] = set()
 
         async def join(number: int) -> None:
             room, seat = await registry.join(name=f"p{number}")
+            assert isinstance(room, Room)
             await anyio.sleep(0)
-            players.append(await connect(tasks, room, seat=seat))
+            await connect(tasks, room, seat=seat)
+            rooms.add(room)
 
         async with anyio.create_task_group() as joins:
             for number in range(20):
                 joins.start_soon(join, number)
-        rooms = {player.room for player in players}
         assert len(rooms) == 1
         (room,) = rooms
         started, first_tick = anyio.current_time(), room.tick
@@ -134,9 +100,10 @@ class SlowSnake(SnakeGame):
     """Every 10th step takes 1.5 periods of a 50 Hz room (busy CPU, like a real slow tick)."""
 
     name = "slow"
+    steps = 0
 
-    def step(self, tick: int = 0, dt: float = 0.0):
-        self.steps = getattr(self, "steps", 0) + 1
+    def step(self, tick: int = 0, dt: float = 0.0) -> list[ScoreEvent]:
+        self.steps += 1
         if self.steps % 10 == 0:
             until = time.perf_counter() + 0.030
             while time.perf_counter() < until:
@@ -144,7 +111,7 @@ class SlowSnake(SnakeGame):
         return super().step(tick, dt)
 
 
-async def test_the_tick_loop_keeps_its_grid_under_slow_ticks(monkeypatch):
+async def test_the_tick_loop_keeps_its_grid_under_slow_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(GAMES, "slow", SlowSnake)
     starts: list[float] = []
     async with running_registry() as registry, anyio.create_task_group() as tasks:
@@ -163,7 +130,7 @@ async def test_the_tick_loop_keeps_its_grid_under_slow_ticks(monkeypatch):
 
     period = 0.02
     lateness = list(room.stats.lateness)[: len(starts)]
-    deadlines = [start - late for start, late in zip(starts, lateness)]
+    deadlines = [start - late for start, late in zip(starts, lateness, strict=False)]
     slots = [(deadline - deadlines[0]) / period for deadline in deadlines]
     # No drift: every deadline lies on the room's grid (a loop that sleeps one period after its
     # work would slide by the work's duration each tick, and by whole periods after slow ones).
@@ -172,7 +139,7 @@ async def test_the_tick_loop_keeps_its_grid_under_slow_ticks(monkeypatch):
     assert statistics.median(lateness) < period / 2
     # Catching up never runs ticks back to back: each tick has a slot of its own.
     indices = [round(slot) for slot in slots]
-    assert all(b > a for a, b in zip(indices, indices[1:]))
+    assert all(b > a for a, b in zip(indices, indices[1:], strict=False))
     # Each slow tick overran its slot, and the slots skipped are the ones overruns ran into.
     assert room.stats.overruns >= 19
     skipped = indices[-1] + 1 - len(indices)
@@ -180,7 +147,7 @@ async def test_the_tick_loop_keeps_its_grid_under_slow_ticks(monkeypatch):
     assert room.stats.overruns - 1 <= skipped <= 2 * room.stats.overruns
 
 
-async def test_a_disconnected_seat_expires_and_the_empty_room_is_disposed():
+async def test_a_disconnected_seat_expires_and_the_empty_room_is_disposed() -> None:
     settings = replace(FAST, seat_seconds=0.2, idle_room_seconds=0.2)
     async with running_registry(settings) as registry, anyio.create_task_group() as tasks:
         room = registry.create_room(RoomConfig(tick_rate=20))
@@ -197,7 +164,7 @@ async def test_a_disconnected_seat_expires_and_the_empty_room_is_disposed():
         tasks.cancel_scope.cancel()
 
 
-async def test_a_room_nobody_joins_is_disposed_after_idle_room_seconds():
+async def test_a_room_nobody_joins_is_disposed_after_idle_room_seconds() -> None:
     async with running_registry(replace(FAST, idle_room_seconds=0.2)) as registry:
         room = registry.create_room(RoomConfig())
         await anyio.sleep(0.05)
@@ -206,7 +173,7 @@ async def test_a_room_nobody_joins_is_disposed_after_idle_room_seconds():
         assert registry.get(room.id) is None
 
 
-async def test_a_stalled_client_misses_ticks_then_gets_a_state_first():
+async def test_a_stalled_client_misses_ticks_then_gets_a_state_first() -> None:
     async with running_registry() as registry, anyio.create_task_group() as tasks:
         room = registry.create_room(RoomConfig(tick_rate=50))
         steady = await connect(tasks, room, "steady")
@@ -238,7 +205,7 @@ async def test_a_stalled_client_misses_ticks_then_gets_a_state_first():
     assert "state" not in [f["type"] for f in steady.frames]
 
 
-async def test_a_client_that_takes_nothing_is_closed_too_slow_and_keeps_its_seat():
+async def test_a_client_that_takes_nothing_is_closed_too_slow_and_keeps_its_seat() -> None:
     settings = replace(FAST, slow_client_seconds=0.3)
     async with running_registry(settings) as registry, anyio.create_task_group() as tasks:
         room = registry.create_room(RoomConfig(tick_rate=50))
@@ -246,9 +213,8 @@ async def test_a_client_that_takes_nothing_is_closed_too_slow_and_keeps_its_seat
         stuck = await connect(tasks, room, "stuck")
         stuck.stall()
         await anyio.sleep(0.8)
-        assert stuck.connection.close_reason is not None
-        assert stuck.connection.close_reason.code == "too_slow"
-        assert stuck.connection.close_reason.close_code == 1008
+        reason = stuck.connection.close_reason
+        assert reason is not None and (reason.code, reason.close_code) == ("too_slow", 1008)
         stuck.leave()
         assert room.seat_for_token(stuck.seat.token) is stuck.seat
         received = len(steady.ticks())
@@ -256,32 +222,32 @@ async def test_a_client_that_takes_nothing_is_closed_too_slow_and_keeps_its_seat
         tasks.cancel_scope.cancel()
 
 
-async def test_rooms_are_spread_over_the_period():
+async def test_rooms_are_spread_over_the_period() -> None:
     async with running_registry() as registry:
         rooms = [registry.create_room(RoomConfig(tick_rate=20)) for _ in range(8)]
         phases = sorted(room.phase for room in rooms)
-        gaps = [b - a for a, b in zip(phases, phases[1:])]
+        gaps = [b - a for a, b in zip(phases, phases[1:], strict=False)]
         assert min(gaps) > 0.05, phases
         now = 100.0
         deadlines = {round(room.first_deadline(now) % room.period, 6) for room in rooms}
         assert len(deadlines) == 8
 
 
-async def test_closing_a_room_tells_its_players_and_removes_it():
+async def test_closing_a_room_tells_its_players_and_removes_it() -> None:
     async with running_registry() as registry, anyio.create_task_group() as tasks:
         room = registry.create_room(RoomConfig(tick_rate=50))
         player = await connect(tasks, room)
         await anyio.sleep(0.05)
         assert registry.close_room(room.id)
         await anyio.sleep(0.1)
-        assert player.connection.close_reason.code == "room_closed"
-        assert player.connection.close_reason.close_code == 4001
+        reason = player.connection.close_reason
+        assert reason is not None and (reason.code, reason.close_code) == ("room_closed", 4001)
         assert registry.get(room.id) is None
         assert not registry.close_room(room.id)
         tasks.cancel_scope.cancel()
 
 
-async def test_a_saved_room_resumes_in_another_registry():
+async def test_a_saved_room_resumes_in_another_registry() -> None:
     backend = MemoryBackend()
     async with running_registry(backend=backend) as first, anyio.create_task_group() as tasks:
         room = first.create_room(RoomConfig(tick_rate=50, bots=1))
@@ -298,10 +264,11 @@ async def test_a_saved_room_resumes_in_another_registry():
 
     async with running_registry(backend=backend) as second, anyio.create_task_group() as tasks:
         restored, seat = await second.join(name="alice", room_id=room.id, token=player.seat.token)
+        assert isinstance(restored, Room)
         assert restored.id == room.id and restored.tick == tick
         assert seat.player_id == player.seat.player_id and seat.ack == 7
         assert restored.game.snapshot() == snapshot
-        assert restored.statistics()["bots"] == 1
+        assert roomview.statistics(restored)["bots"] == 1
         again = await connect(tasks, restored, seat=seat)
         assert again.welcome["player"] == player.seat.player_id
         await anyio.sleep(0.1)
@@ -309,7 +276,7 @@ async def test_a_saved_room_resumes_in_another_registry():
         tasks.cancel_scope.cancel()
 
 
-async def test_joins_are_refused_while_draining():
+async def test_joins_are_refused_while_draining() -> None:
     async with running_registry() as registry:
         registry.drain()
         with pytest.raises(ConnectionRefused) as refused:
@@ -317,7 +284,7 @@ async def test_joins_are_refused_while_draining():
         assert (refused.value.code, refused.value.close_code) == ("server_shutdown", 1012)
 
 
-async def test_statistics_count_ticks_and_traffic():
+async def test_statistics_count_ticks_and_traffic() -> None:
     async with running_registry() as registry, anyio.create_task_group() as tasks:
         room = registry.create_room(RoomConfig(tick_rate=50))
         await connect(tasks, room, "a")
@@ -325,10 +292,32 @@ async def test_statistics_count_ticks_and_traffic():
         with anyio.fail_after(5):
             while room.tick < 10:
                 await anyio.sleep(0.02)
-        stats = room.statistics()
+        stats = roomview.statistics(room)
         assert stats["tick"] == room.tick >= 10
         assert stats["msgs_out"] >= 2 * (room.tick - 1)
         assert stats["bytes_out"] > stats["msgs_out"] * 20
         assert 0 <= stats["tick_ms"]["p50"] <= stats["tick_ms"]["p99"] <= stats["tick_ms"]["max"] < 20
         assert stats["players"] == 2 and stats["worker"] == registry.worker
+        tasks.cancel_scope.cancel()
+
+
+async def test_a_room_goes_from_idle_to_ticking_and_back_then_closed() -> None:
+    async with running_registry() as registry, anyio.create_task_group() as tasks:
+        room = registry.create_room(RoomConfig(tick_rate=50))
+
+        def state() -> RoomState:
+            return room.state
+
+        assert state() is RoomState.IDLE
+        player = await connect(tasks, room)
+        with anyio.fail_after(5):
+            while room.tick < 2:
+                await anyio.sleep(0.01)
+        assert state() is RoomState.TICKING
+        player.leave()
+        with anyio.fail_after(5):
+            while state() is not RoomState.IDLE:
+                await anyio.sleep(0.01)
+        registry.close_room(room.id)
+        assert state() is RoomState.CLOSED and room.closed
         tasks.cancel_scope.cancel()

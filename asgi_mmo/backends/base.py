@@ -16,8 +16,8 @@ delivers messages between them:
 
 Two implementations: `memory.py` (an in-process hub: the one-process default,
 and several backends on one hub for tests) and `redis.py` (many processes and
-machines). `create_backend` picks one by the scheme of `ASGI_MMO_REDIS_URL` and
-imports it lazily, so the memory backend needs no redis-py.
+machines). `factory.create_backend` picks one by the scheme of `ASGI_MMO_REDIS_URL`
+and imports it lazily, so the memory backend needs no redis-py.
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ import enum
 from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
-
-from asgi_mmo.exceptions import ConfigError
-from asgi_mmo.settings import REDIS_SCHEMES, Settings
 
 #: messages a backend queues (Redis: waiting for the publisher; memory: waiting in
 #: a subscriber's inbox); beyond it they are dropped and counted
@@ -155,22 +152,3 @@ class Backend(Protocol):
         ...
 
     async def unsubscribe(self, channel: str) -> None: ...
-
-
-def create_backend(settings: Settings, worker: str) -> Backend:
-    """The backend `settings` ask for, by the scheme of `ASGI_MMO_REDIS_URL`.
-
-    Unset or `memory://`: one process, in memory; `redis://`, `rediss://`,
-    `unix://`: Redis. `worker` names this process in the cluster (`HOST:PID`).
-    """
-    url = settings.redis_url  # settings.py reads unset, "" and memory:// all as None
-    if url is None:
-        from asgi_mmo.backends.memory import MemoryBackend
-
-        return MemoryBackend(worker=worker)
-    if url.startswith(REDIS_SCHEMES):
-        from asgi_mmo.backends.redis import RedisBackend
-
-        return RedisBackend(url, worker)
-    # Settings refuse any other scheme at start already; this keeps the factory whole on its own.
-    raise ConfigError(f"ASGI_MMO_REDIS_URL must be a memory://, redis://, rediss:// or unix:// URL, got {url!r}")

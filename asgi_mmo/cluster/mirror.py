@@ -1,45 +1,49 @@
 """A room that runs in another process, as the players connected to this one see it.
 
-The socket endpoint talks to a mirror exactly as to a `Room`: it connects
-seats, hands over inputs and chat, and sends single frames. The mirror sends
-what its players do to the room's owner (`Cluster.send_to_owner`) and hands
-each tick the owner relays, serialised once there, to its players with their
-acks (`fan_out`), or a `state` to those that missed ticks. A mirror whose
-owner died may be promoted: it then forwards everything to the `Room` that
-now runs here, and its players play on.
+The socket endpoint talks to a mirror exactly as to a `Room` (both are a
+`PlayerRoom`): it connects seats, hands over inputs and chat, and sends single
+frames. The mirror sends what its players do to the room's owner (messages of
+`messages.py`, through the `send_to_owner` the cluster gives it) and hands each
+`Tick` the owner relays, serialised once there, to its players with their acks
+(`fan_out`), or a `state` to those that missed ticks. A mirror whose owner died
+may be promoted: it then forwards everything to the `Room` that now runs here,
+and its players play on.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
+from asgi_mmo.cluster.messages import Disconnect, Input, Latency, PlayerChat, Reconnect, Sync, Tick, ToOwner
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
-from asgi_mmo.fanout import fan_out
+from asgi_mmo.fanout import broadcast, close_all, detach, fan_out, send_to
 from asgi_mmo.games.base import InvalidInput
 from asgi_mmo.games.catalog import GAMES
 from asgi_mmo.games.inputs import check_input
 from asgi_mmo.protocol import TickFrame
+from asgi_mmo.room import Room
 from asgi_mmo.roomconfig import RoomConfig
+from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
 from asgi_mmo.stats import RoomStats
 
-if TYPE_CHECKING:
-    from asgi_mmo.room import Room
-    from asgi_mmo.seat import Seat
-
 logger = logging.getLogger("asgi_mmo.cluster.mirror")
 
-SendToOwner = Callable[[dict[str, Any]], None]
+SendToOwner = Callable[[ToOwner], None]
 
 
 class RoomMirror:
-    def __init__(self, room_id: str, config: RoomConfig, settings: Settings, send_to_owner: SendToOwner) -> None:
+    def __init__(
+        self, room_id: str, config: RoomConfig, settings: Settings, worker: str, send_to_owner: SendToOwner
+    ) -> None:
+        """`worker` names this process to the owner; `send_to_owner` publishes to it."""
         self.id = room_id
+        self.worker = worker
         self.config = config
         self.settings = settings
         self.stats = RoomStats()
@@ -84,12 +88,9 @@ class RoomMirror:
         if self.promoted is not None:
             self.promoted.disconnect(self._seat_in(self.promoted, seat), connection, leave=leave)
             return
-        if seat.connection is not connection:
-            return
-        seat.connection = None
-        self.seats.pop(seat.player_id, None)
-        self._sent.pop(seat.player_id, None)
-        self._send_to_owner({"t": "disconnect", "p": seat.player_id, "leave": leave})
+        if detach(self.seats, seat, connection):
+            self._sent.pop(seat.player_id, None)
+            self._send_to_owner(Disconnect(self.worker, seat.player_id, leave))
 
     def handle_input(self, seat: Seat, seq: int, data: Any) -> None:
         if self.promoted is not None:
@@ -102,13 +103,13 @@ class RoomMirror:
         except InvalidInput as error:
             raise MessageRefused("bad_message", str(error)) from None
         self._sent[seat.player_id] = seq
-        self._send_to_owner({"t": "input", "p": seat.player_id, "seq": seq, "data": data})
+        self._send_to_owner(Input(self.worker, seat.player_id, seq, data))
 
     def chat(self, seat: Seat, text: str) -> None:
         if self.promoted is not None:
             self.promoted.chat(self._seat_in(self.promoted, seat), text)
             return
-        self._send_to_owner({"t": "chat", "p": seat.player_id, "text": text})
+        self._send_to_owner(PlayerChat(self.worker, seat.player_id, text))
 
     def note_latency(self, seat: Seat, latency_ms: float) -> None:
         """Passed on to the owner, whose admin API lists the room's players."""
@@ -116,17 +117,15 @@ class RoomMirror:
             self.promoted.note_latency(self._seat_in(self.promoted, seat), latency_ms)
             return
         seat.latency_ms = latency_ms
-        self._send_to_owner({"t": "latency", "p": seat.player_id, "ms": latency_ms})
+        self._send_to_owner(Latency(self.worker, seat.player_id, latency_ms))
 
     def send_to(self, seat: Seat, frame: str) -> None:
-        if seat.connection is not None and seat.connection.deliver_nowait(frame):
-            self.stats.msgs_out += 1
-            self.stats.bytes_out += len(frame.encode())
+        send_to(seat, frame, self.stats)
 
     # ---- what the owner relays ----------------------------------------------------------
 
-    def on_tick(self, header: dict[str, Any], payloads: list[str]) -> None:
-        fence, tick = int(header["fence"]), int(header["tick"])
+    def on_tick(self, message: Tick) -> None:
+        fence, tick = message.fence, message.tick
         if fence < self.fence or self.promoted is not None:
             return  # an owner that has lost the room since: ignore it
         if fence > self.fence:
@@ -142,21 +141,20 @@ class RoomMirror:
                     seat.connection.needs_state = True  # missed ticks: a state first
         self.tick = tick
         self.last_heard = anyio.current_time()
-        acks = header.get("acks") or {}
+        acks = message.acks
         for player_id, seat in self.seats.items():
             seat.ack = acks.get(player_id, seat.ack)
-        frame = TickFrame.from_json("tick", tick, payloads[0])
-        state = TickFrame.from_json("state", tick, payloads[1]) if len(payloads) > 1 else None
+        frame = TickFrame.from_json("tick", tick, message.delta)
+        state = TickFrame.from_json("state", tick, message.state) if message.state is not None else None
         waiting = fan_out(
             list(self.seats.values()), frame, lambda: state, self.stats,
             now=anyio.current_time(), slow_after=self.settings.slow_client_seconds, room_id=self.id,
         )  # fmt: skip
         if waiting:
-            self._send_to_owner({"t": "sync"})
+            self._send_to_owner(Sync(self.worker))
 
     def on_chat(self, frame: str) -> None:
-        for seat in self.seats.values():
-            self.send_to(seat, frame)
+        broadcast(self.seats.values(), frame, self.stats)
 
     def on_kick(self, player_id: str, reason: ConnectionRefused) -> None:
         seat = self.seats.get(player_id)
@@ -166,18 +164,16 @@ class RoomMirror:
     def close(self, reason: ConnectionRefused) -> None:
         """The room ended (or moved away): every player here is told `reason`."""
         self._closed = True
-        for seat in list(self.seats.values()):
-            if seat.connection is not None:
-                seat.connection.close_nowait(reason)
+        close_all(self.seats.values(), reason)
 
     def reattach(self) -> None:
         """Tell a (new) owner which players connect through this process, and resync them."""
         for player_id, seat in self.seats.items():
-            self._send_to_owner({"t": "reconnect", "p": player_id, "token": seat.token})
+            self._send_to_owner(Reconnect(self.worker, player_id, seat.token))
             if seat.connection is not None:
                 seat.connection.needs_state = True
         if self.seats:
-            self._send_to_owner({"t": "sync"})
+            self._send_to_owner(Sync(self.worker))
 
     # ---- promotion ----------------------------------------------------------------------
 

@@ -81,7 +81,7 @@ class BotDriver(Protocol):
         ...
 
     def forget(self, bot_id: str) -> None:
-        """The bot's last request could not be queued (the planners are busy): plan again later."""
+        """The bot's last request was not run (no planner, or its queue was full): it may ask again."""
         ...
 
 

@@ -10,7 +10,6 @@ give decides the error frame and close code.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urlsplit
 
 import anyio
@@ -33,14 +32,7 @@ from asgi_mmo.protocol import (
 )
 from asgi_mmo.ratelimit import RateLimiter
 from asgi_mmo.registry import RoomRegistry
-from asgi_mmo.room import Room
-from asgi_mmo.seat import Seat
-
-if TYPE_CHECKING:
-    from asgi_mmo.cluster.mirror import RoomMirror
-
-#: what a socket plays in: a room of this process, or (with Redis) one run elsewhere
-PlayerRoom: TypeAlias = "Room | RoomMirror"
+from asgi_mmo.seat import PlayerRoom, Seat
 from asgi_mmo.settings import Settings
 
 logger = logging.getLogger("asgi_mmo.web.websocket")

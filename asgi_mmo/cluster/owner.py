@@ -1,0 +1,94 @@
+"""A room this process owns in the cluster: its lease, and its players elsewhere.
+
+While the cluster owns a room it is the room's `elsewhere` (`elsewhere.py`):
+it keeps the seats of the players whose sockets are on other processes, so
+the room counts them and ticks while any is connected, and it publishes what
+the room hands over: one `Tick` per tick for every relaying process (the
+change as serialised once for the room's own players, with the acks of these
+players and the lease's fence), the chat, the room's end, and a `Kick` to the
+process whose player's seat was resumed by another connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from asgi_mmo.cluster.messages import CloseReason, Kick, RoomChat, RoomClosed, Tick
+from asgi_mmo.exceptions import ConnectionRefused
+from asgi_mmo.names import room_out, worker_channel
+from asgi_mmo.protocol import TickFrame, encode
+from asgi_mmo.room import Room
+from asgi_mmo.seat import Seat
+
+#: sends a message on a channel without waiting (`Backend.publish_nowait`)
+Publish = Callable[[str, bytes], None]
+
+
+class OwnedRoom:
+    def __init__(self, room: Room, lease: str, publish: Publish) -> None:
+        self.room = room
+        self.lease = lease
+        self._publish = publish
+        self._out = room_out(room.id)
+        self._remote: dict[str, Seat] = {}  # players connected through other processes
+        self._state_wanted = False
+
+    @property
+    def lease(self) -> str:
+        """The room's lease in the backend: `"{worker}|{fence}"`."""
+        return self._lease
+
+    @lease.setter
+    def lease(self, lease: str) -> None:
+        self._lease = lease
+        self.fence = int(lease.rsplit("|", 1)[1])  # grows with every new lease of the room
+
+    # ---- players connected through other processes -------------------------------------
+
+    def connect(self, seat: Seat, worker: str) -> str:
+        """A player connected through process `worker`; returns its `welcome` frame."""
+        if seat.remote != worker:
+            self.room.end_connections(seat)
+        seat.remote = worker
+        self._remote[seat.player_id] = seat
+        self.room.seated(seat)
+        return encode(self.room.welcome(seat))
+
+    def disconnect(self, seat: Seat, worker: str, *, leave: bool) -> None:
+        """A player's socket on process `worker` ended."""
+        if seat.remote != worker:
+            return  # resumed elsewhere since
+        seat.remote = None
+        self._remote.pop(seat.player_id, None)
+        self.room.unseated(seat, leave=leave)
+
+    def want_state(self) -> None:
+        """A relaying process asked for the whole state with the next tick."""
+        self._state_wanted = True
+
+    # ---- PlayersElsewhere: what the room hands over -------------------------------------
+
+    @property
+    def players(self) -> int:
+        return len(self._remote)
+
+    def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
+        whole = None
+        if self._state_wanted:
+            self._state_wanted = False
+            whole = state().body_json
+        acks = {player_id: seat.ack for player_id, seat in self._remote.items()}
+        self._publish(self._out, Tick(frame.tick, self.fence, acks, frame.body_json, whole).encode())
+
+    def chat(self, frame: str) -> None:
+        self._publish(self._out, RoomChat(frame).encode())
+
+    def replaced(self, seat: Seat, reason: ConnectionRefused) -> None:
+        if seat.remote is not None:
+            kick = Kick(self.room.id, seat.player_id, CloseReason.of(reason))
+            self._publish(worker_channel(seat.remote), kick.encode())
+        seat.remote = None
+        self._remote.pop(seat.player_id, None)
+
+    def closed(self, reason: ConnectionRefused) -> None:
+        self._publish(self._out, RoomClosed(CloseReason.of(reason)).encode())

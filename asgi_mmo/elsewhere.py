@@ -1,0 +1,60 @@
+"""A room's players connected through other processes, as the room sees them.
+
+A room of one process has none (`NOBODY_ELSEWHERE`). In a cluster, the process
+that owns a room sets the room's `elsewhere` to its own record of them
+(`cluster/owner.py`): the room counts them among its players, ticks while any
+is connected, and hands each tick, chat, close and resumed seat over to it.
+The room never learns how they are reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from asgi_mmo.exceptions import ConnectionRefused
+    from asgi_mmo.protocol import TickFrame
+    from asgi_mmo.seat import Seat
+
+
+class PlayersElsewhere(Protocol):
+    """A room's players connected through other processes (the cluster, while it owns the room)."""
+
+    @property
+    def players(self) -> int:
+        """How many are connected now: the room ticks while any is."""
+        ...
+
+    def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
+        """Hand a tick over; `state()` gives this tick's whole state, when some need it."""
+        ...
+
+    def chat(self, frame: str) -> None: ...
+
+    def replaced(self, seat: Seat, reason: ConnectionRefused) -> None:
+        """The seat, played elsewhere (`seat.remote`), was resumed by another connection."""
+        ...
+
+    def closed(self, reason: ConnectionRefused) -> None: ...
+
+
+class _Nobody:
+    """Nobody elsewhere: a room of one process, or one the cluster does not own."""
+
+    players = 0
+
+    def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
+        pass
+
+    def chat(self, frame: str) -> None:
+        pass
+
+    def replaced(self, seat: Seat, reason: ConnectionRefused) -> None:
+        seat.remote = None
+
+    def closed(self, reason: ConnectionRefused) -> None:
+        pass
+
+
+NOBODY_ELSEWHERE: PlayersElsewhere = _Nobody()
