@@ -12,7 +12,7 @@ import pytest
 
 from asgi_mmo.games.base import GameSetup, InvalidInput, ScoreEvent
 from asgi_mmo.games.catalog import GAMES, get_game
-from asgi_mmo.games.snake.directions import DIRECTIONS
+from asgi_mmo.games.snake.directions import DIRECTIONS, OPPOSITE
 from asgi_mmo.games.snake.game import SnakeWithBots
 from asgi_mmo.games.snake.rules import (
     PALETTE,
@@ -435,9 +435,69 @@ def test_respawn() -> None:
     assert_spawn_rule(game, new)
     assert game.player_stats("a") == {"score": 0, "alive": True}
     assert game.take_delta() == {"snakes": [new]}
-    game.step()  # it moves in its spawn direction, not the ignored "up"
+    assert new["waiting"] is True  # a human's new snake stands: the start grace
+    head = (new["body"][0][0], new["body"][0][1])
+    for _ in range(30):  # 3 seconds of 0.1 s ticks
+        game.step(dt=0.1)
+        assert body(game, "a")[0] == head
+    game.step(dt=0.1)  # then it moves in its spawn direction, not the ignored "up"
     dx, dy = DIRECTIONS[new["dir"]]
-    assert body(game, "a")[0] == (new["body"][0][0] + dx, new["body"][0][1] + dy)
+    assert body(game, "a")[0] == (head[0] + dx, head[1] + dy)
+    assert "waiting" not in snake(game, "a")
+    assert game.take_delta()["snakes"][0]["id"] == "a"  # sent whole: the mark is gone
+
+
+def test_a_new_snake_stands_until_its_first_turn() -> None:
+    game = quiet(30, 30)
+    game.add_player("h", "human")
+    game.add_player("b", "bot", bot=True)
+    human, bot = snake(game, "h"), snake(game, "b")
+    assert human["waiting"] is True and "waiting" not in bot  # bots move at once
+    game.take_delta()
+    game.step()
+    assert body(game, "h")[0] == tuple(human["body"][0])
+    assert body(game, "b")[0] != tuple(bot["body"][0])
+    side = "up" if human["dir"] in ("left", "right") else "left"
+    turn(game, "h", side)
+    assert snake(game, "h")["waiting"] is True  # the turn counts from the next step
+    game.step()
+    dx, dy = DIRECTIONS[side]
+    assert body(game, "h")[0] == (human["body"][0][0] + dx, human["body"][0][1] + dy)
+    assert "waiting" not in snake(game, "h")
+    delta = game.take_delta()
+    assert [s["id"] for s in delta["snakes"]] == ["h"] and "waiting" not in delta["snakes"][0]
+
+
+def test_a_turn_straight_back_ends_the_grace_but_is_ignored() -> None:
+    game = quiet(30, 30)
+    game.add_player("h", "human")
+    new = snake(game, "h")
+    turn(game, "h", OPPOSITE[new["dir"]])
+    game.step()
+    dx, dy = DIRECTIONS[new["dir"]]
+    assert body(game, "h")[0] == (new["body"][0][0] + dx, new["body"][0][1] + dy)
+
+
+def test_a_standing_snake_blocks_others_and_survives_save_restore() -> None:
+    game = quiet(20, 20)
+    game.add_player("h", "human")
+    (hx, hy), (mx, my), _ = body(game, "h")
+    # A bot beside the standing snake's middle cell, heading straight into it.
+    px, py = my - hy, hx - mx  # perpendicular to the (straight) body
+    game.place_snake("b", [(mx + px, my + py), (mx + 2 * px, my + 2 * py), (mx + 3 * px, my + 3 * py)],
+                     bot=True, direction=_step_to(px, py, back=True))
+    copy = SnakeGame.restore(orjson.loads(orjson.dumps(game.save())))
+    assert copy.snapshot() == game.snapshot() and snake(copy, "h")["waiting"] is True
+    for g in (game, copy):
+        assert g.step() == []
+        assert not snake(g, "b")["alive"]  # ran into the standing body
+        assert snake(g, "h")["alive"] and snake(g, "h")["waiting"] is True
+    assert game.snapshot() == copy.snapshot()
+
+
+def _step_to(dx: int, dy: int, *, back: bool = False) -> str:
+    sign = -1 if back else 1
+    return next(name for name, step in DIRECTIONS.items() if step == (sign * dx, sign * dy))
 
 
 def test_inputs_for_unknown_players_are_ignored() -> None:
@@ -544,10 +604,10 @@ def test_delta_applied_to_previous_snapshot_gives_the_next(seed: int) -> None:
     next_id = [0]
     previous = game.snapshot()
     kinds: set[str] = set()
-    for _ in range(300):
+    for _ in range(500):
         random_round(game, rng, joined, next_id)
         between = game.snapshot()  # a client that joined between two ticks
-        game.step()
+        game.step(dt=0.5)  # long ticks: start graces end within a few
         delta = game.take_delta()
         kinds |= set(delta)
         now = normal(game.snapshot())

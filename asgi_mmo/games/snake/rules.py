@@ -46,6 +46,9 @@ PALETTE: Final = (
 SPAWN_LENGTH: Final = 3
 SPAWN_MARGIN: Final = 3  # every cell of a new snake is this far from every wall
 SPAWN_CLEAR_AHEAD: Final = 3  # cells in front of a new head free of stones and snakes
+#: A human's new or respawned snake stands this long, or until its first turn: nobody
+#: dies before they have found the keys (the contract's start grace).
+START_GRACE_SECONDS: Final = 3.0
 SPAWN_ATTEMPTS: Final = 100
 PLACE_ATTEMPTS: Final = 30  # random tries to find a free cell for one food or stone
 FOOD_VALUES: Final = tuple(range(1, 10))
@@ -69,13 +72,19 @@ class _Snake:
     score: int = 0
     grow: int = 0  # steps to come in which the tail stays put
     respawn: bool = False  # dead, and its player asked for a new snake
+    #: seconds the snake still stands (the start grace); None once it moves
+    waiting: float | None = None
+    turned: bool = False  # a turn came while it stood: it moves at the next step
 
     def public(self) -> dict[str, Any]:
-        return {
+        shown = {
             "id": self.id, "name": self.name, "color": self.color,
             "body": [[x, y] for x, y in self.body], "dir": self.dir,
             "alive": self.alive, "score": self.score, "bot": self.bot,
         }  # fmt: skip
+        if self.waiting is not None and self.alive:
+            shown["waiting"] = True
+        return shown
 
 
 class SnakeGame:
@@ -152,6 +161,7 @@ class SnakeGame:
             snake = _Snake(
                 s["id"], s["name"], s["color"], s["bot"], deque((x, y) for x, y in s["body"]),
                 s["dir"], s["next_dir"], s["alive"], s["score"], s["grow"], s["respawn"],
+                s.get("wait"), s.get("turned", False),
             )  # fmt: skip
             game._snakes[snake.id] = snake
             if snake.alive:
@@ -168,7 +178,8 @@ class SnakeGame:
             "stone_chance": self.stone_chance, "rng": [version, list(internal), gauss],
             "joins": self._joins,
             "snakes": [
-                {**s.public(), "next_dir": s.next_dir, "grow": s.grow, "respawn": s.respawn}
+                {**s.public(), "next_dir": s.next_dir, "grow": s.grow, "respawn": s.respawn,
+                 "wait": s.waiting, "turned": s.turned}
                 for s in self._snakes.values()
             ],
             "food": [[x, y, v] for (x, y), v in self._food.items()],
@@ -214,14 +225,16 @@ class SnakeGame:
             return
         if parsed == RESPAWN:
             snake.respawn = not snake.alive
-        elif snake.alive and parsed != OPPOSITE[snake.dir]:
-            # Checked against the direction it last moved, so no pair of
-            # inputs within one tick turns it back into its neck.
-            snake.next_dir = parsed
+        elif snake.alive:
+            snake.turned = snake.waiting is not None  # any turn ends the start grace
+            if parsed != OPPOSITE[snake.dir]:
+                # Checked against the direction it last moved, so no pair of
+                # inputs within one tick turns it back into its neck.
+                snake.next_dir = parsed
 
-    def step(self, tick: int = 0, dt: float = 0.0) -> list[ScoreEvent]:
-        """One cell per tick, whatever the tick's length (the rules count ticks, not seconds)."""
-        live = [s for s in self._snakes.values() if s.alive]
+    def step(self, tick: int = 0, dt: float = 0.1) -> list[ScoreEvent]:
+        """One cell per tick, whatever the tick's length; `dt` counts down the start grace."""
+        live = [s for s in self._snakes.values() if s.alive and not self._stands(s, dt)]
         occupied, stones, food = self._occupied, self._stones, self._food
         # 1. Every live snake's new head; tails of non-growing snakes move on.
         planned: list[tuple[_Snake, Cell, bool]] = []
@@ -387,6 +400,7 @@ class SnakeGame:
                 self._note_food_gone(cell)
         self._set_body(snake, cells, direction)
         snake.score, snake.grow, snake.bot = score, grow, bot
+        snake.waiting = None  # a scripted snake moves from the first step
 
     def place_food(self, x: int, y: int, value: int) -> None:
         """Put a food of `value` (1 to 9) on a free cell."""
@@ -453,10 +467,22 @@ class SnakeGame:
                 return (x, y)
         return None  # a crowded field: try again next time
 
+    def _stands(self, snake: _Snake, dt: float) -> bool:
+        """True while a new snake's start grace holds it (it occupies its cells all the same)."""
+        if snake.waiting is None:
+            return False
+        if snake.turned or snake.waiting <= 1e-9:
+            snake.waiting, snake.turned = None, False
+            self._d_added[snake.id] = None  # sent whole: its `waiting` mark is gone
+            return False
+        snake.waiting -= dt
+        return True
+
     def _set_body(self, snake: _Snake, cells: list[Cell], direction: str) -> None:
         snake.body = deque(cells)
         snake.dir = snake.next_dir = direction
         snake.alive, snake.respawn = True, False
+        snake.waiting, snake.turned = (None if snake.bot else START_GRACE_SECONDS), False
         self._occupied.update(cells)
         self._d_added[snake.id] = None
 
