@@ -48,8 +48,8 @@ EVERY_KIND: list[Message] = [
     RoomClosed(SHUTDOWN),
     Moved(),
     Joined("r1", "p1", "alice", "tok", 3, 4, {"game": "snake", "tick_rate": 20}, WELCOME),
-    Refused("r1", CloseReason("room_full", "full", 4003)),
-    Kick("room1", "p1", CloseReason("replaced", "resumed elsewhere", 4000)),
+    Refused("r1", CloseReason("room_full", "full", 4409)),
+    Kick("room1", "p1", CloseReason("replaced", "resumed elsewhere", 4002)),
 ]
 
 

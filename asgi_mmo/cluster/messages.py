@@ -30,6 +30,7 @@ from typing import Any, TypeAlias, TypeGuard
 import orjson
 
 from asgi_mmo.exceptions import ConnectionRefused
+from asgi_mmo.protocol import refusal_from_wire
 
 
 class BadClusterMessage(ValueError):
@@ -50,7 +51,7 @@ class CloseReason:
         return cls(refused.code, refused.message, refused.close_code)
 
     def error(self) -> ConnectionRefused:
-        return ConnectionRefused(self.code, self.message, self.close)
+        return refusal_from_wire(self.code, self.message)
 
     def fields(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "close": self.close}
@@ -375,7 +376,13 @@ class _Fields:
         return value
 
     def reason(self) -> CloseReason:
-        return CloseReason(self.text("code"), self.text("message"), self.integer("close"))
+        """The close code comes from the contract's table, not from the wire (which carries it
+        for older processes): an error code that does not close a connection is refused."""
+        self.integer("close")
+        try:
+            return CloseReason.of(refusal_from_wire(self.header.get("code"), self.header.get("message")))
+        except ValueError:
+            raise self._bad("code", "an error code that closes the connection") from None
 
 
 def _is_int(value: object) -> TypeGuard[int]:

@@ -25,7 +25,7 @@ from asgi_mmo.fanout import broadcast, close_all, detach, fan_out, send_to
 from asgi_mmo.games.base import InvalidInput
 from asgi_mmo.games.catalog import GAMES
 from asgi_mmo.games.inputs import check_input
-from asgi_mmo.protocol import TickFrame
+from asgi_mmo.protocol import TickFrame, refuse
 from asgi_mmo.room import Room
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.seat import Seat
@@ -186,7 +186,7 @@ class RoomMirror:
             if connection is None:
                 continue
             if own is None:
-                connection.close_nowait(ConnectionRefused("bad_token", "the seat expired", 4401))
+                connection.close_nowait(refuse("bad_token", "the seat expired"))
                 continue
             room.connect(own, connection)
             connection.needs_state = True
@@ -197,5 +197,5 @@ class RoomMirror:
     def _seat_in(room: Room, seat: Seat) -> Seat:
         own = room.seats.get(seat.player_id)
         if own is None:
-            raise ConnectionRefused("bad_token", "the seat expired", 4401)
+            raise refuse("bad_token", "the seat expired")
         return own
