@@ -32,7 +32,6 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from types import TracebackType
 from typing import Self
 
 import anyio
@@ -43,6 +42,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from asgi_mmo.backends.base import PUBLISH_QUEUE, LeaseState, MessageHandler
 from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.names import worker_channel
+from asgi_mmo.owned import OwnsTasks
 
 logger = logging.getLogger("asgi_mmo.backends.memory")
 
@@ -208,7 +208,7 @@ class MemoryHub:
             self._idle = None
 
 
-class MemoryBackend:
+class MemoryBackend(OwnsTasks):
     """One process's connection to a `MemoryHub` (its own private one by default).
 
     `worker` names it on the hub (default `memory-1`, `memory-2`, ...; the
@@ -231,7 +231,6 @@ class MemoryBackend:
         self._online = True
         self._open = False
         self._closed = False
-        self._exit_stack: AsyncExitStack | None = None
 
     @property
     def available(self) -> bool:
@@ -248,15 +247,8 @@ class MemoryBackend:
             stack.callback(tasks.cancel_scope.cancel)
             await tasks.start(self._deliver, name=f"memory backend delivery {self.worker}")
             self._open = True
-            self._exit_stack = stack.pop_all()
+            self._own(stack.pop_all())
         return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        # The body's exception is not handed to the task group (it would wrap it in a group).
-        assert self._exit_stack is not None
-        await self._exit_stack.aclose()
 
     def set_message_handler(self, handler: MessageHandler) -> None:
         self._handler = handler

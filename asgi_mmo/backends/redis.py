@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 from contextlib import AsyncExitStack
-from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
 import anyio
@@ -31,6 +30,7 @@ from redis.typing import EncodableT, FieldT
 from asgi_mmo.backends.base import PUBLISH_QUEUE, LeaseState, MessageHandler
 from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.names import DIRECTORY, fence_key, lease_key, snapshot_key, worker_channel
+from asgi_mmo.owned import OwnsTasks
 
 logger = logging.getLogger("asgi_mmo.redis")
 
@@ -76,7 +76,7 @@ class _Closing(Protocol):
     async def aclose(self) -> None: ...
 
 
-class RedisBackend:
+class RedisBackend(OwnsTasks):
     shared = True
 
     def __init__(self, url: str, worker: str) -> None:
@@ -101,12 +101,12 @@ class RedisBackend:
         self._pubsub: PubSub | None = None
         self._subscriptions = anyio.Lock()
         self._outbox_in, self._outbox_out = anyio.create_memory_object_stream[tuple[str, bytes]](PUBLISH_QUEUE)
-        self._exit_stack: AsyncExitStack | None = None
         self._up = anyio.Event()
         self.available = False
 
     async def __aenter__(self) -> Self:
         async with AsyncExitStack() as stack:
+            stack.push_async_callback(self._close_client)  # last: once the tasks have ended
             tasks = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tasks.cancel_scope.cancel)
             tasks.start_soon(self._read, name="redis pub/sub reader")
@@ -117,15 +117,10 @@ class RedisBackend:
                 await self._up.wait()
             if not self.available:
                 logger.error("redis unreachable at start url=%s; running on, retrying", _safe(self.url))
-            self._exit_stack = stack.pop_all()
+            self._own(stack.pop_all())
         return self
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        # The body's exception is not handed to the task group (it would wrap it in a group).
-        assert self._exit_stack is not None
-        await self._exit_stack.aclose()
+    async def _close_client(self) -> None:
         self._outbox_in.close()
         self._outbox_out.close()
         with anyio.CancelScope(shield=True):

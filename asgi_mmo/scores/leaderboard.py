@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 import anyio
@@ -32,6 +31,7 @@ import anyio.to_thread
 
 from asgi_mmo.exceptions import AsgiMmoError
 from asgi_mmo.games.base import ScoreEvent
+from asgi_mmo.owned import OwnsTasks
 from asgi_mmo.scores.store import ScoreStore
 
 __all__ = ["Leaderboard", "LeaderboardStatistics", "LeaderboardUnavailable"]
@@ -67,7 +67,7 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Leaderboard:
+class Leaderboard(OwnsTasks):
     """Best score per (name, bot) in `store`, written in batches.
 
     `record_nowait` must be called from the event loop's thread (a room's
@@ -107,7 +107,6 @@ class Leaderboard:
         self._limiter: anyio.CapacityLimiter | None = None
         self._write_lock: anyio.Lock | None = None
         self._wakeup: anyio.Event | None = None
-        self._exit_stack: AsyncExitStack | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -130,19 +129,8 @@ class Leaderboard:
             task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)
             await task_group.start(self._flush_forever)
-            self._exit_stack = stack.pop_all()
+            self._own(stack.pop_all())
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._exit_stack is not None
-        # The body's exception is not handed to the task group, which would
-        # wrap it in an ExceptionGroup: it propagates as it is once we return.
-        await self._exit_stack.aclose()
 
     async def _close(self) -> None:
         self._closed = True
