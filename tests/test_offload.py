@@ -125,7 +125,7 @@ async def test_no_child_process_remains_after_exit() -> None:
         # Leave with plans still running: they are cancelled, workers joined.
         async with anyio.create_task_group() as tg:
             for _ in range(4):
-                tg.start_soon(pool.plan, slow_request())
+                tg.start_soon(pool.plan, SNAKE_PLAN, slow_request())
             await anyio.sleep(0.05)
             assert pool.statistics().in_flight > 0
             tg.cancel_scope.cancel()
