@@ -13,24 +13,21 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from asgi_mmo.web.admin import admin_routes, announce_token, with_admin_token
-from asgi_mmo.web.api import api_routes
-from asgi_mmo.web.errors import exception_handlers
 from asgi_mmo.backends.base import Backend
 from asgi_mmo.backends.factory import create_backend
-from asgi_mmo.scores.factory import create_store
-from asgi_mmo.scores.leaderboard import Leaderboard
 from asgi_mmo.cluster.node import Cluster
 from asgi_mmo.logs import configure_logging
 from asgi_mmo.metrics import Metrics, multiprocess_dir
 from asgi_mmo.offload import PlannerPool
 from asgi_mmo.peers import NoPeers, PeersFactory, worker_name
 from asgi_mmo.registry import RoomRegistry
+from asgi_mmo.scores.factory import create_store
 from asgi_mmo.scores.leaderboard import Leaderboard
 from asgi_mmo.settings import Settings
 from asgi_mmo.shutdown import GracefulShutdown
 from asgi_mmo.web.admin import admin_routes, announce_token, with_admin_token
 from asgi_mmo.web.api import api_routes
+from asgi_mmo.web.errors import exception_handlers
 from asgi_mmo.web.pages import page_routes
 from asgi_mmo.web.websocket import player_endpoint
 

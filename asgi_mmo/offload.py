@@ -37,13 +37,13 @@ needs anyio's asyncio backend (the one the app runs on).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from types import TracebackType

@@ -7,20 +7,19 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.web.admin import TOKEN_VARIABLE, settle_admin_token
+from tests.apps import registry_of, settings_of
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.servers import run_uvicorn
-from tests.wsclient import create_room, expect_close, next_of, ws_url
+from tests.wsclient import ClientFactory, create_room, expect_close, next_of, ws_url
 
 TOKEN = "operator-secret"
 ROOM_STATS = {
@@ -38,9 +37,8 @@ ADMIN_ROUTES = [
 
 
 @pytest.fixture
-def admin(make_client: Any) -> TestClient:
-    client: TestClient = make_client(admin_token=TOKEN)
-    return client
+def admin(make_client: ClientFactory) -> TestClient:
+    return make_client(admin_token=TOKEN)
 
 
 def bearer(token: str = TOKEN) -> dict[str, str]:
@@ -158,8 +156,7 @@ def test_an_unreachable_backend_answers_503_unavailable_and_nothing_is_stored(
     async def unreachable(*args: object) -> None:
         raise BackendUnavailable("redis://127.0.0.1:1 does not answer")
 
-    assert isinstance(admin.app, Starlette)
-    registry = admin.app.state.registry
+    registry = registry_of(admin)
     for method in ("room_statistics", "room_details", "close_anywhere"):
         monkeypatch.setattr(registry, method, unreachable)
     for method, path in [("GET", "/admin/api/rooms"), ("GET", "/admin/api/rooms/x"), ("DELETE", "/admin/api/rooms/x")]:
@@ -196,9 +193,11 @@ def test_the_dashboard_loads_without_the_token_and_its_files_come_from_this_app(
     assert "innerHTML" not in script and "sessionStorage" in script and "localStorage" not in script
 
 
-def test_an_unset_token_is_made_once_and_printed(make_client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unset_token_is_made_once_and_printed(
+    make_client: ClientFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     client = make_client(admin_token=None)
-    token = client.app.state.settings.admin_token
+    token = settings_of(client).admin_token
     assert token and len(token) >= 24
     printed = capsys.readouterr().err
     assert printed.count(token) == 1

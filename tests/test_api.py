@@ -1,23 +1,28 @@
+from __future__ import annotations
+
 import pytest
+from starlette.testclient import TestClient
 
 from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.scores.leaderboard import LeaderboardUnavailable
+from tests.apps import leaderboard_of, portal_of, registry_of
+from tests.wsclient import ClientFactory
 
 
-def test_health_and_readiness(client):
+def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
 
 
-def test_readiness_turns_503_while_draining(client):
-    client.portal.call(client.app.state.registry.drain)
+def test_readiness_turns_503_while_draining(client: TestClient) -> None:
+    portal_of(client).call(registry_of(client).drain)
     assert client.get("/readyz").status_code == 503
     assert client.get("/healthz").status_code == 200
     answer = client.post("/api/rooms", json={})
     assert answer.status_code == 503
 
 
-def test_create_room_with_defaults(client):
+def test_create_room_with_defaults(client: TestClient) -> None:
     answer = client.post("/api/rooms", json={})
     assert answer.status_code == 201
     room = answer.json()
@@ -30,18 +35,18 @@ def test_create_room_with_defaults(client):
     assert listed[0]["players"] == 0
 
 
-def test_create_room_with_every_setting(client):
+def test_create_room_with_every_setting(client: TestClient) -> None:
     body = {"game": "snake", "private": True, "max_players": 3, "bots": 2, "width": 20, "height": 15, "tick_rate": 20}
     answer = client.post("/api/rooms", json=body)
     assert answer.status_code == 201
     assert answer.json() == {"id": answer.json()["id"], **body, "options": {}}
 
 
-def test_an_empty_body_takes_the_defaults(client):
+def test_an_empty_body_takes_the_defaults(client: TestClient) -> None:
     assert client.post("/api/rooms", content=b"").status_code == 201
 
 
-def test_private_rooms_are_not_listed(client):
+def test_private_rooms_are_not_listed(client: TestClient) -> None:
     client.post("/api/rooms", json={"private": True})
     assert client.get("/api/rooms").json() == {"rooms": []}
 
@@ -66,7 +71,7 @@ def test_private_rooms_are_not_listed(client):
     b'{"tick_rate": 0}',
     b'{"tick_rate": 61}',
 ])
-def test_bad_room_requests_answer_422_and_change_nothing(client, body):
+def test_bad_room_requests_answer_422_and_change_nothing(client: TestClient, body: bytes) -> None:
     answer = client.post("/api/rooms", content=body, headers={"content-type": "application/json"})
     assert answer.status_code == 422
     error = answer.json()["error"]
@@ -75,7 +80,7 @@ def test_bad_room_requests_answer_422_and_change_nothing(client, body):
     assert client.get("/api/rooms").json() == {"rooms": []}
 
 
-def test_room_limit_answers_503(make_client):
+def test_room_limit_answers_503(make_client: ClientFactory) -> None:
     client = make_client(max_rooms=2)
     assert client.post("/api/rooms", json={}).status_code == 201
     assert client.post("/api/rooms", json={}).status_code == 201
@@ -84,18 +89,18 @@ def test_room_limit_answers_503(make_client):
     assert answer.json()["error"]["code"] == "busy"
 
 
-def test_draining_refuses_new_rooms_with_server_shutdown(client):
-    client.portal.call(client.app.state.registry.drain)
+def test_draining_refuses_new_rooms_with_server_shutdown(client: TestClient) -> None:
+    portal_of(client).call(registry_of(client).drain)
     answer = client.post("/api/rooms", json={})
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "server_shutdown"
 
 
-def test_an_unreachable_backend_answers_503_unavailable(client, monkeypatch):
+def test_an_unreachable_backend_answers_503_unavailable(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     async def unreachable(*args: object) -> None:
         raise BackendUnavailable("redis://127.0.0.1:1 does not answer")
 
-    registry = client.app.state.registry
+    registry = registry_of(client)
     monkeypatch.setattr(registry, "public_rooms", unreachable)
     monkeypatch.setattr(registry, "open_room", unreachable)
     for answer in (client.get("/api/rooms"), client.post("/api/rooms", json={})):
@@ -104,37 +109,37 @@ def test_an_unreachable_backend_answers_503_unavailable(client, monkeypatch):
         assert "127.0.0.1" not in answer.text
 
 
-def test_an_unreadable_leaderboard_answers_503_unavailable(client, monkeypatch):
+def test_an_unreadable_leaderboard_answers_503_unavailable(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     async def unreadable(*args: object, **kwargs: object) -> None:
         raise LeaderboardUnavailable("database is locked")
 
-    monkeypatch.setattr(client.app.state.leaderboard, "top", unreadable)
+    monkeypatch.setattr(leaderboard_of(client), "top", unreadable)
     answer = client.get("/api/leaderboard")
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "unavailable"
 
 
 @pytest.mark.parametrize("path", ["/api/nope", "/api/rooms/abc", "/api"])
-def test_unknown_api_paths_answer_the_contracts_404(client, path):
+def test_unknown_api_paths_answer_the_contracts_404(client: TestClient, path: str) -> None:
     answer = client.get(path)
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
 
 
-def test_a_wrong_method_answers_405_naming_every_method_of_the_path(client):
+def test_a_wrong_method_answers_405_naming_every_method_of_the_path(client: TestClient) -> None:
     answer = client.put("/api/rooms", json={})
     assert answer.status_code == 405
     assert answer.json()["error"]["code"] == "method_not_allowed"
     assert set(answer.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
 
 
-def test_unknown_pages_keep_the_plain_404(client):
+def test_unknown_pages_keep_the_plain_404(client: TestClient) -> None:
     answer = client.get("/no-such-page")
     assert answer.status_code == 404 and answer.text == "Not Found"
 
 
 @pytest.mark.parametrize("path", ["/", "/play/quick"])
-def test_pages_carry_the_security_headers(client, path):
+def test_pages_carry_the_security_headers(client: TestClient, path: str) -> None:
     page = client.get(path, headers={"host": "game.example:8000"})
     assert page.status_code == 200
     policy = page.headers["content-security-policy"]

@@ -16,11 +16,15 @@ from asgi_mmo.games.arena.delta import apply_delta
 from asgi_mmo.games.arena.game import Arena
 from asgi_mmo.games.arena.inputs import ArenaInput
 from asgi_mmo.games.arena.options import (
-    OPTIONS, SHIP_RADIUS, SHOT_RANGE, SPAWN_CLEARANCE, SPAWN_WALL_MARGIN, ArenaRules,
-)  # fmt: skip
+    OPTIONS,
+    SHIP_RADIUS,
+    SHOT_RANGE,
+    SPAWN_CLEARANCE,
+    SPAWN_WALL_MARGIN,
+    ArenaRules,
+)
 from asgi_mmo.games.arena.rules import ArenaGame
-from asgi_mmo.games.base import ScoreEvent
-from asgi_mmo.games.base import GameSetup
+from asgi_mmo.games.base import GameSetup, ScoreEvent
 
 DT = 0.05  # 20 Hz
 
@@ -78,7 +82,7 @@ def test_class_attributes() -> None:
     "options",
     [{"lives": 3}, {"hit_points": 0}, {"hit_points": 11}, {"hit_points": 2.5}, {"hit_points": True},
      {"ship_speed": "fast"}, {"ship_speed": math.nan}, {"ship_speed": math.inf}, {"lag_compensation_ms": 201}],
-)  # fmt: skip
+)
 def test_create_refuses_bad_options(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         field(**options)

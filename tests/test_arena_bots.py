@@ -9,8 +9,7 @@ from pathlib import Path
 from asgi_mmo.games.arena.bots import STANDOFF, STANDOFF_BAND, ArenaBots
 from asgi_mmo.games.arena.game import Arena
 from asgi_mmo.games.arena.rules import ArenaGame
-from asgi_mmo.games.base import ScoreEvent
-from asgi_mmo.games.base import GameSetup
+from asgi_mmo.games.base import GameSetup, ScoreEvent
 
 DT = 0.05
 PACKAGE = Path(__file__).parent.parent / "asgi_mmo" / "games" / "arena"

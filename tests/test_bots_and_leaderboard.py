@@ -7,17 +7,23 @@ import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from asgi_mmo.games.base import ScoreEvent
+from asgi_mmo.games.snake.rules import SnakeGame
+from asgi_mmo.settings import Settings
+from tests.apps import leaderboard_of, planners_of, portal_of, registry_of
 from tests.servers import run_uvicorn
 from tests.test_offload import child_pids, not_ours
-from tests.wsclient import create_room, next_of, ws_url
+from tests.wsclient import ClientFactory, Message, create_room, next_of, ws_url
 
 
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -25,34 +31,37 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> None
         time.sleep(interval)
 
 
-def crash_into_wall(client, room_id: str, player_id: str, score: int) -> None:
+def crash_into_wall(client: TestClient, room_id: str, player_id: str, score: int) -> None:
     """Give a player's snake `score` and point it at the wall next to it (dies next tick)."""
     def place() -> None:
-        room = client.app.state.registry.get(room_id)
-        for y in range(room.game.height):  # the first row whose three left cells are free
+        room = registry_of(client).get(room_id)
+        assert room is not None and isinstance(room.game, SnakeGame), room
+        game = room.game
+        for y in range(game.height):  # the first row whose three left cells are free
             try:
-                room.game.place_snake(player_id, [(0, y), (1, y), (2, y)], score=score, direction="left")
+                game.place_snake(player_id, [(0, y), (1, y), (2, y)], score=score, direction="left")
                 return
             except ValueError:
                 continue
         raise AssertionError("no free row to place the snake in")
-    client.portal.call(place)
+    portal_of(client).call(place)
 
 
-def test_a_death_reaches_the_leaderboard(client):
+def test_a_death_reaches_the_leaderboard(client: TestClient) -> None:
     room = create_room(client, width=20, height=20)
     with client.websocket_connect(ws_url(name="alice", room=room)) as ws:
         me = ws.receive_json()["player"]
         crash_into_wall(client, room, me, 12)
-        def dead(tick: dict) -> bool:  # died, or (placed this tick) shown whole as dead
+        def dead(tick: Message) -> bool:  # died, or (placed this tick) shown whole as dead
             shown = [s for s in tick.get("snakes", []) if s["id"] == me]
             return me in tick.get("died", []) or bool(shown and not shown[0]["alive"])
 
         while not dead(next_of(ws, "tick")):
             pass
 
-        def listed():
-            return client.get("/api/leaderboard").json()["entries"]
+        def listed() -> list[Message]:
+            entries: list[Message] = client.get("/api/leaderboard").json()["entries"]
+            return entries
 
         wait_until(lambda: listed() != [])
         (entry,) = listed()
@@ -60,11 +69,11 @@ def test_a_death_reaches_the_leaderboard(client):
         assert entry["at"].endswith("Z")
 
 
-def test_bots_scores_are_listed_only_when_asked(client):
-    board = client.app.state.leaderboard
-    client.portal.call(board.record_nowait, ScoreEvent("b", "Bot 1", 99, True))
-    client.portal.call(board.record_nowait, ScoreEvent("h", "human", 5, False))
-    client.portal.call(board.flush)
+def test_bots_scores_are_listed_only_when_asked(client: TestClient) -> None:
+    board = leaderboard_of(client)
+    portal_of(client).call(board.record_nowait, ScoreEvent("b", "Bot 1", 99, True))
+    portal_of(client).call(board.record_nowait, ScoreEvent("h", "human", 5, False))
+    portal_of(client).call(board.flush)
     assert [e["name"] for e in client.get("/api/leaderboard").json()["entries"]] == ["human"]
     both = client.get("/api/leaderboard?bots=true").json()["entries"]
     assert [(e["name"], e["bot"]) for e in both] == [("Bot 1", True), ("human", False)]
@@ -72,21 +81,21 @@ def test_bots_scores_are_listed_only_when_asked(client):
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "limit=-3", "bots=maybe"])
-def test_bad_leaderboard_queries_answer_422(client, query):
+def test_bad_leaderboard_queries_answer_422(client: TestClient, query: str) -> None:
     answer = client.get(f"/api/leaderboard?{query}")
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "bad_request"
 
 
-def test_scores_survive_a_restart(make_client):
+def test_scores_survive_a_restart(make_client: ClientFactory) -> None:
     first = make_client()
-    first.portal.call(first.app.state.leaderboard.record_nowait, ScoreEvent("p", "keeper", 31, False))
+    portal_of(first).call(leaderboard_of(first).record_nowait, ScoreEvent("p", "keeper", 31, False))
     first.__exit__(None, None, None)  # the leaderboard flushes at shutdown
     second = make_client()
     assert second.get("/api/leaderboard").json()["entries"][0]["score"] == 31
 
 
-def test_a_locked_database_never_delays_ticks(client, settings):
+def test_a_locked_database_never_delays_ticks(client: TestClient, settings: Settings) -> None:
     room = create_room(client, tick_rate=50, width=20, height=20)
     with client.websocket_connect(ws_url(name="alice", room=room)) as ws:
         me = ws.receive_json()["player"]
@@ -115,23 +124,25 @@ def test_a_locked_database_never_delays_ticks(client, settings):
         holder.join()
         stats = client.get("/api/rooms").json()  # the app still answers
         assert stats["rooms"]
-        registry_room = client.portal.call(client.app.state.registry.get, room)
+        registry_room = portal_of(client).call(registry_of(client).get, room)
+        assert registry_room is not None
         lateness = registry_room.stats.lateness_ms()
         # Ticks kept their schedule while the write waited a second for the lock.
         assert len(ticks) >= 35
         assert lateness["p99"] < 20, lateness
 
-        def on_board():
-            return client.get("/api/leaderboard").json()["entries"]
+        def on_board() -> list[Message]:
+            entries: list[Message] = client.get("/api/leaderboard").json()["entries"]
+            return entries
 
         wait_until(lambda: on_board() != [])
         assert on_board()[0]["score"] == 8
 
 
-def test_bots_plan_in_worker_processes_and_a_killed_worker_is_replaced(make_client):
+def test_bots_plan_in_worker_processes_and_a_killed_worker_is_replaced(make_client: ClientFactory) -> None:
     before = child_pids() - not_ours()
     client = make_client(bot_processes=1)
-    planners = client.app.state.planners
+    planners = planners_of(client)
     workers = child_pids() - not_ours() - before
     assert len(workers) == 1, "one planner process"
     room = create_room(client, bots=3, width=24, height=24, tick_rate=30)
@@ -160,10 +171,11 @@ def test_bots_plan_in_worker_processes_and_a_killed_worker_is_replaced(make_clie
 
 
 @pytest.mark.e2e
-def test_no_child_process_outlives_a_real_server(tmp_path):
+def test_no_child_process_outlives_a_real_server(tmp_path: Path) -> None:
     with run_uvicorn(env={"ASGI_MMO_BOT_PROCESSES": "2"}, cwd=tmp_path) as server:
         answer = httpx.post(server.url + "/api/rooms", json={"bots": 2})
         assert answer.status_code == 201
+        assert server.process is not None
         pid = server.process.pid
         children = set()
         for entry in os.listdir("/proc"):

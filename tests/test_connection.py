@@ -28,7 +28,7 @@ class Socket:
         self.sent.append(frame)
 
 
-async def test_frames_go_straight_to_the_socket_once_the_writer_runs():
+async def test_frames_go_straight_to_the_socket_once_the_writer_runs() -> None:
     socket = Socket()
     connection = Connection(socket.send, 4)
     assert connection.deliver_nowait("before the writer")  # queued: the welcome goes first
@@ -44,7 +44,7 @@ async def test_frames_go_straight_to_the_socket_once_the_writer_runs():
     connection.close_outbox()
 
 
-async def test_a_send_that_suspends_is_finished_by_the_writer_in_order():
+async def test_a_send_that_suspends_is_finished_by_the_writer_in_order() -> None:
     socket = Socket()
     connection = Connection(socket.send, 3)
     async with anyio.create_task_group() as tasks:
@@ -71,7 +71,7 @@ async def test_a_send_that_suspends_is_finished_by_the_writer_in_order():
     connection.close_outbox()
 
 
-async def test_a_suspended_send_is_closed_when_the_connection_ends():
+async def test_a_suspended_send_is_closed_when_the_connection_ends() -> None:
     socket = Socket()
     connection = Connection(socket.send, 3)
     with anyio.CancelScope() as scope:
@@ -87,7 +87,7 @@ async def test_a_suspended_send_is_closed_when_the_connection_ends():
     assert socket.sent == []
 
 
-async def test_a_failed_direct_send_ends_the_connection():
+async def test_a_failed_direct_send_ends_the_connection() -> None:
     socket = Socket()
     connection = Connection(socket.send, 3)
     with anyio.CancelScope() as scope:
@@ -107,28 +107,38 @@ async def test_a_failed_direct_send_ends_the_connection():
 # ---- the lifecycles ---------------------------------------------------------------------
 
 
-async def test_the_outbox_waits_goes_direct_drains_and_closes():
+def outbox_state_of(connection: Connection) -> OutboxState:
+    """Read afresh: after one `is` check mypy takes the property for fixed, though the connection moves it."""
+    return connection.outbox_state
+
+
+def state_of(connection: Connection) -> ConnectionState:
+    """Read afresh, as `outbox_state_of`."""
+    return connection.state
+
+
+async def test_the_outbox_waits_goes_direct_drains_and_closes() -> None:
     socket = Socket()
     connection = Connection(socket.send, 3)
-    assert connection.outbox_state is OutboxState.WAITING
+    assert outbox_state_of(connection) is OutboxState.WAITING
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(connection.run_writer)
         await anyio.wait_all_tasks_blocked()
-        assert connection.outbox_state is OutboxState.DIRECT
+        assert outbox_state_of(connection) is OutboxState.DIRECT
         socket.unblocked = anyio.Event()
         connection.deliver_nowait("1")
-        assert connection.outbox_state is OutboxState.DRAINING
+        assert outbox_state_of(connection) is OutboxState.DRAINING
         socket.unblocked.set()
         await anyio.wait_all_tasks_blocked()
-        assert connection.outbox_state is OutboxState.DIRECT and socket.sent == ["1"]
+        assert outbox_state_of(connection) is OutboxState.DIRECT and socket.sent == ["1"]
         tasks.cancel_scope.cancel()
     connection.close_outbox()
-    assert connection.outbox_state is OutboxState.CLOSED
+    assert outbox_state_of(connection) is OutboxState.CLOSED
     connection.close_outbox()  # twice is fine: the endpoint's `finally` may follow a failed send
-    assert connection.outbox_state is OutboxState.CLOSED
+    assert outbox_state_of(connection) is OutboxState.CLOSED
 
 
-async def test_attaching_twice_or_after_close_names_the_bad_transition():
+async def test_attaching_twice_or_after_close_names_the_bad_transition() -> None:
     connection = Connection(Socket().send, 3)
     async with anyio.create_task_group() as tasks:
         connection.attach(tasks)
@@ -140,26 +150,26 @@ async def test_attaching_twice_or_after_close_names_the_bad_transition():
             connection.attach(tasks)
 
 
-async def test_the_first_reason_wins_and_a_client_gone_stays_gone():
+async def test_the_first_reason_wins_and_a_client_gone_stays_gone() -> None:
     connection = Connection(Socket().send, 3)
-    assert connection.state is ConnectionState.OPEN and not connection.closed_by_client
+    assert state_of(connection) is ConnectionState.OPEN and not connection.closed_by_client
     first = refuse("too_slow", "slow")
     connection.close_nowait(first)
     connection.close_nowait(refuse("server_shutdown", "later"))
-    assert connection.state is ConnectionState.CLOSING and connection.close_reason is first
+    assert state_of(connection) is ConnectionState.CLOSING and connection.close_reason is first
     connection.client_gone()
-    assert connection.state is ConnectionState.GONE and connection.closed_by_client
+    assert state_of(connection) is ConnectionState.GONE and connection.closed_by_client
     connection.close_nowait(refuse("room_closed", "after the client left"))
-    assert connection.state is ConnectionState.GONE and connection.close_reason is first
+    assert state_of(connection) is ConnectionState.GONE and connection.close_reason is first
 
 
-async def test_a_failed_send_closes_the_outbox_and_marks_the_client_gone():
+async def test_a_failed_send_closes_the_outbox_and_marks_the_client_gone() -> None:
     socket = Socket()
     connection = Connection(socket.send, 3)
     async with anyio.create_task_group() as tasks:
         connection.attach(tasks)
         socket.fail = True
         assert not connection.deliver_nowait("1")
-    assert connection.outbox_state is OutboxState.CLOSED
-    assert connection.state is ConnectionState.GONE
+    assert outbox_state_of(connection) is OutboxState.CLOSED
+    assert state_of(connection) is ConnectionState.GONE
     assert not connection.deliver_nowait("2")

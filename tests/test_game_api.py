@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 import jsonschema
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import re
 from pathlib import Path
 
@@ -27,19 +29,19 @@ from asgi_mmo.protocol import (
     ("Zoë", "Zoë"),
     ("x" * 16, "x" * 16),
 ])
-def test_valid_names_are_trimmed(raw, expected):
+def test_valid_names_are_trimmed(raw: str, expected: str) -> None:
     assert validate_name(raw) == expected
 
 
 @pytest.mark.parametrize("raw", [None, "", "   ", "x" * 17, "<b>", "a&b", "tab\there", "semi;colon", "emoji🐍"])
-def test_bad_names_close_4400(raw):
+def test_bad_names_close_4400(raw: str | None) -> None:
     with pytest.raises(ConnectionRefused) as refused:
         validate_name(raw)
     assert refused.value.code == "bad_name"
     assert refused.value.close_code == 4400
 
 
-def test_parse_each_client_message():
+def test_parse_each_client_message() -> None:
     assert parse_client_message('{"type":"input","seq":3,"data":{"dir":"up"}}') == Input(3, {"dir": "up"})
     assert parse_client_message('{"type":"sync"}') == Sync()
     assert parse_client_message('{"type":"ping","t":12.5}') == Ping(12.5, None)
@@ -71,14 +73,14 @@ def test_parse_each_client_message():
     '{"type": "chat", "text": "   "}',
     '{"type": "chat", "text": "' + "x" * 201 + '"}',
 ])
-def test_malformed_messages_are_bad_message(text):
+def test_malformed_messages_are_bad_message(text: str) -> None:
     with pytest.raises(MessageRefused) as refused:
         parse_client_message(text)
     assert refused.value.code == "bad_message"
     assert refused.value.message
 
 
-def test_close_codes_match_the_contract():
+def test_close_codes_match_the_contract() -> None:
     assert CLOSE_CODES["flood"] == 1008
     assert CLOSE_CODES["too_big"] == 1009
     assert CLOSE_CODES["too_slow"] == 1008
@@ -91,15 +93,16 @@ def test_close_codes_match_the_contract():
     assert CLOSE_CODES["bad_message"] is None and CLOSE_CODES["rate_limited"] is None
 
 
-def test_tick_frame_splices_each_players_ack_into_one_serialisation():
+def test_tick_frame_splices_each_players_ack_into_one_serialisation() -> None:
     frame = TickFrame("tick", 7, {"moves": [["a", 1, 2, 0]], "names": ["Zoë"]})
     for ack in (0, 5, 123456):
         text = frame.for_player(ack)
-        assert orjson.loads(text) == {"type": "tick", "tick": 7, "ack": ack, "moves": [["a", 1, 2, 0]], "names": ["Zoë"]}
+        expected = {"type": "tick", "tick": 7, "ack": ack, "moves": [["a", 1, 2, 0]], "names": ["Zoë"]}
+        assert orjson.loads(text) == expected
         assert len(text) + frame.extra_bytes == len(text.encode())
 
 
-def test_tick_frame_with_empty_change():
+def test_tick_frame_with_empty_change() -> None:
     assert orjson.loads(TickFrame("tick", 1, {}).for_player(2)) == {"type": "tick", "tick": 1, "ack": 2}
 
 
@@ -114,18 +117,18 @@ def documented_close_codes() -> dict[str, int | None]:
     return {code: None if close == "—" else int(close) for code, close in rows}
 
 
-def test_the_docs_table_of_error_and_close_codes_is_close_codes():
+def test_the_docs_table_of_error_and_close_codes_is_close_codes() -> None:
     assert documented_close_codes() == CLOSE_CODES
 
 
-def test_refuse_takes_the_close_code_from_the_table():
+def test_refuse_takes_the_close_code_from_the_table() -> None:
     refused = refuse("bad_token", "unknown or expired token")
     assert (refused.code, refused.message, refused.close_code) == ("bad_token", "unknown or expired token", 4401)
     with pytest.raises(AssertionError):
         refuse("rate_limited", "it does not close")
 
 
-def test_a_reason_from_the_wire_gets_its_close_code_from_the_table():
+def test_a_reason_from_the_wire_gets_its_close_code_from_the_table() -> None:
     refused = refusal_from_wire("replaced", "this seat was resumed by another connection")
     assert isinstance(refused, ConnectionRefused) and refused.close_code == 4002
 
@@ -136,6 +139,6 @@ def test_a_reason_from_the_wire_gets_its_close_code_from_the_table():
     (4401, "a close code is not an error code"),
     ("room_full", None),
 ])
-def test_a_malformed_reason_from_the_wire_is_refused(code, message):
+def test_a_malformed_reason_from_the_wire_is_refused(code: str | int, message: str | None) -> None:
     with pytest.raises(ValueError, match="not a closing error code"):
         refusal_from_wire(code, message)

@@ -10,7 +10,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -28,6 +29,7 @@ from asgi_mmo.app import create_app
 from asgi_mmo.backends.memory import MemoryBackend
 from asgi_mmo.settings import Settings
 from asgi_mmo.shutdown import GracefulShutdown, ShutdownPhase
+from tests.apps import portal_of, registry_of, shutdown_of
 from tests.cluster import GunicornProcess, run_gunicorn
 from tests.servers import run_uvicorn
 from tests.wsclient import create_room, expect_close, next_of, ws_url
@@ -42,9 +44,9 @@ class KeepingBackend(MemoryBackend):
         super().__init__()
         self.kept: dict[str, dict[str, Any]] = {}
 
-    async def save_room(self, room_id: str, saved: bytes, ttl_seconds: float) -> None:
+    async def save_room(self, room_id: str, saved: bytes, ttl_seconds: float, lease: str | None = None) -> bool:
         self.kept[room_id] = orjson.loads(saved)
-        await super().save_room(room_id, saved, ttl_seconds)
+        return await super().save_room(room_id, saved, ttl_seconds, lease)
 
 
 # ---- in this process -----------------------------------------------------------------------
@@ -58,7 +60,7 @@ def test_draining_flips_readiness_refuses_joins_tells_players_and_saves_their_se
         assert client.get("/readyz").status_code == 200
         with client.websocket_connect(ws_url(name="alice", room=room)) as ws:
             welcome = next_of(ws, "welcome")
-            client.portal.call(client.app.state.registry.drain)  # on the event loop, as a signal would
+            portal_of(client).call(registry_of(client).drain)  # on the event loop, as a signal would
             assert client.get("/readyz").json() == {"status": "draining"}
             assert client.get("/readyz").status_code == 503
             error = expect_close(ws, 1012, "server_shutdown")
@@ -77,7 +79,7 @@ def test_draining_flips_readiness_refuses_joins_tells_players_and_saves_their_se
 @pytest.fixture
 def uvicorn_owns_the_signals() -> Iterator[uvicorn.Server]:
     """uvicorn's Server handling SIGTERM and SIGINT in this process, as `capture_signals` sets it up."""
-    server = uvicorn.Server(uvicorn.Config(app=None))
+    server = uvicorn.Server(uvicorn.Config(app=Starlette()))  # an app it never serves: signals only
     previous = {sig: signal.signal(sig, server.handle_exit) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield server
@@ -86,7 +88,7 @@ def uvicorn_owns_the_signals() -> Iterator[uvicorn.Server]:
             signal.signal(sig, handler)
 
 
-async def wait_until(condition: Any, what: str, timeout: float = 3.0) -> None:
+async def wait_until(condition: Callable[[], object], what: str, timeout: float = 3.0) -> None:
     with anyio.fail_after(timeout):
         while not condition():
             await anyio.sleep(0.005)
@@ -102,10 +104,10 @@ async def test_a_signal_drains_at_once_and_reaches_uvicorn_only_after_the_player
     ) as http:
         assert (await http.get("/readyz")).status_code == 200
         assert signal.getsignal(signal.SIGTERM) != server.handle_exit  # the app stepped in
-        shutdown = app.state.shutdown
+        shutdown = shutdown_of(app)
         shutdown.open_sockets += 1  # a player socket still saying goodbye
         os.kill(os.getpid(), signal.SIGTERM)
-        await wait_until(lambda: app.state.registry.draining, "the drain")
+        await wait_until(lambda: registry_of(app).draining, "the drain")
         assert (await http.get("/readyz")).status_code == 503
         assert (await http.post("/api/rooms", json={})).status_code == 503
         os.kill(os.getpid(), signal.SIGINT)  # an impatient second Ctrl+C waits its turn
@@ -124,32 +126,37 @@ async def test_signals_are_left_alone_when_uvicorn_does_not_own_them(settings: S
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         assert {sig: signal.getsignal(sig) for sig in before} == before
-        assert not app.state.registry.draining
-    assert app.state.registry.draining  # the lifespan shutdown drained instead
+        assert not registry_of(app).draining
+    assert registry_of(app).draining  # the lifespan shutdown drained instead
+
+
+def phase_of(shutdown: GracefulShutdown) -> ShutdownPhase:
+    """Read afresh: after one `is` check mypy takes the attribute for fixed, though the lifespan moves it."""
+    return shutdown.phase
 
 
 async def test_the_phase_runs_through_drain_and_save_once_per_lifespan(settings: Settings) -> None:
     app = create_app(settings)
-    shutdown: GracefulShutdown = app.state.shutdown
-    assert shutdown.phase is ShutdownPhase.RUNNING
+    shutdown = shutdown_of(app)
+    assert phase_of(shutdown) is ShutdownPhase.RUNNING
     for _ in range(2):  # a lifespan that runs again starts over
         async with app.router.lifespan_context(app):
-            assert shutdown.phase is ShutdownPhase.RUNNING
-            registry = app.state.registry
-        assert shutdown.phase is ShutdownPhase.FINISHED
+            assert phase_of(shutdown) is ShutdownPhase.RUNNING
+            registry = registry_of(app)
+        assert phase_of(shutdown) is ShutdownPhase.FINISHED
     with pytest.raises(RuntimeError, match='from "finished" to "saving"'):
         await shutdown.finish(registry)
 
 
 async def test_draining_twice_names_the_bad_transition(settings: Settings) -> None:
     app = create_app(settings)
-    shutdown: GracefulShutdown = app.state.shutdown
+    shutdown = shutdown_of(app)
     async with app.router.lifespan_context(app):
-        shutdown.drain(app.state.registry, "cause=test")
-        assert shutdown.phase is ShutdownPhase.DRAINING and app.state.registry.draining
+        shutdown.drain(registry_of(app), "cause=test")
+        assert phase_of(shutdown) is ShutdownPhase.DRAINING and registry_of(app).draining
         with pytest.raises(RuntimeError, match='from "draining" to "draining"'):
-            shutdown.drain(app.state.registry, "cause=test")
-    assert shutdown.phase is ShutdownPhase.FINISHED  # the lifespan saved without draining again
+            shutdown.drain(registry_of(app), "cause=test")
+    assert phase_of(shutdown) is ShutdownPhase.FINISHED  # the lifespan saved without draining again
 
 
 # ---- real processes, real signals ------------------------------------------------------------
@@ -157,7 +164,7 @@ async def test_draining_twice_names_the_bad_transition(settings: Settings) -> No
 
 def welcomed(ws: ClientConnection) -> dict[str, Any]:
     """The welcome, once a tick has followed it."""
-    welcome = json.loads(ws.recv(timeout=5))
+    welcome: dict[str, Any] = json.loads(ws.recv(timeout=5))
     assert welcome["type"] == "welcome"
     assert json.loads(ws.recv(timeout=5))["type"] in ("tick", "state")
     return welcome

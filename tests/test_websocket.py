@@ -1,16 +1,21 @@
+from __future__ import annotations
+
 import json
 import time
 
 import pytest
+from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from asgi_mmo.games.base import ScoreEvent
 from asgi_mmo.games.catalog import GAMES
 from asgi_mmo.games.snake.rules import SnakeGame
 from asgi_mmo.web.websocket import origin_allowed
-from tests.wsclient import create_room, expect_close, next_of, ws_url
+from tests.apps import portal_of, registry_of
+from tests.wsclient import ClientFactory, create_room, expect_close, next_of, ws_url
 
 
-def test_welcome_comes_first_with_every_field(client):
+def test_welcome_comes_first_with_every_field(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice")) as ws:
         welcome = ws.receive_json()
         assert welcome["type"] == "welcome"
@@ -25,14 +30,14 @@ def test_welcome_comes_first_with_every_field(client):
         assert state["snakes"][0]["id"] == welcome["player"]
 
 
-def test_ticks_follow_the_welcome_one_by_one(client):
+def test_ticks_follow_the_welcome_one_by_one(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice")) as ws:
         welcome = ws.receive_json()
         ticks = [next_of(ws, "tick")["tick"] for _ in range(5)]
         assert ticks == list(range(welcome["tick"] + 1, welcome["tick"] + 6))
 
 
-def test_two_players_share_a_room_by_id(client):
+def test_two_players_share_a_room_by_id(client: TestClient) -> None:
     room = create_room(client)
     with client.websocket_connect(ws_url(name="alice", room=room)) as a, \
             client.websocket_connect(ws_url(name="bob", room=room)) as b:
@@ -43,7 +48,7 @@ def test_two_players_share_a_room_by_id(client):
         assert client.get("/api/rooms").json()["rooms"][0]["players"] == 2
 
 
-def test_quick_join_fills_the_busiest_public_room(client):
+def test_quick_join_fills_the_busiest_public_room(client: TestClient) -> None:
     busy = create_room(client)
     create_room(client)
     create_room(client, private=True)
@@ -53,7 +58,7 @@ def test_quick_join_fills_the_busiest_public_room(client):
             assert b.receive_json()["room"] == busy
 
 
-def test_quick_join_makes_a_room_when_none_has_a_seat(client):
+def test_quick_join_makes_a_room_when_none_has_a_seat(client: TestClient) -> None:
     full = create_room(client, max_players=1)
     with client.websocket_connect(ws_url(name="a", room=full)) as a:
         a.receive_json()
@@ -61,7 +66,7 @@ def test_quick_join_makes_a_room_when_none_has_a_seat(client):
             assert b.receive_json()["room"] != full
 
 
-def test_inputs_are_acknowledged_and_turn_the_snake(client):
+def test_inputs_are_acknowledged_and_turn_the_snake(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice")) as ws:
         welcome = ws.receive_json()
         me = welcome["player"]
@@ -81,7 +86,7 @@ def test_inputs_are_acknowledged_and_turn_the_snake(client):
         assert snake["dir"] == turn
 
 
-def test_ignored_turns_are_still_acknowledged(client):
+def test_ignored_turns_are_still_acknowledged(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice")) as ws:
         welcome = ws.receive_json()
         moving = welcome["state"]["snakes"][0]["dir"]
@@ -105,7 +110,7 @@ def test_ignored_turns_are_still_acknowledged(client):
     '{"type": "ping", "t": "soon"}',
     '{"type": "chat", "text": ""}',
 ])
-def test_malformed_frames_get_bad_message_and_the_connection_stays(client, frame):
+def test_malformed_frames_get_bad_message_and_the_connection_stays(client: TestClient, frame: str) -> None:
     with client.websocket_connect(ws_url(name="alice")) as ws:
         ws.receive_json()
         ws.send_text(frame)
@@ -118,21 +123,21 @@ def test_malformed_frames_get_bad_message_and_the_connection_stays(client, frame
         assert next_of(ws, "state")["ack"] == 0
 
 
-def test_binary_frames_are_bad_messages(client):
+def test_binary_frames_are_bad_messages(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice")) as ws:
         ws.receive_json()
         ws.send_bytes(json.dumps({"type": "ping", "t": 1}).encode())
         assert next_of(ws, "error")["code"] == "bad_message"
 
 
-def test_ping_is_answered_with_the_same_t(client):
+def test_ping_is_answered_with_the_same_t(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice")) as ws:
         ws.receive_json()
         ws.send_json({"type": "ping", "t": 123.25, "rtt": 17})
         assert next_of(ws, "pong") == {"type": "pong", "t": 123.25}
 
 
-def test_sync_answers_a_state_with_the_whole_snapshot(client):
+def test_sync_answers_a_state_with_the_whole_snapshot(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice")) as ws:
         welcome = ws.receive_json()
         ws.send_json({"type": "sync"})
@@ -142,7 +147,7 @@ def test_sync_answers_a_state_with_the_whole_snapshot(client):
         assert state["state"]["snakes"][0]["id"] == welcome["player"]
 
 
-def test_state_is_followed_by_the_next_tick(client):
+def test_state_is_followed_by_the_next_tick(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice")) as ws:
         ws.receive_json()
         ws.send_json({"type": "sync"})
@@ -150,7 +155,7 @@ def test_state_is_followed_by_the_next_tick(client):
         assert next_of(ws, "tick")["tick"] == state["tick"] + 1
 
 
-def test_chat_reaches_everyone_in_the_room(client):
+def test_chat_reaches_everyone_in_the_room(client: TestClient) -> None:
     room = create_room(client)
     with client.websocket_connect(ws_url(name="alice", room=room)) as a, \
             client.websocket_connect(ws_url(name="bob", room=room)) as b:
@@ -162,7 +167,7 @@ def test_chat_reaches_everyone_in_the_room(client):
         assert next_of(b, "chat") == expected
 
 
-def test_leave_closes_1000_and_frees_the_seat(client):
+def test_leave_closes_1000_and_frees_the_seat(client: TestClient) -> None:
     room = create_room(client)
     with client.websocket_connect(ws_url(name="alice", room=room)) as ws:
         token = ws.receive_json()["token"]
@@ -172,7 +177,7 @@ def test_leave_closes_1000_and_frees_the_seat(client):
         expect_close(ws, 4401, "bad_token")
 
 
-def test_a_token_resumes_the_same_seat(client):
+def test_a_token_resumes_the_same_seat(client: TestClient) -> None:
     room = create_room(client)
     with client.websocket_connect(ws_url(name="alice", room=room)) as ws:
         first = ws.receive_json()
@@ -190,7 +195,7 @@ def test_a_token_resumes_the_same_seat(client):
         assert ws.receive_json()["player"] == first["player"]
 
 
-def test_a_second_connection_with_the_token_replaces_the_first(client):
+def test_a_second_connection_with_the_token_replaces_the_first(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice")) as old:
         welcome = old.receive_json()
         with client.websocket_connect(ws_url(name="alice", room=welcome["room"], token=welcome["token"])) as new:
@@ -199,14 +204,14 @@ def test_a_second_connection_with_the_token_replaces_the_first(client):
             assert next_of(new, "tick")
 
 
-def test_bad_name_closes_4400(client):
+def test_bad_name_closes_4400(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="<script>")) as ws:
         expect_close(ws, 4400, "bad_name")
     with client.websocket_connect("/ws") as ws:
         expect_close(ws, 4400, "bad_name")
 
 
-def test_bad_token_closes_4401(client):
+def test_bad_token_closes_4401(client: TestClient) -> None:
     room = create_room(client)
     with client.websocket_connect(ws_url(name="alice", room=room, token="nope")) as ws:
         expect_close(ws, 4401, "bad_token")
@@ -214,14 +219,14 @@ def test_bad_token_closes_4401(client):
         expect_close(ws, 4401, "bad_token")
 
 
-def test_unknown_room_or_game_closes_4404(client):
+def test_unknown_room_or_game_closes_4404(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice", room="nowhere")) as ws:
         expect_close(ws, 4404, "room_not_found")
     with client.websocket_connect(ws_url(name="alice", game="chess")) as ws:
         expect_close(ws, 4404, "room_not_found")
 
 
-def test_full_room_closes_4409(client):
+def test_full_room_closes_4409(client: TestClient) -> None:
     room = create_room(client, max_players=1, bots=3)
     with client.websocket_connect(ws_url(name="alice", room=room)) as ws:
         ws.receive_json()
@@ -229,14 +234,14 @@ def test_full_room_closes_4409(client):
             expect_close(other, 4409, "room_full")
 
 
-def test_oversized_frame_closes_1009(client):
+def test_oversized_frame_closes_1009(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice")) as ws:
         ws.receive_json()
         ws.send_text(json.dumps({"type": "chat", "text": "x" * 5000}))
         expect_close(ws, 1009, "too_big")
 
 
-def test_multibyte_text_is_measured_in_bytes(make_client):
+def test_multibyte_text_is_measured_in_bytes(make_client: ClientFactory) -> None:
     client = make_client(max_message_bytes=1000)
     with client.websocket_connect(ws_url(name="alice")) as ws:
         ws.receive_json()
@@ -247,13 +252,14 @@ def test_multibyte_text_is_measured_in_bytes(make_client):
         expect_close(ws, 1009, "too_big")
 
 
-def test_rate_limited_messages_are_dropped_and_the_connection_stays(make_client):
+def test_rate_limited_messages_are_dropped_and_the_connection_stays(make_client: ClientFactory) -> None:
     client = make_client(rate_limit=5, rate_burst=5)
     with client.websocket_connect(ws_url(name="alice")) as ws:
         ws.receive_json()
         for t in range(10):
             ws.send_json({"type": "ping", "t": t})
-        pongs, limited = [], 0
+        pongs: list[int] = []
+        limited = 0
         while len(pongs) + limited < 10:
             message = ws.receive_json()
             if message["type"] == "pong":
@@ -265,7 +271,7 @@ def test_rate_limited_messages_are_dropped_and_the_connection_stays(make_client)
         assert limited == 5
 
 
-def test_a_flood_closes_1008(make_client):
+def test_a_flood_closes_1008(make_client: ClientFactory) -> None:
     client = make_client(rate_limit=5, rate_burst=5, flood_seconds=0.3)
     with client.websocket_connect(ws_url(name="alice")) as ws:
         ws.receive_json()
@@ -275,19 +281,19 @@ def test_a_flood_closes_1008(make_client):
         expect_close(ws, 1008, "flood", limit=5000)
 
 
-def test_closing_a_room_closes_its_players_4001(client):
+def test_closing_a_room_closes_its_players_4001(client: TestClient) -> None:
     room = create_room(client)
     with client.websocket_connect(ws_url(name="alice", room=room)) as ws:
         ws.receive_json()
-        assert client.portal.call(client.app.state.registry.close_room, room)
+        assert portal_of(client).call(registry_of(client).close_room, room)
         expect_close(ws, 4001, "room_closed")
     assert client.get("/api/rooms").json()["rooms"] == []
 
 
-def test_draining_tells_players_server_shutdown_1012(client):
+def test_draining_tells_players_server_shutdown_1012(client: TestClient) -> None:
     with client.websocket_connect(ws_url(name="alice")) as ws:
         ws.receive_json()
-        client.portal.call(client.app.state.registry.drain)
+        portal_of(client).call(registry_of(client).drain)
         expect_close(ws, 1012, "server_shutdown")
     with client.websocket_connect(ws_url(name="bob")) as ws:
         expect_close(ws, 1012, "server_shutdown")
@@ -297,14 +303,16 @@ class ExplodingSnake(SnakeGame):
     name = "exploding"
     steps = 0
 
-    def step(self, tick: int = 0, dt: float = 0.0):
+    def step(self, tick: int = 0, dt: float = 0.0) -> list[ScoreEvent]:
         ExplodingSnake.steps += 1
         if ExplodingSnake.steps == 3:
             raise RuntimeError("boom in the rules")
         return super().step(tick, dt)
 
 
-def test_a_crashing_room_closes_4001_and_others_tick_on(client, monkeypatch, caplog):
+def test_a_crashing_room_closes_4001_and_others_tick_on(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setitem(GAMES, "exploding", ExplodingSnake)
     ExplodingSnake.steps = 0
     calm = create_room(client)
@@ -316,8 +324,8 @@ def test_a_crashing_room_closes_4001_and_others_tick_on(client, monkeypatch, cap
         expect_close(b, 4001, "room_closed")
         first = next_of(a, "tick")["tick"]
         assert next_of(a, "tick")["tick"] == first + 1
-    assert client.portal.call(client.app.state.registry.get, doomed) is None
-    assert client.app.state.registry.rooms_crashed == 1
+    assert portal_of(client).call(registry_of(client).get, doomed) is None
+    assert registry_of(client).rooms_crashed == 1
     crash = next(r for r in caplog.records if "room crashed" in r.getMessage())
     assert doomed in crash.getMessage()
     assert crash.exc_info and "boom in the rules" in str(crash.exc_info[1])
@@ -332,11 +340,11 @@ def test_a_crashing_room_closes_4001_and_others_tick_on(client, monkeypatch, cap
     ("https://friend.example", "game.example", ("https://friend.example",), True),
     ("null", "game.example", (), False),
 ])
-def test_origin_rule(origin, host, allowed, ok):
+def test_origin_rule(origin: str | None, host: str, allowed: tuple[str, ...], ok: bool) -> None:
     assert origin_allowed(origin, host, allowed) is ok
 
 
-def test_a_foreign_origin_is_refused_before_the_upgrade(make_client):
+def test_a_foreign_origin_is_refused_before_the_upgrade(make_client: ClientFactory) -> None:
     client = make_client(allowed_origins=("http://friend.example",))
     with pytest.raises(WebSocketDisconnect):
         with client.websocket_connect(ws_url(name="alice"), headers={"origin": "http://evil.example"}) as ws:

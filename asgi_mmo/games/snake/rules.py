@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
-from collections.abc import Mapping
 from typing import Any, ClassVar, Final, Self
 
 from asgi_mmo.games.base import BotDriver, GameSetup, InvalidInput, ScoreEvent
