@@ -4,32 +4,42 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from types import FrameType
+from typing import Literal, TypedDict
 
 #: WebSocket frames above this are cut by uvicorn itself; the app refuses smaller
 #: oversized frames with `too_big` (ASGI_MMO_MAX_MESSAGE_BYTES).
 WS_MAX_SIZE = 1 << 20
 
 
-def uvicorn_options() -> dict[str, object]:
+class UvicornOptions(TypedDict):
+    ws: Literal["websockets-sansio"]
+    http: Literal["httptools"]
+    ws_max_size: int
+    ws_per_message_deflate: bool
+    loop: Literal["uvloop", "asyncio"]
+
+
+def uvicorn_options() -> UvicornOptions:
     """uvicorn's fastest settings for many small WebSocket messages (see docs/performance.md).
 
     permessage-deflate is off: compressing every tick frame once per player costs about
     twice the CPU per message and some 50 KB of memory per connection (docs/performance.md).
     """
-    options: dict[str, object] = {
-        "ws": "websockets-sansio", "http": "httptools", "ws_max_size": WS_MAX_SIZE,
-        "ws_per_message_deflate": False,
-    }
+    loop: Literal["uvloop", "asyncio"]
     try:
         import uvloop  # noqa: F401
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-        options["loop"] = "asyncio"
+        loop = "asyncio"
     else:
-        options["loop"] = "uvloop"
-    return options
+        loop = "uvloop"
+    return {
+        "ws": "websockets-sansio", "http": "httptools", "ws_max_size": WS_MAX_SIZE,
+        "ws_per_message_deflate": False, "loop": loop,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from asgi_mmo.web.admin import settle_admin_token
     from asgi_mmo.exceptions import ConfigError
     from asgi_mmo.settings import Settings
+    from asgi_mmo.web.admin import settle_admin_token
 
     try:
         settings = Settings.from_env()
@@ -70,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_after_sigterm)
     uvicorn.run(
         "asgi_mmo.app:app", host=args.host, port=args.port, log_level=log_level,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds, **uvicorn_options(),
+        # uvicorn's outer bound, in whole seconds; the app finishes its own drain within the grace
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds), **uvicorn_options(),
     )
     return 0
 
