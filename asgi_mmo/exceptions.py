@@ -6,6 +6,7 @@
     ├── Unauthorized         web/admin.py: an admin request without the right token (401)
     ├── NotFound             web/admin.py: no such room (404)
     ├── ServerDraining       web/api.py: the server is going down and makes no rooms (503)
+    ├── PayloadTooLarge      web/api.py: a request body over the API's limit (413)
     ├── LeaderboardUnavailable  scores/: the score store cannot be read or written now (503)
     ├── BackendUnavailable   backends/: the shared store (Redis) does not answer; rooms keep ticking locally (503)
     └── ProtocolError        protocol.py, websocket.py, registry.py: a client broke the contract;
@@ -57,6 +58,10 @@ class NotFound(AsgiMmoError):
 
 class ServerDraining(AsgiMmoError):
     """The server is going down: it makes no new rooms."""
+
+
+class PayloadTooLarge(AsgiMmoError):
+    """A request body is larger than the API reads (`web/api.py` `MAX_BODY_BYTES`)."""
 
 
 class ProtocolError(AsgiMmoError):

@@ -1,17 +1,52 @@
-"""Log lines: one per event, `key=value` pairs carrying room and player ids."""
+"""Log lines: one per event, `key=value` pairs carrying room and player ids.
+
+A seat's resume token is as good as the seat: it never reaches a log line.
+uvicorn logs every request's path and query (its access log, and the
+WebSocket handshake lines of its error log), so a filter on those loggers
+replaces the value of every `token=` parameter before any handler sees it,
+under every serving command (the app installs it when it is made).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+#: the loggers uvicorn writes request paths to
+REQUEST_LOGGERS = ("uvicorn.access", "uvicorn.error")
+_TOKEN = re.compile(r"(token=)[^&\s\"']+")
+REDACTED = r"\1[redacted]"
+
+
+def redact(text: str) -> str:
+    """`text` with the value of every `token=` query parameter replaced."""
+    return _TOKEN.sub(REDACTED, text)
+
+
+class RedactTokens(logging.Filter):
+    """Rewrites a record's message and arguments so no resume token is logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "token=" in record.msg:
+            record.msg = redact(record.msg)
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            if any(isinstance(arg, str) and "token=" in arg for arg in args):
+                record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in args)
+        return True
 
 
 def configure_logging(level: str) -> None:
-    """Send asgi_mmo's loggers to stderr at `level`, unless the host application configured logging."""
+    """Send asgi_mmo's loggers to stderr at `level`, unless the host application configured
+    logging; keep tokens out of uvicorn's request lines whoever configured it."""
     logger = logging.getLogger("asgi_mmo")
     logger.setLevel(level.upper())
     if not logging.getLogger().handlers and not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(FORMAT))
         logger.addHandler(handler)
+    for name in REQUEST_LOGGERS:
+        request_logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in request_logger.filters):
+            request_logger.addFilter(RedactTokens())

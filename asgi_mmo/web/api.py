@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from asgi_mmo.exceptions import BadRequest, ServerDraining
+from asgi_mmo.exceptions import BadRequest, PayloadTooLarge, ServerDraining
 from asgi_mmo.games.catalog import GAMES, game_info
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.scores.leaderboard import Leaderboard
@@ -22,9 +22,24 @@ from asgi_mmo.web.state import registry_of
 LEADERBOARD_MAX = 100
 
 
+#: the largest request body the API reads (a room's settings are a few hundred bytes)
+MAX_BODY_BYTES = 16 * 1024
+
+
 async def json_body(request: Request) -> Any:
-    """The request's JSON body (an empty one is `{}`), or `BadRequest`."""
-    raw = await request.body()
+    """The request's JSON body (an empty one is `{}`), `BadRequest`, or `PayloadTooLarge`
+    as soon as more than `MAX_BODY_BYTES` arrive (never read whole first)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"a request body is at most {MAX_BODY_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"a request body is at most {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         return {}
     try:
@@ -57,7 +72,8 @@ async def leaderboard(request: Request) -> Response:
     """Best score per name, highest first; bots' only with `bots=true`."""
     query = request.query_params
     raw_limit, raw_bots = query.get("limit", "10"), query.get("bots", "false").lower()
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LEADERBOARD_MAX:
+    # isascii: "²".isdigit() is True, and int("²") raises
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= LEADERBOARD_MAX:
         raise BadRequest(f"'limit' must be an integer from 1 to {LEADERBOARD_MAX}")
     if raw_bots not in ("true", "false"):
         raise BadRequest("'bots' must be true or false")

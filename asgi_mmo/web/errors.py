@@ -23,7 +23,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from asgi_mmo.exceptions import BackendUnavailable, BadRequest, NotFound, ServerDraining, Unauthorized
+from asgi_mmo.exceptions import (
+    BackendUnavailable,
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    ServerDraining,
+    Unauthorized,
+)
 from asgi_mmo.registry import RegistryFull
 from asgi_mmo.scores.leaderboard import LeaderboardUnavailable
 from asgi_mmo.web.headers import NO_STORE
@@ -47,6 +54,7 @@ ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
     BadRequest: ErrorAnswer(422, "bad_request"),
     Unauthorized: ErrorAnswer(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="asgi-mmo admin"'}),
     NotFound: ErrorAnswer(404, "not_found"),
+    PayloadTooLarge: ErrorAnswer(413, "too_big"),
     RegistryFull: ErrorAnswer(503, "busy"),
     ServerDraining: ErrorAnswer(503, "server_shutdown"),
     # These two say why in words meant for the log (a host, a database error), not for clients.

@@ -52,14 +52,25 @@ def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...
     origin = origin.rstrip("/")
     if origin in allowed:
         return True
-    parts = urlsplit(origin)
-    if not parts.hostname or host is None:
+    if host is None:
         return False
-    default_port = {"http": 80, "https": 443}.get(parts.scheme)
-    origin_host = f"{parts.hostname}:{parts.port or default_port}"
-    request = urlsplit(f"//{host}")
-    request_host = f"{request.hostname}:{request.port or default_port}"
-    return origin_host.lower() == request_host.lower()
+    scheme, _, authority = origin.partition("://")
+    default_port = {"http": 80, "https": 443}.get(scheme.lower())
+    origin_host = _host_and_port(authority, default_port)
+    return origin_host is not None and origin_host == _host_and_port(host, default_port)
+
+
+def _host_and_port(netloc: str, default_port: int | None) -> str | None:
+    """`host:port` of a URL's authority, lower case; None when it is not one (a port that
+    is no number, or beyond 65535: `http://127.0.0.1:8000.evil.com`; an open `[`)."""
+    try:
+        parts = urlsplit(f"//{netloc}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return f"{parts.hostname}:{port or default_port}".lower()
 
 
 async def player_endpoint(websocket: WebSocket) -> None:

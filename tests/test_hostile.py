@@ -1,0 +1,81 @@
+"""Hostile or broken requests against a real `asgi-mmo serve` process: never a 500, nothing leaks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+from websockets.typing import Origin
+
+from tests.servers import ServerProcess, run_uvicorn
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with run_uvicorn(cwd=tmp_path_factory.mktemp("hostile")) as process:
+        yield process
+
+
+@pytest.mark.parametrize("origin", [
+    "http://127.0.0.1:8000.evil.com",
+    "http://127.0.0.1:99999",
+    "http://[::1",
+    "http://:80",
+    "null",
+])
+def test_a_malformed_origin_is_refused_403_not_500(server: ServerProcess, origin: str) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{server.ws_url}?name=eve", origin=Origin(origin), open_timeout=5)
+    assert refused.value.response.status_code == 403
+
+
+def test_the_pages_own_origin_is_let_in(server: ServerProcess) -> None:
+    with connect(f"{server.ws_url}?name=ann", origin=Origin(server.url), open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+
+
+@pytest.mark.parametrize("limit", ["²", "٣", "1e3", "-1", "0x10", "9" * 400])
+def test_odd_leaderboard_limits_answer_422(server: ServerProcess, limit: str) -> None:
+    answer = httpx.get(server.url + "/api/leaderboard", params={"limit": limit})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "bad_request"
+
+
+def test_a_body_over_the_limit_answers_413_and_makes_no_room(server: ServerProcess) -> None:
+    before = httpx.get(server.url + "/api/rooms").json()["rooms"]
+    huge = b'{"bots": 1, "padding": "' + b"x" * 1_000_000 + b'"}'
+    answer = httpx.post(server.url + "/api/rooms", content=huge)
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "too_big"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while reading
+        yield b'{"padding": "'
+        for _ in range(100):
+            yield b"y" * 10_000
+        yield b'"}'
+
+    answer = httpx.post(server.url + "/api/rooms", content=chunks())
+    assert answer.status_code == 413
+    assert httpx.get(server.url + "/api/rooms").json()["rooms"] == before
+    assert httpx.post(server.url + "/api/rooms", json={"bots": 1}).status_code == 201  # a small one still works
+
+
+def test_a_resume_token_never_reaches_the_log(server: ServerProcess) -> None:
+    with connect(f"{server.ws_url}?name=keeper", open_timeout=5) as ws:
+        welcome = json.loads(ws.recv(timeout=5))
+    token, room = welcome["token"], welcome["room"]
+    with connect(f"{server.ws_url}?name=keeper&room={room}&token={token}", open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["player"] == welcome["player"]
+    with pytest.raises(InvalidStatus):  # a refused handshake is logged too
+        connect(f"{server.ws_url}?name=keeper&token={token}", origin=Origin("http://evil.example"),
+                open_timeout=5)
+    httpx.get(server.url + "/api/rooms", params={"token": token})
+    log = server.log()
+    assert "token=[redacted]" in log
+    assert token not in log
