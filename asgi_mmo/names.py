@@ -8,7 +8,7 @@ everything asgi-mmo keeps.
 |---|---|
 | `mmo:lease:{room}` | the room's owner lease, `"{worker}|{fence}"`, with a time to live |
 | `mmo:fence:{room}` | the lease's fencing counter: every new lease gets a higher number |
-| `mmo:snap:{room}` | the room's last saved state (`Room.save()` as JSON), written only under a held lease |
+| `mmo:snap:{room}` | the room's last saved state (`roomview.save(room)` as JSON), written only under a held lease |
 | `mmo:dir` | a hash: room id -> the owner's latest directory entry |
 | `mmo:board:{0,1}` | a sorted set: the leaderboard's best score per name (1: bots) |
 | `mmo:board:at:{0,1}` | a hash: when each name's best score was made |

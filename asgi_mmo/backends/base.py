@@ -113,7 +113,7 @@ class Backend(Protocol):
     # ---- saved rooms -------------------------------------------------------------------
 
     async def save_room(self, room_id: str, saved: bytes, ttl_seconds: float, lease: str | None = None) -> bool:
-        """Keep a room's state (`Room.save()` as JSON) for `ttl_seconds`.
+        """Keep a room's state (`roomview.save(room)` as JSON) for `ttl_seconds`.
 
         With `lease`, only while that lease holds the room: False when it does not.
         """
