@@ -18,6 +18,7 @@ from asgi_mmo.games.base import Game, GameSetup, InvalidInput, ScoreEvent
 from asgi_mmo.games.catalog import DEFAULT_GAME, GAMES
 from asgi_mmo.games.inputs import check_input
 from asgi_mmo.games.options import Option, resolve_options
+from tests.wsclient import next_of
 
 GAME_CLASSES = sorted(GAMES.values(), key=lambda game: game.name)
 #: JSON values of every kind, nested, the way a hostile client could send them
@@ -156,3 +157,33 @@ def test_the_guides_whole_game_works() -> None:
     assert game.remove_player("b") is None
     assert game.take_delta() == {"removed": ["a", "b"]}
     assert game.make_bot_driver() is None
+
+
+@pytest.mark.parametrize("data", [
+    '{"move": [1e308, 0]}',
+    '{"move": [0.5]}',
+    '{"move": ["left", 0]}',
+    '{"aim": 99}',
+    '{"fire": 1}',
+    '{"seen": 9007199254740993}',
+    '{"seen": -1}',
+    '{"teleport": true}',
+    "{}",
+])
+def test_arena_inputs_off_the_schema_are_bad_messages_and_change_nothing(client: TestClient, data: str) -> None:
+    room = client.post("/api/rooms", json={"game": "arena"}).json()["id"]
+    with client.websocket_connect(f"/ws?name=ace&room={room}") as ws:
+        welcome = ws.receive_json()
+        me = next(s for s in welcome["state"]["ships"] if s["id"] == welcome["player"])
+        ws.send_text(f'{{"type": "input", "seq": 1, "data": {data}}}')
+        error = next_of(ws, "error")
+        assert error["code"] == "bad_message" and "schema" in error["message"]
+        ws.send_json({"type": "sync"})
+        state = next_of(ws, "state")
+        assert state["ack"] == 0  # neither applied nor acknowledged
+        ship = next(s for s in state["state"]["ships"] if s["id"] == welcome["player"])
+        assert (ship["x"], ship["y"], ship["vx"], ship["vy"]) == (me["x"], me["y"], 0.0, 0.0)
+        ws.send_json({"type": "input", "seq": 2, "data": {"move": [1, 0]}})  # a good one still works
+        tick = next_of(ws, "tick")
+        while tick["ack"] < 2:
+            tick = next_of(ws, "tick")
