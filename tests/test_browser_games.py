@@ -216,12 +216,12 @@ def test_own_ship_answers_at_once_and_ends_where_the_server_puts_it(server: Serv
     ):
         player = join(page, f"http://127.0.0.1:{port}", room, "Pilot")
         page.wait_for_function(f"() => __mmo.client.rtt >= {2 * DELAY * 1000 * 0.95}")  # the delay is real
-        page.wait_for_function("() => __mmo.view.drawn && __mmo.view.predictor.tick != null")
+        page.wait_for_function("() => __mmo.view.drawn && __mmo.view.predictor.aligned")  # an ack came
         start = own_ship(page)
         key = "KeyD" if start["x"] < 50 else "KeyA"
         page.keyboard.down(key)
         page.wait_for_function(
-            "() => __mmo.view.lastStickSent && __mmo.view.frame >= __mmo.view.lastStickSent.frame + 4"
+            "() => __mmo.view.lastStickSent?.stick[0] && __mmo.view.frame >= __mmo.view.lastStickSent.frame + 4"
         )
         answer = page.evaluate(
             """() => {

@@ -57,9 +57,10 @@ def page_routes(templates: Jinja2Templates) -> list[BaseRoute]:
         page = templates.TemplateResponse(
             request, template, {"ws_path": _ws_path(request), **context}, status_code=status
         )
+        secured = secure_page(request, page, referrer_policy="same-origin")
         if status != 200:
-            page.headers.update(NO_STORE)  # "no such room" may not stay true: never reuse it
-        return secure_page(request, page, referrer_policy="same-origin")
+            secured.headers.update(NO_STORE)  # "no such room" may not stay true: never reuse it
+        return secured
 
     def missing(request: Request, title: str, text: str, status: int = 404) -> Response:
         return render(request, "missing.html", {"title": title, "text": text, "status": status}, status)
@@ -83,7 +84,7 @@ def page_routes(templates: Jinja2Templates) -> list[BaseRoute]:
                     "Try again in a moment.", status=503,
                 )  # fmt: skip
             if game is None:
-                return missing(request, "No such room", "This room does not exist (any more).")
+                return missing(request, "No such room", f"The room {room_id[:32]!r} does not exist (any more).")
         return render(request, "play.html", {"room_id": room_id, "quick": quick, "game": game})
 
     return [

@@ -8,8 +8,8 @@ const KEYS = {
   ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right",
   KeyW: "up", KeyS: "down", KeyA: "left", KeyD: "right",
 };
-/** CSS px the thumb travels from where it landed for a full stick. */
-export const STICK_RADIUS = 56;
+/** CSS px the thumb travels from where it landed for a full stick (less on a short field). */
+const STICK_RADIUS = 56;
 
 function isTyping(target) {
   if (!target || !(target instanceof Element)) return false;
@@ -32,7 +32,7 @@ export class ArenaControls {
   /** @type {{x: number, y: number} | null} the aim point, CSS px in the canvas */
   aimPoint = null;
   triggerDown = false;
-  /** @type {{x: number, y: number, dx: number, dy: number} | null} the virtual stick, CSS px in the canvas */
+  /** @type {{x: number, y: number, dx: number, dy: number, radius: number} | null} the virtual stick, CSS px in the canvas */
   thumb = null;
 
   /**
@@ -127,7 +127,7 @@ export class ArenaControls {
         this.thumb.dx = p.x - this.thumb.x;
         this.thumb.dy = p.y - this.thumb.y;
         const len = Math.hypot(this.thumb.dx, this.thumb.dy);
-        const scale = len > STICK_RADIUS ? 1 / len : 1 / STICK_RADIUS;
+        const scale = len > this.thumb.radius ? 1 / len : 1 / this.thumb.radius;
         this._setStick(this.thumb.dx * scale, this.thumb.dy * scale);
       } else if (e.pointerId === this.aimPointer) {
         this.aimPoint = this._local(e);
@@ -148,7 +148,8 @@ export class ArenaControls {
       this.handlers.onFirstTouch();
       if (p.x < this.canvas.clientWidth / 2 && this.stickPointer == null) {
         this.stickPointer = e.pointerId;
-        this.thumb = { x: p.x, y: p.y, dx: 0, dy: 0 };
+        const radius = Math.max(28, Math.min(STICK_RADIUS, this.canvas.clientHeight * 0.17));
+        this.thumb = { x: p.x, y: p.y, dx: 0, dy: 0, radius };
       } else if (this.aimPointer == null) {
         this.aimPointer = e.pointerId;
         this.aimPoint = p;

@@ -4,7 +4,6 @@
 // nothing of the network or of input devices: arena.js hands it a scene
 // every animation frame. Player names are drawn with fillText, never markup.
 
-import { STICK_RADIUS } from "./arena-controls.js";
 import { rayExit } from "./arena-rules.js";
 
 const BG = "#070a12";
@@ -29,7 +28,7 @@ function clamp(v, lo, hi) {
  * @property {{x0: number, y0: number, x1: number, y1: number, color: string, age: number, hit: boolean}[]} tracers age 0..1
  * @property {{x: number, y: number, age: number}[]} sparks
  * @property {Map<string, number>} hurt ship id -> age 0..1 of its last hit
- * @property {{x: number, y: number, dx: number, dy: number} | null} thumb the virtual stick, CSS px
+ * @property {{x: number, y: number, dx: number, dy: number, radius: number} | null} thumb the virtual stick, CSS px
  * @property {boolean} idle nothing is coming: no spinner
  */
 
@@ -254,20 +253,34 @@ export class ArenaPainter {
     ctx.fillStyle = isMe ? "#ffffff" : "rgba(232, 237, 255, 0.78)";
     ctx.shadowColor = "rgba(0, 0, 0, 0.9)";
     ctx.shadowBlur = 4;
-    ctx.fillText(ship.name || "", cx, cy - r - (isMe ? 6 : 4));
+    const hpTop = cy + r + (isMe ? 7 : 5);
+    // Against the top edge of the canvas the name goes below the hit points, not off screen.
+    const above = this.layout.oy + cy - r - (isMe ? 6 : 4) - size >= 2;
+    if (!above) ctx.textBaseline = "top";
+    ctx.fillText(ship.name || "", cx, above ? cy - r - (isMe ? 6 : 4) : hpTop + 6);
     ctx.shadowBlur = 0;
-    this._drawHp(ship.hp ?? 0, rules.hit_points || ship.hp || 1, cx, cy + r + (isMe ? 7 : 5), r);
+    this._drawHp(ship.hp ?? 0, rules.hit_points || ship.hp || 1, cx, hpTop, r);
     ctx.restore();
   }
 
+  /** Hit points under a ship: a pip each, or a bar when there are many. */
   _drawHp(hp, max, cx, top, r) {
     const ctx = this.ctx;
     const width = clamp(r * 2.6, 16, 34);
+    const color = hp <= max / 3 && max > 1 ? HP_LOW : HP_ON;
+    if (max > 5) {
+      const x0 = cx - width / 2;
+      ctx.fillStyle = HP_OFF;
+      ctx.fillRect(x0, top, width, 3);
+      ctx.fillStyle = color;
+      ctx.fillRect(x0, top, (width * clamp(hp, 0, max)) / max, 3);
+      return;
+    }
     const gap = max > 6 ? 1 : 2;
     const pip = Math.max(1.5, (width - gap * (max - 1)) / max);
     const x0 = cx - (pip * max + gap * (max - 1)) / 2;
     for (let i = 0; i < max; i++) {
-      ctx.fillStyle = i < hp ? (hp === 1 && max > 1 ? HP_LOW : HP_ON) : HP_OFF;
+      ctx.fillStyle = i < hp ? color : HP_OFF;
       ctx.fillRect(x0 + i * (pip + gap), top, pip, 3);
     }
   }
@@ -307,27 +320,29 @@ export class ArenaPainter {
 
   _drawThumb(t) {
     const ctx = this.ctx;
+    const R = t.radius;
     const len = Math.hypot(t.dx, t.dy);
-    const k = len > STICK_RADIUS ? STICK_RADIUS / len : 1;
+    const k = len > R ? R / len : 1;
     ctx.save();
     ctx.fillStyle = "rgba(232, 237, 255, 0.06)";
     ctx.strokeStyle = "rgba(232, 237, 255, 0.3)";
     ctx.lineWidth = 1.5;
     ctx.beginPath();
-    ctx.arc(t.x, t.y, STICK_RADIUS, 0, Math.PI * 2);
+    ctx.arc(t.x, t.y, R, 0, Math.PI * 2);
     ctx.fill();
     ctx.stroke();
     ctx.fillStyle = "rgba(46, 230, 168, 0.55)";
     ctx.beginPath();
-    ctx.arc(t.x + t.dx * k, t.y + t.dy * k, 20, 0, Math.PI * 2);
+    ctx.arc(t.x + t.dx * k, t.y + t.dy * k, R * 0.38, 0, Math.PI * 2);
     ctx.fill();
     ctx.restore();
   }
 
   _drawMinimap(pic, L, me) {
     const ctx = this.ctx;
-    const maxW = Math.min(150, this.cssW * 0.32);
-    const scale = Math.min(maxW / pic.width, (this.cssH * 0.3) / pic.height);
+    const small = this.cssW < 600;
+    const maxW = Math.min(150, this.cssW * (small ? 0.24 : 0.3));
+    const scale = Math.min(maxW / pic.width, (this.cssH * (small ? 0.22 : 0.3)) / pic.height);
     const w = pic.width * scale;
     const h = pic.height * scale;
     const x = this.cssW - w - 10;

@@ -17,7 +17,7 @@ export const applyDelta = applyArenaDelta;
 
 export const texts = Object.freeze({
   controls: "WASD / arrows move · mouse aims · click or Space fires · Enter chats",
-  touchHint: "left thumb moves · tap right to aim and fire",
+  touchHint: "left: move · right: tap to aim and fire",
   respawnKeys: "click or press [Space] to respawn",
   respawnTouch: "tap to respawn",
 });
@@ -302,11 +302,13 @@ export function createView(canvas, { client, touchArea, onInputSent = () => {}, 
     welcome(msg) {
       me = msg.player;
       smooth = { x: 0, y: 0, at: 0 };
-      sentStick = [0, 0];
+      // The stick held now goes out at once, still: a resumed seat may hold an older one,
+      // and the first ack lines the prediction up before the first key.
+      sentStick = [NaN, NaN];
       sentAim = null;
       shots.length = localShots.length = sparks.length = 0;
       hurtAt.clear();
-      flush(); // a stick held through a reconnect is sent again
+      flush();
     },
     reset() {},
     tick() {},
