@@ -3,7 +3,9 @@ picture, its score list, its shots) and its netcode under a slow network, the 40
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -290,4 +292,32 @@ def test_snake_plays_through_the_game_module(server: ServerProcess, new_page: Pa
     page.goto(f"{server.url}/play/{room}?name=Slither&game=arena")
     expect(page.locator("#app")).to_have_attribute("data-game", "snake")
     assert attribute(page, "#app", "data-game-module").endswith("/static/games/snake.js")
+    assert new_page.errors[page] == []
+
+
+def test_a_ship_shot_dead_respawns_with_space(server: ServerProcess, new_page: Pages, expect: Expect) -> None:
+    room = create_room(server.url, game="arena", width=30, height=20, tick_rate=20, options={"hit_points": 1})
+    page = new_page()
+    player = join(page, server.url, room, "Target")
+    with watching(server.ws_url, name="Shooter", room=room, apply_delta=apply_arena_delta) as shooter:
+        shooter.wait_for("the page's ship", lambda: any(s["id"] == player for s in shooter.snapshot["ships"]))
+
+        seqs = itertools.count(1)
+
+        def target() -> dict[str, Any]:
+            return next(s for s in shooter.snapshot["ships"] if s["id"] == player)
+
+        def shoot() -> bool:
+            me = next(s for s in shooter.snapshot["ships"] if s["id"] == shooter.player)
+            aim = max(-math.pi, min(math.pi, math.atan2(target()["y"] - me["y"], target()["x"] - me["x"])))
+            shooter.send({"type": "input", "seq": next(seqs), "data": {"aim": aim, "fire": True}})
+            return not target()["alive"]
+
+        shooter.wait_for("the page's ship shot dead", shoot)
+        expect(page.locator("#dead")).to_be_visible()
+        expect(page.locator("#respawn-keys kbd")).to_have_text("Space")
+        page.keyboard.press("Space")
+        shooter.wait_for("the page's ship back", lambda: target()["alive"])
+        expect(page.locator("#dead")).to_be_hidden()
+        assert page.evaluate("() => __mmo.view.mine().alive")
     assert new_page.errors[page] == []
