@@ -114,7 +114,7 @@ export function createView(canvas, { client, touchArea, onInputSent = () => {}, 
   // ---- smoothing ------------------------------------------------------------
   // A reconcile that corrects the prediction, or an input that changes the tick
   // in progress, moves the predicted ship at once; the jump is drawn as an
-  // offset that fades to nothing within SMOOTH_MS, so the ship never steps back.
+  // offset that fades to nothing within SMOOTH_MS: the ship glides, it does not jump.
   let smooth = { x: 0, y: 0, at: 0 };
   const offsetAt = (now) => {
     const k = 1 - (now - smooth.at) / SMOOTH_MS;
