@@ -1,10 +1,15 @@
-// The lobby: name, quick join, the public rooms, creating a room, the
-// leaderboard. Every name from the server is shown with textContent.
+// The lobby: name, the games (GET /api/games), quick join, the public rooms,
+// creating a room with the chosen game's options, the leaderboard. Every name
+// from the server is shown with textContent.
 
 const $ = (id) => document.getElementById(id);
 const NAME_KEY = "asgi-mmo:name";
+const GAME_KEY = "asgi-mmo:game";
 const NAME_RE = /^[\p{L}\p{N} _.\-]{1,16}$/u;
-const PLAY_PATH = document.querySelector("[data-play-path]").dataset.playPath; // ".../play/ROOM"
+const MAIN = document.querySelector("[data-play-path]");
+const PLAY_PATH = MAIN.dataset.playPath; // ".../play/ROOM"
+const MODULE_PATH = MAIN.dataset.gameModule; // ".../static/games/GAME.js"
+const DEFAULT_GAME = MAIN.dataset.defaultGame;
 const ROOMS_EVERY_MS = 3000;
 const LEADERS_EVERY_MS = 15000;
 
@@ -47,8 +52,190 @@ function go(room) {
 
 $("play-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  go("quick");
+  if (playerName()) location.assign(playUrl("quick", { game: chosen }));
 });
+
+// ---- games ---------------------------------------------------------------
+/** @type {Map<string, any>} name -> GAME_INFO, in the server's order */
+const games = new Map();
+const titles = new Map();
+let chosen = DEFAULT_GAME;
+const FALLBACK_TICK_RATES = [{ value: 10, label: "10", default: true }, { value: 20, label: "20" }, { value: 30, label: "30" }];
+
+async function loadGames() {
+  try {
+    const res = await fetch("/api/games", { headers: { Accept: "application/json" }, cache: "no-store" });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const body = await res.json();
+    for (const info of Array.isArray(body.games) ? body.games : []) {
+      games.set(info.name, info);
+      titles.set(info.name, info.title || info.name);
+    }
+  } catch {
+    $("games-status").textContent = "Can't load the list of games; Play uses the server's default.";
+    choose(DEFAULT_GAME);
+    return;
+  }
+  const remembered = local && local.getItem(GAME_KEY);
+  renderGames();
+  choose(games.has(remembered) ? remembered : games.has(DEFAULT_GAME) ? DEFAULT_GAME : [...games.keys()][0]);
+}
+
+function renderGames() {
+  const choices = [...games.values()].map((info) => {
+    const label = document.createElement("label");
+    label.className = "game-choice";
+    label.dataset.game = info.name;
+    const input = document.createElement("input");
+    input.type = "radio";
+    input.name = "game";
+    input.value = info.name;
+    input.addEventListener("change", () => input.checked && choose(info.name));
+    const text = document.createElement("span");
+    text.className = "game-text";
+    const title = document.createElement("span");
+    title.className = "game-title";
+    title.textContent = info.title || info.name;
+    const desc = document.createElement("span");
+    desc.className = "game-desc";
+    desc.textContent = info.description || "";
+    text.append(title, desc);
+    label.append(input, text);
+    return label;
+  });
+  const legend = $("games").querySelector("legend");
+  $("games").replaceChildren(legend, ...choices);
+}
+
+/** Pick a game for Play and Create: its options, its tick rates, its controls. */
+async function choose(name) {
+  chosen = name;
+  if (local && name) local.setItem(GAME_KEY, name);
+  for (const input of document.querySelectorAll("#games input[name=game]")) input.checked = input.value === name;
+  const info = games.get(name);
+  $("create-game").textContent = info ? `· ${info.title || name}` : "";
+  renderOptions(info ? info.options || {} : {});
+  $("create-error").hidden = true;
+  let module = null;
+  try {
+    module = await import(MODULE_PATH.replace(/GAME\.js$/, `${encodeURIComponent(name)}.js`));
+  } catch {
+    module = null; // a game without a browser module: the generic choices
+  }
+  if (chosen !== name) return; // another game was picked meanwhile
+  renderTickRates(module && Array.isArray(module.tickRates) ? module.tickRates : FALLBACK_TICK_RATES);
+  $("game-controls").textContent = module && module.texts ? module.texts.controls : "";
+}
+
+function renderTickRates(rates) {
+  const fieldset = $("speed");
+  const checked = rates.find((r) => r.default) || rates[0];
+  const choices = rates.map((rate) => {
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    input.type = "radio";
+    input.name = "tick_rate";
+    input.value = String(rate.value);
+    input.checked = rate === checked;
+    const span = document.createElement("span");
+    span.textContent = rate.label || String(rate.value);
+    span.title = `${rate.value} ticks a second`;
+    label.append(input, span);
+    return label;
+  });
+  fieldset.replaceChildren(fieldset.querySelector("legend"), ...choices);
+}
+
+function humanize(optionName) {
+  const words = optionName.replace(/_/g, " ").replace(/\bms\b/, "(ms)");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** A form field for each of the game's OPTIONs: its type, range, choices, default and help text. */
+function renderOptions(options) {
+  const box = $("game-options");
+  const fields = Object.entries(options).map(([optionName, spec]) => {
+    const id = `opt-${optionName}`;
+    const field = document.createElement("div");
+    field.className = spec.type === "boolean" ? "field option-field option-bool" : "field option-field";
+    field.dataset.option = optionName;
+    const label = document.createElement("label");
+    label.className = "field-label";
+    label.htmlFor = id;
+    label.textContent = humanize(optionName);
+    let input;
+    if (spec.type === "string" && Array.isArray(spec.enum)) {
+      input = document.createElement("select");
+      for (const value of spec.enum) {
+        const option = document.createElement("option");
+        option.value = option.textContent = String(value);
+        input.append(option);
+      }
+      input.value = String(spec.default ?? spec.enum[0]);
+    } else {
+      input = document.createElement("input");
+      if (spec.type === "boolean") {
+        input.type = "checkbox";
+        input.checked = Boolean(spec.default);
+      } else if (spec.type === "integer" || spec.type === "number") {
+        input.type = "number";
+        input.inputMode = spec.type === "integer" ? "numeric" : "decimal";
+        input.step = spec.type === "integer" ? "1" : "any";
+        if (spec.minimum != null) input.min = String(spec.minimum);
+        if (spec.maximum != null) input.max = String(spec.maximum);
+        input.value = spec.default == null ? "" : String(spec.default);
+      } else {
+        input.type = "text";
+        input.value = spec.default == null ? "" : String(spec.default);
+      }
+    }
+    input.id = id;
+    input.name = `option:${optionName}`;
+    input.dataset.type = spec.type;
+    const help = document.createElement("span");
+    help.className = "field-help";
+    help.id = `${id}-help`;
+    const range = spec.minimum != null && spec.maximum != null ? ` ${spec.minimum} to ${spec.maximum}.` : "";
+    help.textContent = `${spec.description || ""}${range} Default ${spec.default}.`;
+    input.setAttribute("aria-describedby", help.id);
+    if (spec.type === "boolean") {
+      const row = document.createElement("span");
+      row.className = "option-row";
+      row.append(input, label);
+      field.append(row, help);
+    } else {
+      field.append(label, input, help);
+    }
+    return field;
+  });
+  box.replaceChildren(box.querySelector("legend"), ...fields);
+  box.hidden = fields.length === 0;
+}
+
+/** The options as the form holds them, typed; null (and a message) when one is unreadable. */
+function readOptions() {
+  const options = {};
+  for (const input of $("game-options").querySelectorAll("[data-type]")) {
+    const optionName = input.name.replace(/^option:/, "");
+    const type = input.dataset.type;
+    if (type === "boolean") options[optionName] = input.checked;
+    else if (type === "integer" || type === "number") {
+      const text = input.value.trim();
+      const value = Number(text);
+      if (!text || !Number.isFinite(value)) {
+        const err = $("create-error");
+        err.textContent = `${humanize(optionName)} needs a number.`;
+        err.hidden = false;
+        input.focus();
+        return null;
+      }
+      options[optionName] = value;
+    } else options[optionName] = input.value;
+  }
+  return options;
+}
+
+loadGames();
 
 // ---- rooms -------------------------------------------------------------
 function ago(created) {
@@ -89,7 +276,7 @@ function renderRooms(rooms) {
     btn.textContent = full ? "Full" : "Join";
     btn.disabled = full;
     btn.addEventListener("click", () => go(r.id));
-    tr.append(td(code), td(r.game), td(players, "num"), td(ago(r.created_at)), td(btn));
+    tr.append(td(code), td(titles.get(r.game) || r.game), td(players, "num"), td(ago(r.created_at)), td(btn));
     return tr;
   });
   $("rooms-body").replaceChildren(...rows);
@@ -164,11 +351,14 @@ $("create-form").addEventListener("submit", async (e) => {
   if (!playerName()) return;
   const form = new FormData(e.target);
   const body = {
-    game: "snake",
+    game: chosen,
     private: form.get("visibility") === "private",
     bots: Number(form.get("bots")),
     tick_rate: Number(form.get("tick_rate")),
   };
+  const options = readOptions();
+  if (options === null) return;
+  if (Object.keys(options).length) body.options = options;
   const size = form.get("size");
   if (size) {
     const [w, h] = size.split("x").map(Number);

@@ -1,15 +1,16 @@
-// The game page: glue between MmoClient (protocol), the snake delta and
-// SnakeView (canvas). All player-made text goes into the page as textContent.
+// The game page: glue between MmoClient (protocol) and the room's game
+// module, `static/games/<game>.js` (its delta, its view and controls, its
+// texts; the interface is in docs/client.md, "Game modules"), which the page
+// names in `data-game-module`. All player-made text goes into the page as
+// textContent.
 //
 // Seats: the token of this tab's seat is kept in sessionStorage per room, so
-// a reload resumes the same snake. After a reconnect the server may no longer
+// a reload resumes the same seat. After a reconnect the server may no longer
 // know the seat (the process restarted): on `bad_token` the page joins the
 // same room afresh; on `room_not_found` it quick-joins the same game under the
 // same name and rewrites the address to the room it landed in.
 
 import { MmoClient } from "./mmo-client.js";
-import { applySnakeDelta, OPPOSITE } from "./snake-delta.js";
-import { SnakeView } from "./snake-view.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
@@ -22,7 +23,7 @@ const NAME_KEY = "asgi-mmo:name";
 const SEAT_PREFIX = "asgi-mmo:seat:";
 
 const query = new URLSearchParams(location.search);
-const game = query.get("game") || null;
+const GAME = app.dataset.game; // the room's game, or the quick join's
 let name = query.get("name");
 let room = QUICK ? null : app.dataset.room;
 
@@ -69,17 +70,40 @@ function dropSeat(r) {
   if (r && session) session.removeItem(SEAT_PREFIX + r);
 }
 
-// ---- the client and the view -------------------------------------------
-const client = new MmoClient({ applyDelta: applySnakeDelta });
-const view = new SnakeView(canvas, {
-  touchArea: stage,
-  onTurn: turn,
-  onRespawn: respawn,
-  onSwipeStart: () => ($("touch-hint").hidden = true),
-});
-window.__mmo = { client, view }; // for the console and tests
+// ---- the game module, the client and the view ----------------------------
+const MODULE_PARTS = { applyDelta: "function", createView: "function", players: "function", texts: "object" };
 
-let lastDir = null; // the last direction sent
+/** The game's browser module, checked against the interface (docs/client.md, "Game modules"). */
+async function loadGame(url) {
+  const module = await import(url);
+  const missing = Object.entries(MODULE_PARTS).filter(([part, type]) => typeof module[part] !== type);
+  if (missing.length) throw new TypeError(`${url} lacks ${missing.map(([part]) => part).join(", ")}`);
+  return module;
+}
+
+let game;
+try {
+  game = await loadGame(app.dataset.gameModule);
+} catch (err) {
+  $("conn-text").textContent = "offline";
+  $("conn").dataset.status = "closed";
+  $("banner-text").textContent = `This page can't show the game "${GAME}".`;
+  $("banner-lobby").hidden = false;
+  $("banner").hidden = false;
+  throw err;
+}
+
+const client = new MmoClient({ applyDelta: game.applyDelta });
+const view = game.createView(canvas, {
+  client,
+  touchArea: stage,
+  onInputSent: () => saveSeat(client.room, { token: client.token, seq: client.seq }),
+  onFirstTouch: () => ($("touch-hint").hidden = true),
+});
+window.__mmo = { client, view, game }; // for the console and tests
+
+showTexts(game.texts);
+
 let welcomed = false; // this page has played at least once
 let joinMode = "room"; // "room" | "fresh" | "quick": how the current attempt joins
 let usedToken = false;
@@ -106,28 +130,10 @@ function join(mode = "room") {
     url: wsUrl(),
     name,
     room: target,
-    game,
+    game: GAME,
     token: seat ? seat.token : null,
     seq: seat ? seat.seq : null,
   });
-}
-
-function turn(dir) {
-  const me = view.mySnake();
-  if (!client.connected || !me || !me.alive) return;
-  const current = client.pendingInputs > 0 && lastDir ? lastDir : me.dir;
-  if (dir === current || dir === OPPOSITE[current]) return;
-  client.sendInput({ dir });
-  lastDir = dir;
-  saveSeat(client.room, { token: client.token, seq: client.seq });
-}
-
-function respawn() {
-  const me = view.mySnake();
-  if (!client.connected || (me && me.alive)) return;
-  client.sendInput({ respawn: true });
-  lastDir = null;
-  saveSeat(client.room, { token: client.token, seq: client.seq });
 }
 
 // ---- client events -----------------------------------------------------
@@ -152,6 +158,12 @@ client.addEventListener("status", (e) => {
 
 client.addEventListener("welcome", (e) => {
   const msg = e.detail;
+  if (msg.game && msg.game !== GAME) {
+    // Another game than this page draws (never expected): the room's own page knows it.
+    client.close();
+    location.replace(playUrl(msg.room));
+    return;
+  }
   welcomed = true;
   room = msg.room;
   if (name && local) local.setItem(NAME_KEY, name);
@@ -161,10 +173,7 @@ client.addEventListener("welcome", (e) => {
   document.title = `Room ${room} · asgi-mmo`;
   hideBanner();
   $("name-form").hidden = true;
-  lastDir = null;
-  view.setMe(msg.player);
-  view.setTickRate(msg.tick_rate);
-  view.reset(client.snapshot);
+  view.welcome(msg, client.snapshot);
   setAspect(client.snapshot);
   app.dataset.player = msg.player;
   app.dataset.room = room;
@@ -174,8 +183,8 @@ client.addEventListener("welcome", (e) => {
   hintTouch();
 });
 
-client.addEventListener("tick", () => {
-  view.tick(client.snapshot);
+client.addEventListener("tick", (e) => {
+  view.tick(client.snapshot, e.detail);
   app.dataset.tick = String(client.tick);
   onPicture();
 });
@@ -234,7 +243,7 @@ client.addEventListener("close", (e) => {
 let scoresKey = "";
 
 function onPicture() {
-  const me = view.mySnake();
+  const me = view.mine();
   const dead = Boolean(me && !me.alive);
   $("dead").hidden = !dead;
   if (dead) $("dead-score").textContent = String(me.score ?? 0);
@@ -242,12 +251,12 @@ function onPicture() {
 }
 
 function renderScores() {
-  const snakes = (client.snapshot?.snakes || []).slice();
-  snakes.sort((a, b) => b.score - a.score || Number(b.alive) - Number(a.alive) || String(a.name).localeCompare(String(b.name)));
-  const key = snakes.map((s) => `${s.id}:${s.score}:${s.alive ? 1 : 0}`).join("|") + "#" + view.me;
+  const rows = game.players(client.snapshot).slice();
+  rows.sort((a, b) => b.score - a.score || Number(b.alive) - Number(a.alive) || String(a.name).localeCompare(String(b.name)));
+  const key = rows.map((s) => `${s.id}:${s.score}:${s.alive ? 1 : 0}`).join("|") + "#" + view.me;
   if (key === scoresKey) return;
   scoresKey = key;
-  const rows = snakes.map((s, i) => {
+  const items = rows.map((s, i) => {
     const li = document.createElement("li");
     li.dataset.id = s.id;
     if (s.id === view.me) li.classList.add("me");
@@ -262,9 +271,9 @@ function renderScores() {
     li.append(rank, swatch, nm, score);
     return li;
   });
-  $("scores").replaceChildren(...rows);
-  const humans = snakes.filter((s) => !s.bot).length;
-  $("players-count").textContent = `${humans} player${humans === 1 ? "" : "s"}${snakes.length > humans ? ` · ${snakes.length - humans} bots` : ""}`;
+  $("scores").replaceChildren(...items);
+  const humans = rows.filter((s) => !s.bot).length;
+  $("players-count").textContent = `${humans} player${humans === 1 ? "" : "s"}${rows.length > humans ? ` · ${rows.length - humans} bots` : ""}`;
 }
 
 function el(tag, cls, text) {
@@ -286,9 +295,9 @@ function addChat({ player, name: who, text }) {
   const log = $("chat-log");
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 30;
   const li = document.createElement("li");
-  const snake = (client.snapshot?.snakes || []).find((s) => s.id === player);
+  const speaker = game.players(client.snapshot).find((s) => s.id === player);
   const whoEl = el("span", "who", who || "?");
-  if (snake && snake.color) whoEl.style.color = snake.color;
+  if (speaker && speaker.color) whoEl.style.color = speaker.color;
   li.append(whoEl, el("span", "text", String(text ?? "")));
   log.append(li);
   while (log.children.length > 150) log.firstElementChild.remove();
@@ -363,7 +372,19 @@ $("name-form").addEventListener("submit", (e) => {
   join(QUICK && !welcomed ? "quick" : "room");
 });
 
-$("dead").addEventListener("click", respawn);
+$("dead").addEventListener("click", () => view.respawn());
+
+/** The game's help texts; `[Key]` becomes a key cap. */
+function showTexts(texts) {
+  const keys = (node, text) => {
+    const parts = String(text || "").split(/\[([^\]]+)\]/);
+    node.replaceChildren(...parts.map((part, i) => (i % 2 ? el("kbd", "", part) : document.createTextNode(part))));
+  };
+  $("controls").textContent = texts.controls || "";
+  $("touch-hint").textContent = texts.touchHint || "";
+  keys($("respawn-keys"), texts.respawnKeys);
+  keys($("respawn-touch"), texts.respawnTouch);
+}
 
 $("copy-link").addEventListener("click", async () => {
   if (!room) return;

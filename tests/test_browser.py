@@ -11,11 +11,21 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, create_room, normalised, require_chromium, watching
+from tests.browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Pages,
+    attribute,
+    create_room,
+    join,
+    normalised,
+    require_chromium,
+    watching,
+)
 from tests.servers import ServerProcess, run_uvicorn
 
 if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
-    from playwright.sync_api import Browser, BrowserContext, Expect, Page
+    from playwright.sync_api import Browser, Expect, Page
 
 pytestmark = pytest.mark.browser
 
@@ -52,46 +62,11 @@ def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield running
 
 
-class Pages:
-    """`new_page(width=1280, height=800)`: a page in a fresh context (its own storage);
-    `new_page.errors[page]`: the script errors that page has thrown so far."""
-
-    def __init__(self, browser: Browser) -> None:
-        self.browser = browser
-        self.contexts: list[BrowserContext] = []
-        self.errors: dict[Page, list[str]] = {}
-
-    def __call__(self, width: int = 1280, height: int = 800) -> Page:
-        context = self.browser.new_context(viewport={"width": width, "height": height})
-        context.set_default_timeout(10_000)
-        self.contexts.append(context)
-        page = context.new_page()
-        errors: list[str] = []
-        self.errors[page] = errors
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        return page
-
-
 @pytest.fixture
 def new_page(browser: Browser) -> Iterator[Pages]:
     pages = Pages(browser)
     yield pages
-    for context in pages.contexts:
-        context.close()
-
-
-def attribute(page: Page, selector: str, name: str) -> str:
-    """An attribute the page must have."""
-    value = page.get_attribute(selector, name)
-    assert value is not None, f"{selector} has no {name}"
-    return value
-
-
-def join(page: Page, base_url: str, room: str, name: str) -> str:
-    """Open the game page; return this player's id once the page plays."""
-    page.goto(f"{base_url}/play/{room}?name={quote(name)}")
-    page.wait_for_selector("#app[data-player]")
-    return attribute(page, "#app", "data-player")
+    pages.close()
 
 
 def swipe(page: Page, dx: int, dy: int) -> None:

@@ -1,0 +1,84 @@
+// The snake game's browser module (the interface: docs/client.md, "Game
+// modules"): snake-delta.js and snake-view.js behind the shape every game
+// module has, plus the steering rule the page used to hold.
+
+import { applySnakeDelta, OPPOSITE } from "../snake-delta.js";
+import { SnakeView } from "../snake-view.js";
+
+/** The protocol name this module draws (`GET /api/games`). */
+export const name = "snake";
+
+/** Brings a snapshot from tick N-1 to N, in place (for `MmoClient`). */
+export const applyDelta = applySnakeDelta;
+
+/** Help texts the page shows; `[Key]` is drawn as a key cap. */
+export const texts = Object.freeze({
+  controls: "Arrows / WASD steer · Space respawns · Enter chats",
+  touchHint: "swipe to steer",
+  respawnKeys: "press [Space] or tap to play again",
+  respawnTouch: "tap to play again",
+});
+
+/** Tick rates the lobby offers for a new room (`default`: preselected). */
+export const tickRates = Object.freeze([
+  { value: 6, label: "Relaxed" },
+  { value: 10, label: "Normal", default: true },
+  { value: 15, label: "Fast" },
+  { value: 24, label: "Frantic" },
+]);
+
+/**
+ * What the score list shows: one row per snake.
+ * @param {any} snapshot
+ * @returns {{id: string, name: string, color: string, score: number, alive: boolean, bot: boolean}[]}
+ */
+export function players(snapshot) {
+  return snapshot?.snakes || [];
+}
+
+/**
+ * The view: a SnakeView that steers through `context.client`.
+ * @param {HTMLCanvasElement} canvas
+ * @param {import("./arena.js").ViewContext} context
+ */
+export function createView(canvas, { client, touchArea, onInputSent = () => {}, onFirstTouch = () => {} }) {
+  let lastDir = null; // the last direction sent
+  const send = (data) => {
+    if (client.sendInput(data)) onInputSent();
+  };
+  const turn = (dir) => {
+    const me = view.mySnake();
+    if (!client.connected || !me || !me.alive) return;
+    const current = client.pendingInputs > 0 && lastDir ? lastDir : me.dir;
+    if (dir === current || dir === OPPOSITE[current]) return;
+    send({ dir });
+    lastDir = dir;
+  };
+  const respawn = () => {
+    const me = view.mySnake();
+    if (!client.connected || (me && me.alive)) return;
+    send({ respawn: true });
+    lastDir = null;
+  };
+  const view = new SnakeView(canvas, { touchArea, onTurn: turn, onRespawn: respawn, onSwipeStart: onFirstTouch });
+  return {
+    snakeView: view,
+    get me() {
+      return view.me;
+    },
+    set idle(value) {
+      view.idle = value;
+    },
+    welcome(msg, snapshot) {
+      lastDir = null;
+      view.setMe(msg.player);
+      view.setTickRate(msg.tick_rate);
+      view.reset(snapshot);
+    },
+    reset: (snapshot) => view.reset(snapshot),
+    tick: (snapshot) => view.tick(snapshot),
+    mine: () => view.mySnake(),
+    respawn,
+    destroy: () => view.destroy(),
+  };
+}
