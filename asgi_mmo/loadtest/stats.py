@@ -100,4 +100,5 @@ def summary(stats: LoadStats, offsets: list[array[float]], settings: dict[str, A
         "chats_in": stats.chats_in,
         "errors": dict(stats.errors),
         "loadgen_cpu": round(loadgen_cpu_s / window_s, 3) if window_s else 0.0,
+        "loadgen_us_per_msg": round(loadgen_cpu_s / stats.ticks * 1e6, 2) if stats.ticks else 0.0,
     }
