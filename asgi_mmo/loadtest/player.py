@@ -139,14 +139,17 @@ class Player:
             self._later(self.rng.uniform(0.5, 1.5) * self.chat_every, self._chat)
 
     def _alive_in(self, state: dict[str, Any]) -> None:
-        """A whole picture (`welcome`, `state`) says whether the player lives."""
-        self.alive = self.driver.alive_in(state, self.player_id)
+        """A whole picture (`welcome`, `state`) says whether the player lives (perhaps respawned)."""
+        was_alive, self.alive = self.alive, self.driver.alive_in(state, self.player_id)
+        if self.alive and not was_alive and (self.respawn_waits or self.respawn_seq):
+            self.stats.respawned += 1
         if self.alive:
             self.respawn_waits = False
 
     def _respawned(self) -> None:
         self.alive = True
         self.respawn_waits = False
+        self.stats.respawned += 1
         self.driver.respawned()
 
     def _gap(self, tick: int) -> None:
@@ -180,8 +183,10 @@ class Player:
                 stats.ack_latency.append(now - sent_at)
             if seq == self.respawn_seq:
                 self.respawn_seq = 0
-                if self.respawned_marker:
-                    self.respawn_waits = not self.alive
+                if self.alive:
+                    pass  # a `state` showed the player back already
+                elif self.respawned_marker:
+                    self.respawn_waits = True
                 else:
                     self._respawned()
 
