@@ -183,9 +183,9 @@ class Player:
                 stats.ack_latency.append(now - sent_at)
             if seq == self.respawn_seq:
                 self.respawn_seq = 0
-                if self.alive:
-                    pass  # a `state` showed the player back already
-                elif self.respawned_marker:
+                if self.alive:  # a `state` showed the player back already
+                    continue
+                if self.respawned_marker:
                     self.respawn_waits = True
                 else:
                     self._respawned()
