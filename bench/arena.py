@@ -78,8 +78,14 @@ def main() -> None:
     print(f"arena / snake: {ratios}")
     append_result("arena", {"players": args.players, "rooms": args.rooms, "duration_s": args.duration,
                             "runs": args.runs, "medians": medians, "ratios": ratios,
-                            "load": {game: [r["load_before"] for r in results] for game, results in runs.items()},
-                            "core_busy": {game: [r["core_busy"] for r in results] for game, results in runs.items()}})
+                            "each": {game: [_short(r) for r in results] for game, results in runs.items()}})
+
+
+def _short(result: dict) -> dict:
+    keys = ("connected", "lateness_ms", "ack_ms", "server_cpu_frac", "server_us_per_msg", "mean_frame_bytes",
+            "acks_measured", "deaths", "respawns", "respawned", "ticks_missed", "drops", "loadgen_cpu",
+            "loadgen_us_per_msg", "core_busy", "load_before", "load_after", "server_rooms")
+    return {key: result.get(key) for key in keys}
 
 
 if __name__ == "__main__":
