@@ -52,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--log-level", default=None, help="debug, info, warning or error")
     loadtest = commands.add_parser(
         "loadtest", help="simulated players against a running server (see docs/performance.md)",
-        description="Simulated players in R rooms on one event loop: join, steer, respawn, chat; a live "
-                    "progress line, then a summary table and one JSON line (tick lateness, input-to-ack "
-                    "latency, ticks missed, state resyncs, connection failures and drops).",
+        description="Simulated players in R rooms of any game the server lists (GET /api/games) on one event "
+                    "loop: join, play (snake: turns; arena: steer, aim, fire; any other game: the examples of "
+                    "its input schema), respawn, chat; a live progress line, then a summary table and one JSON "
+                    "line (tick lateness, input-to-ack latency, ticks missed, state resyncs, deaths and "
+                    "respawns, connection failures and drops).",
     )
     from asgi_mmo.loadtest.runner import add_arguments
 

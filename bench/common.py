@@ -172,8 +172,14 @@ def busy_between(before: dict[str, tuple[int, int]], after: dict[str, tuple[int,
 
 def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp_up: float | None = None,
             deflate: bool | None = None, compression: bool = False, tick_rate: int = 20,
-            chat_every: float = 0.0, progress: bool = False, seed: int = 1) -> dict[str, Any]:
-    """One load test against a fresh server of `kind`; the loadtest summary plus the server's side."""
+            chat_every: float = 0.0, progress: bool = False, seed: int = 1, game: str = "snake",
+            options: dict[str, Any] | None = None, driver: str = "auto") -> dict[str, Any]:
+    """One load test against a fresh server of `kind`; the loadtest summary plus the server's side.
+
+    `game`, `options`, `driver`: as `asgi-mmo loadtest --game --option --driver` (the baseline runs snake only).
+    """
+    if kind == "baseline" and game != "snake":
+        raise ValueError("the baseline server runs snake only")
     ramp = ramp_up if ramp_up is not None else max(1.0, players / 300)
     with server(kind, deflate=deflate) as (url, pid):
         time.sleep(0.5)
@@ -188,7 +194,7 @@ def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp
 
         config = LoadConfig(url=url, players=players, rooms=rooms, ramp_up=ramp, duration=duration,
                             tick_rate=tick_rate, chat_every=chat_every, compression=compression,
-                            progress=progress, seed=seed)
+                            progress=progress, seed=seed, game=game, options=options or {}, driver=driver)
         import uvloop
 
         result = uvloop.run(LoadTest(config).run(on_window))
@@ -216,6 +222,7 @@ def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp
             "ticks_dropped": sum(r.get("ticks_dropped", 0) for r in rooms_seen),
             "lateness_p99_ms_max": max(r.get("lateness_ms", {}).get("p99", 0) for r in rooms_seen),
             "tick_ms_p99_max": max(r.get("tick_ms", {}).get("p99", 0) for r in rooms_seen),
+            "tick_ms_p50_median": median([r.get("tick_ms", {}).get("p50", 0) for r in rooms_seen]),
         }
     result["held"] = held(result)
     return result

@@ -13,11 +13,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
 from asgi_mmo.cli import main as cli_main
+from asgi_mmo.games.arena.game import Arena
+from asgi_mmo.games.catalog import GAMES, game_info
+from asgi_mmo.games.inputs import check_input
+from asgi_mmo.loadtest.drivers import (
+    ArenaDriver,
+    ExamplesDriver,
+    NoExamples,
+    SnakeDriver,
+    driver_kind,
+)
 from asgi_mmo.loadtest.player import Player
+from asgi_mmo.loadtest.rooms import LoadSetupError, RoomRequest, parse_option, typed_options
 from asgi_mmo.loadtest.stats import LoadStats, lateness_values, percentile
 from asgi_mmo.loadtest.wsclient import _masked_frame
 from tests.servers import ROOT, run_uvicorn
@@ -100,6 +112,101 @@ async def test_a_death_in_the_tick_makes_the_player_respawn() -> None:
     assert socket.sent[-1] == {"type": "leave"}
 
 
+def arena_welcome(alive: bool = True) -> bytes:
+    ship = {"id": "abcd0123", "name": "load0", "x": 5.0, "y": 5.0, "vx": 0.0, "vy": 0.0, "aim": 0.0, "hp": 3,
+            "alive": alive, "score": 0, "bot": False}
+    return orjson.dumps({"type": "welcome", "player": "abcd0123", "tick_rate": 20, "tick": 10,
+                         "state": {"width": 60, "height": 40, "ships": [ship]}})
+
+
+async def test_the_arena_player_dies_asks_once_and_lives_when_its_ship_is_back() -> None:
+    stats = LoadStats()
+    rng = random.Random(4)
+    player = Player(stats, 0, rng, 0, ArenaDriver(rng))
+    player.socket = socket = FakeSocket()
+    player.on_message(arena_welcome(), 1.0)
+    assert player.alive
+    player.on_message(tick_frame(11, 0, moves=[["abcd0123", 5.6, 5.0, 12.0, 0.0]], died=["ffff0000"]), 1.05)
+    assert player.alive, "another ship's death"
+    player.on_message(tick_frame(12, 0, moves=[["abcd0123", 5.6, 5.0, 0.0, 0.0]], died=["abcd0123"]), 1.1)
+    assert not player.alive and stats.deaths == 1
+    player._act()
+    respawn = socket.sent[-1]
+    assert respawn["data"] == {"respawn": True} and stats.respawns == 1
+    # acked at once, but the game holds the request until the delay has passed: still dead, and no second request
+    player.on_message(tick_frame(13, respawn["seq"], ships=[{"id": "ffff0000", "alive": True}]), 1.15)
+    assert not player.alive and player.respawn_waits
+    player._act()
+    assert len(socket.sent) == 1 and stats.respawns == 1
+    back = {"id": "abcd0123", "name": "load0", "x": 9.0, "y": 9.0, "alive": True, "hp": 3}
+    player.on_message(tick_frame(14, respawn["seq"], ships=[back]), 1.2)
+    assert player.alive and stats.respawned == 1
+    player._act()
+    assert set(socket.sent[-1]["data"]) >= {"move", "aim"}
+
+
+async def test_arena_inputs_fit_the_schema_and_fire_with_the_last_tick_seen() -> None:
+    rng = random.Random(5)
+    player = Player(LoadStats(), 0, rng, 0, ArenaDriver(rng))
+    player.socket = socket = FakeSocket()
+    player.on_message(arena_welcome(), 1.0)
+    for tick in range(11, 511):
+        player.on_message(tick_frame(tick, 0), tick * 0.05)
+        player._act()
+    fired = [sent["data"] for sent in socket.sent if sent["data"].get("fire")]
+    assert 200 < len(fired) < 400 and all(data["seen"] == 510 for data in fired[-1:])
+    for number, sent in enumerate(socket.sent):
+        check_input(Arena, sent["data"])  # raises InvalidInput on anything the server would refuse
+        if sent["data"].get("fire"):
+            assert sent["data"]["seen"] == 11 + number
+
+
+async def test_the_examples_driver_cycles_the_schema_examples_and_reads_no_deaths() -> None:
+    info = game_info(GAMES["arena"])
+    driver = ExamplesDriver(random.Random(1), info)
+    sent = [orjson.loads(driver.next_input(7)) for _ in range(10)]
+    schema = info["input"]
+    assert isinstance(schema, dict)
+    examples = list(schema["examples"])
+    start = examples.index(sent[0])
+    assert sent == [examples[(start + n) % len(examples)] for n in range(10)]
+    stats = LoadStats()
+    player = Player(stats, 0, random.Random(1), 0, driver)
+    player.socket = FakeSocket()
+    player.on_message(arena_welcome(alive=False), 1.0)
+    assert player.alive, "it cannot tell, so it plays on"
+    player.on_message(tick_frame(11, 0, died=["abcd0123"]), 1.05)
+    assert player.alive and stats.deaths == 0
+    with pytest.raises(NoExamples):
+        ExamplesDriver(random.Random(1), {"name": "mute", "input": {"type": "object"}})
+
+
+def test_drivers_are_chosen_per_game_and_size_their_rooms() -> None:
+    assert driver_kind("snake") is SnakeDriver and driver_kind("arena") is ArenaDriver
+    assert driver_kind("chess") is ExamplesDriver and driver_kind("snake", "examples") is ExamplesDriver
+    with pytest.raises(ValueError):
+        driver_kind("snake", "clever")
+    assert SnakeDriver.field_for(50) == (49, 49) and SnakeDriver.field_for(2) == (40, 40)
+    assert ArenaDriver.field_for(50) == (60, 40) and ArenaDriver.field_for(200) == (120, 80)
+    assert ExamplesDriver.field_for(50) is None
+
+
+def test_options_are_typed_by_the_game_and_sent_under_options() -> None:
+    info = game_info(GAMES["arena"])
+    raw = dict(parse_option(text) for text in ("hit_points=1", "ship_speed = 20.5", "respawn_seconds=0"))
+    assert typed_options(raw, info) == {"hit_points": 1, "ship_speed": 20.5, "respawn_seconds": 0.0}
+    with pytest.raises(LoadSetupError, match="no option 'warp'"):
+        typed_options({"warp": "9"}, info)
+    with pytest.raises(LoadSetupError, match="integer"):
+        typed_options({"hit_points": "many"}, info)
+    with pytest.raises(ValueError):
+        parse_option("hit_points")
+    body = RoomRequest(game="arena", rooms=4, players=10, tick_rate=20, field=None, options={"hit_points": 1}).body()
+    assert body == {"game": "arena", "max_players": 3, "tick_rate": 20, "options": {"hit_points": 1}}
+    snake = RoomRequest(game="snake", rooms=2, players=10, tick_rate=20, field=(40, 40), options={}).body()
+    assert snake == {"game": "snake", "max_players": 5, "tick_rate": 20, "width": 40, "height": 40}
+
+
 def test_client_frames_are_masked_and_unmask_to_the_text() -> None:
     frame = _masked_frame(0x81, b'{"type":"sync"}')
     assert frame[0] == 0x81 and frame[1] == 0x80 | 15
@@ -114,7 +221,8 @@ def test_loadtest_help_describes_every_option(capsys: pytest.CaptureFixture[str]
         cli_main(["loadtest", "--help"])
     text = capsys.readouterr().out
     for option in ("--url", "--players", "--rooms", "--ramp-up", "--duration", "--tick-rate", "--chat-every",
-                   "--json", "--compression", "--client", "--width", "--height", "--seed", "--quiet"):
+                   "--json", "--compression", "--client", "--width", "--height", "--seed", "--quiet", "--game",
+                   "--option", "--driver"):
         assert option in text
 
 
@@ -136,6 +244,71 @@ def test_loadtest_smoke_against_a_real_server(tmp_path: Path) -> None:
     assert set(summary["lateness_ms"]) == {"p50", "p99", "max"}
     assert summary["chats_in"] > 0
     assert "tick lateness" in done.stderr, "the summary table goes to standard error with --json"
+
+
+def run_loadtest(url: str, *flags: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "asgi_mmo.cli", "loadtest", "--url", url, "--ramp-up", "0.5", "--json", "--quiet",
+         "--chat-every", "0", "--seed", "3", *flags],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return summary
+
+
+@pytest.mark.e2e
+def test_loadtest_drives_the_arena_deaths_and_respawns_included(tmp_path: Path) -> None:
+    env = {"ASGI_MMO_DB": str(tmp_path / "lb.sqlite3"), "ASGI_MMO_LOG_LEVEL": "warning"}
+    with run_uvicorn(env=env, cwd=tmp_path) as server:
+        # a small field and one hit point a ship: random aim kills often enough to count
+        summary = run_loadtest(server.url, "--game", "arena", "--players", "8", "--rooms", "2", "--duration", "3",
+                               "--width", "12", "--height", "12", "--option", "hit_points=1",
+                               "--option", "respawn_seconds=0.2")
+    assert summary["game"] == "arena" and summary["driver"] == "arena" and summary["field"] == [12, 12]
+    assert summary["options"]["hit_points"] == 1 and summary["options"]["respawn_seconds"] == 0.2
+    assert summary["connected"] == 8 and summary["connection_failures"] == 0 and summary["drops"] == 0
+    assert summary["ticks"] > 0 and summary["ticks_missed"] == 0
+    assert summary["inputs_acked"] > 0 and summary["inputs_sent"] - summary["inputs_acked"] <= 8
+    assert summary["ack_ms"]["p50"] > 0
+    assert summary["errors"] == {}, "every arena input the driver sent was accepted"
+    assert summary["deaths"] > 0 and summary["respawns"] > 0 and summary["respawned"] > 0
+    assert summary["respawned"] <= summary["respawns"] <= summary["deaths"]
+
+
+@pytest.mark.e2e
+def test_the_examples_driver_is_accepted_by_every_game(tmp_path: Path) -> None:
+    env = {"ASGI_MMO_DB": str(tmp_path / "lb.sqlite3"), "ASGI_MMO_LOG_LEVEL": "warning"}
+    with run_uvicorn(env=env, cwd=tmp_path) as server:
+        games = [info["name"] for info in httpx.get(server.url + "/api/games").json()["games"]]
+        assert {"snake", "arena"} <= set(games)
+        for game in games:
+            summary = run_loadtest(server.url, "--game", game, "--driver", "examples", "--players", "4",
+                                   "--rooms", "1", "--duration", "2")
+            assert summary["game"] == game and summary["driver"] == "examples"
+            assert summary["connected"] == 4 and summary["drops"] == 0
+            assert summary["inputs_acked"] > 0 and summary["inputs_sent"] - summary["inputs_acked"] <= 4
+            assert "bad_message" not in summary["errors"] and summary["errors"] == {}, game
+        refused = subprocess.run(
+            [sys.executable, "-m", "asgi_mmo.cli", "loadtest", "--url", server.url, "--game", "chess"],
+            cwd=ROOT, capture_output=True, text=True, timeout=30,
+        )
+    assert refused.returncode == 2 and "runs no game 'chess'" in refused.stderr
+
+
+@pytest.mark.e2e
+def test_bench_arena_smoke_with_tiny_numbers(tmp_path: Path) -> None:
+    results = tmp_path / "results.jsonl"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "arena.py"), "--players", "4", "--rooms", "2", "--duration", "1",
+         "--runs", "1", "--results", str(results)],
+        cwd=ROOT / "bench", capture_output=True, text=True, timeout=120, env={**os.environ},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = json.loads(results.read_text().splitlines()[-1])
+    assert line["scenario"] == "arena" and set(line["medians"]) == {"snake", "arena"}
+    for figures in line["medians"].values():
+        assert figures["server_us_per_msg"] > 0 and figures["mean_frame_bytes"] > 0 and figures["drops"] == 0
 
 
 @pytest.mark.e2e

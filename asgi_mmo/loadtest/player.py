@@ -1,10 +1,12 @@
-"""One simulated player: joins, steers, respawns, chats now and then, and counts.
+"""One simulated player: joins, plays, respawns, chats now and then, and counts.
 
-It does not apply the game's deltas (that would cost more than the server's
-own work per message): it reads `tick` and `ack` from the start of each tick
-frame, where the server always puts them (`{"type":"tick","tick":N,"ack":M,`),
-looks for its own id only in frames that report deaths, and parses every
-other message with orjson.
+What it sends and how it reads its own death is its game's `Driver`
+(`drivers.py`). It does not apply the game's deltas (that would cost more than
+the server's own work per message): it reads `tick` and `ack` from the start
+of each tick frame, where the server always puts them
+(`{"type":"tick","tick":N,"ack":M,`), looks for its own id only inside the
+list the driver names (`"died":[...]`, and while a respawn waits, the list of
+the ones that came back), and parses every other message with orjson.
 """
 
 from __future__ import annotations
@@ -19,29 +21,29 @@ from typing import Any
 
 import orjson
 
+from asgi_mmo.loadtest.drivers import Driver, SnakeDriver
 from asgi_mmo.loadtest.stats import LoadStats
 from asgi_mmo.loadtest.wsclient import ClientSocket
 
 TICK_PREFIX = b'{"type":"tick","tick":'
 _TICK_AT = len(TICK_PREFIX)
 _ACK_SKIP = len(',"ack":')
-_TURNS = {
-    None: ("up", "down", "left", "right"),
-    "up": ("left", "right"), "down": ("left", "right"),
-    "left": ("up", "down"), "right": ("up", "down"),
-}
-#: seconds between a player's inputs: a person's key presses
-INPUT_EVERY = (0.3, 0.8)
 
 
 class Player:
-    __slots__ = ("stats", "rng", "number", "chat_every", "socket", "player_id", "pid_bytes", "period",
-                 "last_tick", "seq", "pending", "alive", "respawn_seq", "direction", "offsets",
-                 "best_offset", "welcomed", "leaving", "closed", "_timers", "_loop")
+    __slots__ = ("stats", "rng", "number", "chat_every", "driver", "died_marker", "respawned_marker",
+                 "socket", "player_id", "pid_bytes", "period", "last_tick", "seq", "pending", "alive",
+                 "respawn_seq", "respawn_waits", "offsets", "best_offset", "welcomed", "leaving", "closed",
+                 "_timers", "_loop")
 
-    def __init__(self, stats: LoadStats, number: int, rng: random.Random, chat_every: float) -> None:
+    def __init__(self, stats: LoadStats, number: int, rng: random.Random, chat_every: float,
+                 driver: Driver | None = None) -> None:
         self.stats = stats
         self.rng = rng
+        #: how it plays (snake's turns unless told)
+        self.driver = driver = driver if driver is not None else SnakeDriver(rng)
+        self.died_marker = driver.died_marker
+        self.respawned_marker = driver.respawned_marker
         self.number = number
         self.chat_every = chat_every
         self.socket: ClientSocket | None = None  # set once open
@@ -53,7 +55,7 @@ class Player:
         self.pending: deque[tuple[int, float]] = deque()  # (seq, sent at) not acked yet
         self.alive = False
         self.respawn_seq = 0  # seq of the respawn input waiting for its ack
-        self.direction: str | None = None
+        self.respawn_waits = False  # acked, but the game has not brought the player back yet
         self.offsets = array("d")  # arrival - tick * period, in the window
         self.best_offset = float("inf")  # the smallest offset so far (live lateness)
         self.welcomed = False
@@ -79,10 +81,14 @@ class Player:
             if self.pending and ack >= self.pending[0][0]:
                 self._acked(ack, now)
             if self.alive:
-                died = data.find(b'"died":[')
+                died = data.find(self.died_marker)
                 if died > 0 and self.pid_bytes in data[died:data.find(b"]", died)]:
                     self.alive = False
                     stats.deaths += 1
+            elif self.respawn_waits:
+                back = data.find(self.respawned_marker)
+                if back > 0 and self.pid_bytes in data[back:data.find(b"]", back)]:
+                    self._respawned()
             return
         message = orjson.loads(data)
         kind = message.get("type")
@@ -95,7 +101,7 @@ class Player:
                 stats.ticks_missed += tick - self.last_tick - 1
             self.last_tick = tick
             self._arrived(tick, now)
-            self.alive = self._alive_in(message["state"])
+            self._alive_in(message["state"])
             ack = message.get("ack", 0)
             if self.pending and ack >= self.pending[0][0]:
                 self._acked(ack, now)
@@ -124,22 +130,27 @@ class Player:
         self.pid_bytes = f'"{self.player_id}"'.encode()
         self.period = 1.0 / message["tick_rate"]
         self.last_tick = message["tick"]
-        self.alive = self._alive_in(message["state"])
+        self._alive_in(message["state"])
         stats = self.stats
         stats.connected += 1
         stats.peak_connected = max(stats.peak_connected, stats.connected)
-        self._later(self.rng.uniform(*INPUT_EVERY), self._act)
+        self._later(self.rng.uniform(*self.driver.input_every), self._act)
         if self.chat_every > 0:
             self._later(self.rng.uniform(0.5, 1.5) * self.chat_every, self._chat)
 
-    def _alive_in(self, state: dict[str, Any]) -> bool:
-        for snake in state.get("snakes", ()):
-            if snake.get("id") == self.player_id:
-                if snake.get("alive"):
-                    self.direction = snake.get("dir")
-                    return True
-                return False
-        return False
+    def _alive_in(self, state: dict[str, Any]) -> None:
+        """A whole picture (`welcome`, `state`) says whether the player lives (perhaps respawned)."""
+        was_alive, self.alive = self.alive, self.driver.alive_in(state, self.player_id)
+        if self.alive and not was_alive and (self.respawn_waits or self.respawn_seq):
+            self.stats.respawned += 1
+        if self.alive:
+            self.respawn_waits = False
+
+    def _respawned(self) -> None:
+        self.alive = True
+        self.respawn_waits = False
+        self.stats.respawned += 1
+        self.driver.respawned()
 
     def _gap(self, tick: int) -> None:
         """A tick that does not follow the last one with no `state` before it: resynchronise."""
@@ -172,8 +183,12 @@ class Player:
                 stats.ack_latency.append(now - sent_at)
             if seq == self.respawn_seq:
                 self.respawn_seq = 0
-                self.alive = True
-                self.direction = None
+                if self.alive:  # a `state` showed the player back already
+                    continue
+                if self.respawned_marker:
+                    self.respawn_waits = True
+                else:
+                    self._respawned()
 
     # ---- actions --------------------------------------------------------------------
 
@@ -194,17 +209,16 @@ class Player:
         return self.seq
 
     def _act(self) -> None:
-        """A turn while alive, a respawn while dead; then the next one a key press later."""
+        """The driver's next input while alive, one respawn while dead; then the next one later."""
         if self.closed or self.leaving:
             return
+        driver = self.driver
         if self.alive:
-            turn = self.rng.choice(_TURNS.get(self.direction, _TURNS[None]))
-            self.direction = turn
-            self._input(f'{{"dir":"{turn}"}}')
-        elif not self.respawn_seq:
-            self.respawn_seq = self._input('{"respawn":true}')
+            self._input(driver.next_input(self.last_tick))
+        elif not self.respawn_seq and not self.respawn_waits:
+            self.respawn_seq = self._input(driver.respawn_input)
             self.stats.respawns += 1
-        self._later(self.rng.uniform(*INPUT_EVERY), self._act)
+        self._later(self.rng.uniform(*driver.input_every), self._act)
 
     def _chat(self) -> None:
         if self.closed or self.leaving:

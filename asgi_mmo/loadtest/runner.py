@@ -4,12 +4,13 @@ The whole test is one process and one event loop (uvloop when installed):
 each player is a socket protocol plus a few timers, no task of its own.
 
     asgi-mmo loadtest --url http://127.0.0.1:8000 --players 1000 --rooms 20 \
-        --ramp-up 10 --duration 30
+        --ramp-up 10 --duration 30 [--game arena] [--option hit_points=5]
 
-Timeline: rooms are made (`POST /api/rooms`), players connect evenly over
-`--ramp-up` seconds, then the measured window lasts `--duration` seconds;
-then every player says `leave`. Percentiles (lateness, input-to-ack) cover
-the window; counters (ticks missed, resyncs, failures, drops) the whole run.
+Timeline: the game's GAME_INFO is read (`GET /api/games`), rooms of that game
+are made (`POST /api/rooms`), players connect evenly over `--ramp-up`
+seconds, then the measured window lasts `--duration` seconds; then every
+player says `leave`. Percentiles (lateness, input-to-ack) cover the window;
+counters (ticks missed, resyncs, failures, drops) the whole run.
 """
 
 from __future__ import annotations
@@ -21,20 +22,35 @@ import random
 import resource
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 import orjson
 
+from asgi_mmo.loadtest.drivers import (
+    CELLS_PER_PLAYER,
+    DRIVER_CHOICES,
+    DriverKind,
+    GameInfo,
+    NoExamples,
+    driver_kind,
+    driver_name,
+)
 from asgi_mmo.loadtest.player import Player
+from asgi_mmo.loadtest.rooms import (
+    LoadSetupError,
+    OptionValue,
+    RoomRequest,
+    create_rooms,
+    fetch_game_info,
+    parse_option,
+    typed_options,
+)
 from asgi_mmo.loadtest.stats import LoadStats, spread_ms, summary
 from asgi_mmo.loadtest.wsclient import HandshakeFailed, Opener, open_raw, open_websockets
-
-#: cells of field per player when the field size is chosen for the room's players
-CELLS_PER_PLAYER = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,42 +69,35 @@ class LoadConfig:
     connect_timeout: float = 10.0
     seed: int | None = None
     progress: bool = True
+    #: the game of the rooms made (and of a quick join)
+    game: str = "snake"
+    #: the game's own options for the rooms made (strings are typed by the game's OPTION specs)
+    options: Mapping[str, OptionValue] = field(default_factory=dict)
+    #: "auto": the game's own driver when it has one; "examples": its input schema's examples
+    driver: str = "auto"
 
-    def field_size(self) -> tuple[int, int]:
-        """The field of each room: given, or about CELLS_PER_PLAYER cells for each of its players."""
+    def driver_kind(self) -> DriverKind:
+        return driver_kind(self.game, self.driver)
+
+    def field_size(self) -> tuple[int, int] | None:
+        """The field of each room: given, or the driver's for the room's players; None: the game's default."""
         per_room = math.ceil(self.players / max(1, self.rooms))
-        side = max(40, min(1000, math.ceil(math.sqrt(per_room * CELLS_PER_PLAYER))))
-        return self.width or side, self.height or side
+        chosen = self.driver_kind().field_for(per_room)
+        if chosen is None:
+            if not (self.width or self.height):
+                return None
+            chosen = (self.width or self.height or 0, self.height or self.width or 0)
+        return self.width or chosen[0], self.height or chosen[1]
 
 
 WindowHook = Callable[[str], None]
 
 
-async def create_rooms(config: LoadConfig) -> list[str | None]:
-    """Room ids to spread the players over; `[None]` (quick join) when `rooms` is 0."""
-    if config.rooms <= 0:
-        return [None]
-    width, height = config.field_size()
-    body = {
-        "game": "snake",
-        "max_players": max(1, min(1000, math.ceil(config.players / config.rooms))),
-        "tick_rate": config.tick_rate,
-        "width": width,
-        "height": height,
-    }
-    async with httpx.AsyncClient(base_url=config.url, timeout=10.0) as http:
-        rooms: list[str | None] = []
-        for _ in range(config.rooms):
-            answer = await http.post("/api/rooms", json=body)
-            answer.raise_for_status()
-            rooms.append(answer.json()["id"])
-    return rooms
-
-
-def ws_url(base: str, room: str | None, name: str) -> str:
+def ws_url(base: str, room: str | None, name: str, game: str = "snake") -> str:
+    """The player's socket: its room, or (no room) a quick join into the game."""
     parts = urlsplit(base)
     scheme = "wss" if parts.scheme == "https" else "ws"
-    query = {"name": name, **({"room": room} if room else {})}
+    query = {"name": name, **({"room": room} if room else {"game": game})}
     return f"{scheme}://{parts.netloc}/ws?{urlencode(query)}"
 
 
@@ -100,9 +109,13 @@ def raise_open_files_limit(wanted: int) -> None:
 
 
 class LoadTest:
-    def __init__(self, config: LoadConfig, *, out: TextIO = sys.stderr) -> None:
+    """`game_info`: the game's GAME_INFO when the caller has it (in-process); else asked of the server."""
+
+    def __init__(self, config: LoadConfig, *, out: TextIO = sys.stderr, game_info: GameInfo | None = None) -> None:
         self.config = config
         self.out = out
+        self.game_info = game_info
+        self.driver_kind = config.driver_kind()
         self.stats = LoadStats()
         self.players: list[Player] = []
         self.rng = random.Random(config.seed)
@@ -120,7 +133,7 @@ class LoadTest:
     async def run(self, on_window: WindowHook | None = None) -> dict[str, Any]:
         config = self.config
         raise_open_files_limit(config.players + 256)
-        rooms = await create_rooms(config)
+        rooms, made = await self._prepare()
         self._started = time.monotonic()
         progress = asyncio.get_running_loop().create_task(self._progress()) if config.progress else None
         try:
@@ -144,7 +157,8 @@ class LoadTest:
             "url": config.url, "players": config.players, "rooms": config.rooms,
             "tick_rate": config.tick_rate, "ramp_up_s": config.ramp_up, "duration_s": config.duration,
             "chat_every_s": config.chat_every, "compression": "deflate" if config.compression else "none",
-            "client": config.client, "field": list(config.field_size()),
+            "client": config.client, "game": config.game, "driver": driver_name(self.driver_kind),
+            "options": made.get("options", {}), "field": made.get("field"),
             "deflate_negotiated": sum(1 for p in self.players if p.socket is not None and p.socket.deflate),
         }
         result = summary(stats, [p.offsets for p in self.players], settings, window_s, cpu_s)
@@ -152,19 +166,42 @@ class LoadTest:
         result["mean_frame_bytes"] = round(bytes_in / stats.messages) if stats.messages else 0
         return result
 
+    async def _prepare(self) -> tuple[list[str | None], dict[str, Any]]:
+        """The game's GAME_INFO and the rooms; the room ids and the settings they were made with."""
+        config = self.config
+        async with httpx.AsyncClient(base_url=config.url, timeout=10.0) as http:
+            if self.game_info is None:
+                self.game_info = await fetch_game_info(http, config.game)
+            try:
+                self.driver_kind(random.Random(0), self.game_info)  # fails now, not once per player
+            except NoExamples as error:
+                raise LoadSetupError(str(error)) from None
+            field = config.field_size()
+            request = RoomRequest(game=config.game, rooms=config.rooms, players=config.players,
+                                  tick_rate=config.tick_rate, field=field,
+                                  options=typed_options(config.options, self.game_info))
+            made = await create_rooms(http, request)
+        answered = made.settings
+        used_field = ([answered["width"], answered["height"]] if "width" in answered and "height" in answered
+                      else list(field) if field else None)
+        return made.ids, {"field": used_field, "options": answered.get("options", dict(request.options))}
+
     async def _ramp(self, rooms: list[str | None]) -> None:
         config = self.config
         loop = asyncio.get_running_loop()
         step = config.ramp_up / config.players if config.players else 0.0
+        info = self.game_info
+        assert info is not None, "_prepare reads the game's GAME_INFO first"
         tasks = []
         for number in range(config.players):
             due = self._started + number * step
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            player = Player(self.stats, number, random.Random(self.rng.random()), config.chat_every)
+            rng = random.Random(self.rng.random())
+            player = Player(self.stats, number, rng, config.chat_every, self.driver_kind(rng, info))
             self.players.append(player)
-            url = ws_url(config.url, rooms[number % len(rooms)], f"load{number}")
+            url = ws_url(config.url, rooms[number % len(rooms)], f"load{number}", config.game)
             tasks.append(loop.create_task(self._connect(player, url)))
         await asyncio.gather(*tasks)
         # Let the last welcomes arrive before the window opens.
@@ -232,6 +269,8 @@ def format_table(result: dict[str, Any]) -> str:
     rows = [
         ("players connected", f"{result['connected']} of {result['players']} in {result['rooms']} rooms"
                               f" at {result['tick_rate']} Hz"),
+        ("game", f"{result['game']} ({result['driver']} driver)"
+                 + (f"  options {result['options']}" if result["options"] else "")),
         ("window", f"{result['window_s']} s after a {result['ramp_up_s']} s ramp-up"),
         ("ticks received", f"{result['ticks']} ({result['ticks_per_s']}/s)"),
         ("tick lateness", f"p50 {lat['p50']} ms  p99 {lat['p99']} ms  max {lat['max']} ms"),
@@ -244,7 +283,8 @@ def format_table(result: dict[str, Any]) -> str:
         ("drops", f"{result['drops']} {result['drop_codes'] or ''}".strip()),
         ("errors", str(result["errors"] or 0)),
         ("compression", f"{result['compression']} (negotiated by {result['deflate_negotiated']})"),
-        ("load generator CPU", f"{result['loadgen_cpu'] * 100:.0f}% of one core"),
+        ("load generator CPU", f"{result['loadgen_cpu'] * 100:.0f}% of one core"
+                               f" ({result['loadgen_us_per_msg']} us per tick message)"),
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
@@ -258,6 +298,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the server's base URL (default %(default)s); a loopback address unless --allow-remote")
     parser.add_argument("--players", type=int, default=DEFAULTS.players,
                         help="simulated players (default %(default)s)")
+    parser.add_argument("--game", default=DEFAULTS.game,
+                        help="the game of the rooms made, as GET /api/games names it (default %(default)s)")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="one of the game's own options for the rooms made (sent under \"options\"; typed "
+                             "as GET /api/games says); repeat for more")
+    parser.add_argument("--driver", choices=DRIVER_CHOICES, default=DEFAULTS.driver,
+                        help="how the players play: auto = the game's own driver (snake: turns; arena: steer, "
+                             "aim, fire, respawn), or the examples of its input schema in turn for a game "
+                             "without one; examples = those examples for every game (default %(default)s)")
     parser.add_argument("--rooms", type=int, default=DEFAULTS.rooms,
                         help="rooms made with POST /api/rooms; the players are spread over them in turn; "
                              "0 = quick join, no rooms made (default %(default)s)")
@@ -275,8 +324,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="raw: the lean built-in WebSocket client; websockets: the websockets "
                              "library's asyncio client, for comparison (default %(default)s)")
     parser.add_argument("--width", type=int, default=None,
-                        help=f"field width of the rooms made (default: about {CELLS_PER_PLAYER} cells a player)")
-    parser.add_argument("--height", type=int, default=None, help="field height of the rooms made (default: as width)")
+                        help=f"field width of the rooms made (default: snake about {CELLS_PER_PLAYER} cells a "
+                             "player; arena 60 x 40 for 50 ships, scaled; other games their own default)")
+    parser.add_argument("--height", type=int, default=None,
+                        help="field height of the rooms made (default: as for --width)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the players' random choices")
     parser.add_argument("--json", action="store_true",
                         help="print only the JSON line on standard output (the table goes to standard error)")
@@ -290,12 +341,17 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         url=args.url.rstrip("/"), players=args.players, rooms=args.rooms, ramp_up=args.ramp_up,
         duration=args.duration, tick_rate=args.tick_rate, chat_every=args.chat_every,
         compression=args.compression == "deflate", client=args.client, width=args.width, height=args.height,
-        seed=args.seed, progress=not args.quiet,
+        seed=args.seed, progress=not args.quiet, game=args.game,
+        options=dict(parse_option(text) for text in args.option), driver=args.driver,
     )
 
 
 def main(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except ValueError as error:
+        print(f"loadtest: {error}", file=sys.stderr)
+        return 2
     if config.players < 1 or config.duration <= 0 or config.ramp_up < 0:
         print("loadtest: --players must be at least 1, --duration above 0, --ramp-up 0 or more", file=sys.stderr)
         return 2
@@ -304,7 +360,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"loadtest: {host!r} is not a loopback address; pass --allow-remote to load a server elsewhere",
               file=sys.stderr)
         return 2
-    result = run_load(config)
+    try:
+        result = run_load(config)
+    except LoadSetupError as error:
+        print(f"loadtest: {error}", file=sys.stderr)
+        return 2
     table = format_table(result)
     print(("\n" if config.progress else "") + table, file=sys.stderr if args.json else sys.stdout)
     print(orjson.dumps(result).decode(), flush=True)

@@ -42,8 +42,9 @@ class LoadStats:
     inputs_acked: int = 0
     chats_sent: int = 0
     chats_in: int = 0
-    deaths: int = 0
-    respawns: int = 0
+    deaths: int = 0  # the player's own deaths read from tick frames (drivers that can tell)
+    respawns: int = 0  # respawn inputs sent
+    respawned: int = 0  # times a dead player was alive again (its respawn acked, or its ship back)
     failures: Counter[str] = field(default_factory=Counter)  # connections that never got a welcome
     drops: Counter[str] = field(default_factory=Counter)  # welcomed connections the server ended
     errors: Counter[str] = field(default_factory=Counter)  # `error` frames by code
@@ -96,8 +97,10 @@ def summary(stats: LoadStats, offsets: list[array[float]], settings: dict[str, A
         "syncs_sent": stats.syncs_sent,
         "deaths": stats.deaths,
         "respawns": stats.respawns,
+        "respawned": stats.respawned,
         "chats_sent": stats.chats_sent,
         "chats_in": stats.chats_in,
         "errors": dict(stats.errors),
         "loadgen_cpu": round(loadgen_cpu_s / window_s, 3) if window_s else 0.0,
+        "loadgen_us_per_msg": round(loadgen_cpu_s / stats.ticks * 1e6, 2) if stats.ticks else 0.0,
     }

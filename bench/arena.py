@@ -1,0 +1,92 @@
+"""(f) The arena at 1,000 players in 20 rooms at 20 Hz, and snake under the same load, alternating.
+
+    .venv/bin/python bench/arena.py [--players 1000] [--rooms 20] [--duration 10] [--runs 3]
+
+Each run is a fresh asgi-mmo server pinned to core 0 and the load generator
+(this process) on core 1, as in the other scenarios; the games take turns
+(snake, arena, snake, arena, ...) so both see the same machine. The players
+are the load tester's own drivers: snake turns a key press apart (0.3-0.8 s);
+arena players steer, sweep their aim and fire with `seen` every 0.1-0.3 s, and
+respawn after each death. Fields: snake about 48 cells a player, arena the
+game's 60 x 40 for 50 ships. Prints each run and the medians (tick lateness,
+input-to-ack, server CPU per delivered tick message, bytes per message, the
+rooms' own tick duration), appends one line to bench/results.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from common import append_result, brief, measure, median, output_path_override, pin_self
+
+GAMES = ("snake", "arena")
+
+
+def figures(results: list[dict]) -> dict[str, float]:
+    """The medians over one game's runs."""
+
+    def rooms(key: str) -> list[float]:
+        return [r["server_rooms"][key] for r in results if "server_rooms" in r]
+
+    return {
+        "lateness_p50_ms": median([r["lateness_ms"]["p50"] for r in results]),
+        "lateness_p99_ms": median([r["lateness_ms"]["p99"] for r in results]),
+        "ack_p50_ms": median([r["ack_ms"]["p50"] for r in results]),
+        "ack_p99_ms": median([r["ack_ms"]["p99"] for r in results]),
+        "server_cpu_frac": median([r["server_cpu_frac"] for r in results]),
+        "server_us_per_msg": median([r["server_us_per_msg"] for r in results]),
+        "mean_frame_bytes": median([r["mean_frame_bytes"] for r in results]),
+        "inputs_per_s": median([r["acks_measured"] / r["window_s"] for r in results]),  # sent in the window, acked
+        "room_tick_ms_p50": median(rooms("tick_ms_p50_median")),
+        "room_tick_ms_p99_max": median(rooms("tick_ms_p99_max")),
+        "rss_kb_per_player": median([r["rss_kb_per_player"] for r in results]),
+        "loadgen_cpu": median([r["loadgen_cpu"] for r in results]),
+        "loadgen_us_per_msg": median([r["loadgen_us_per_msg"] for r in results]),
+        "deaths": sum(r["deaths"] for r in results),
+        "respawns": sum(r["respawns"] for r in results),
+        "drops": sum(r["drops"] for r in results),
+        "ticks_missed": sum(r["ticks_missed"] for r in results),
+        "connected_min": min(r["connected"] for r in results),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--players", type=int, default=1000)
+    parser.add_argument("--rooms", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of each measured window")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each game, alternating")
+    parser.add_argument("--results", default=None, help="results file (default bench/results.jsonl)")
+    args = parser.parse_args()
+    output_path_override(args.results)
+    pin_self()
+    runs: dict[str, list[dict]] = {game: [] for game in GAMES}
+    for number in range(args.runs):
+        for game in GAMES:
+            result = measure("asgi-mmo", args.players, args.rooms, duration=args.duration, game=game)
+            runs[game].append(result)
+            print(f"run {number + 1} {game:<5} {brief(result)}  frame {result['mean_frame_bytes']} B  "
+                  f"deaths {result['deaths']} respawns {result['respawns']}", flush=True)
+    medians = {game: figures(results) for game, results in runs.items()}
+    snake, arena = medians["snake"], medians["arena"]
+    ratios = {key: round(arena[key] / snake[key], 3)
+              for key in ("server_us_per_msg", "server_cpu_frac", "mean_frame_bytes", "room_tick_ms_p50")
+              if snake[key]}
+    print("medians:")
+    for game, values in medians.items():
+        print(f"  {game:<5} {values}")
+    print(f"arena / snake: {ratios}")
+    append_result("arena", {"players": args.players, "rooms": args.rooms, "duration_s": args.duration,
+                            "runs": args.runs, "medians": medians, "ratios": ratios,
+                            "each": {game: [_short(r) for r in results] for game, results in runs.items()}})
+
+
+def _short(result: dict) -> dict:
+    keys = ("connected", "lateness_ms", "ack_ms", "server_cpu_frac", "server_us_per_msg", "mean_frame_bytes",
+            "acks_measured", "deaths", "respawns", "respawned", "ticks_missed", "drops", "loadgen_cpu",
+            "loadgen_us_per_msg", "core_busy", "load_before", "load_after", "server_rooms")
+    return {key: result.get(key) for key in keys}
+
+
+if __name__ == "__main__":
+    main()
