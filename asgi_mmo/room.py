@@ -36,13 +36,14 @@ from asgi_mmo.connection import Connection
 from asgi_mmo.elsewhere import NOBODY_ELSEWHERE, PlayersElsewhere
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
 from asgi_mmo.fanout import broadcast, close_all, detach, fan_out, send_to
-from asgi_mmo.games.base import Game, InvalidInput, ScoreEvent
+from asgi_mmo.games.base import Game, InvalidInput, ScoreEvent, SpatialGame
 from asgi_mmo.games.inputs import check_input
 from asgi_mmo.protocol import PROTOCOL_VERSION, TickFrame, encode, refuse
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
 from asgi_mmo.stats import RoomStats
+from asgi_mmo.views.viewers import Viewers
 
 logger = logging.getLogger("asgi_mmo.room")
 
@@ -102,6 +103,11 @@ class Room:
         self._planner = planner
         self._plan_concurrency = plan_concurrency
         self._bots: BotPlans | None = None
+        #: each player's view, in a view room (`config.view`): frames are composed per view
+        self.viewers: Viewers | None = None
+        if config.view:
+            assert isinstance(game, SpatialGame), f"{config.game} offers no views"
+            self.viewers = Viewers(game, config.width, config.height)
 
     # ---- seats ------------------------------------------------------------------------
 
@@ -173,6 +179,8 @@ class Room:
         self.seats.pop(seat.player_id, None)
         self._by_token.pop(seat.token, None)
         self._connected.pop(seat.player_id, None)
+        if self.viewers is not None:
+            self.viewers.forget(seat.player_id)
         event = self.game.remove_player(seat.player_id)
         if event is not None:
             self._on_score(event)
@@ -190,8 +198,12 @@ class Room:
         return encode(self.welcome(seat))
 
     def welcome(self, seat: Seat) -> dict[str, Any]:
-        """The `welcome` message for a seat, at this tick."""
-        return {
+        """The `welcome` message for a seat, at this tick.
+
+        In a view room a player on this process gets its view; one relayed through
+        another process gets the whole field, as in a plain room (views are not
+        relayed yet), so its picture is always whole."""
+        welcome = {
             "type": "welcome",
             "protocol": PROTOCOL_VERSION,
             "room": self.id,
@@ -201,8 +213,17 @@ class Room:
             "tick_rate": self.config.tick_rate,
             "tick": self.tick,
             "ack": seat.ack,
-            "state": self.game.snapshot(),
+            "state": self.game.snapshot() if self.viewers is None or seat.remote else None,
         }
+        if self.viewers is not None and seat.remote is None:
+            welcome.update(self.viewers.welcome(seat.player_id))
+        return welcome
+
+    def ask_view(self, seat: Seat, width: int | None, height: int | None) -> None:
+        """The player asks for a view of this size (the `view` query parameter or message);
+        nothing in a room without views."""
+        if self.viewers is not None:
+            self.viewers.ask(seat.player_id, width, height)
 
     def end_connections(self, seat: Seat) -> None:
         """Close whatever connection holds a seat that a new one resumes (here or elsewhere)."""
@@ -352,6 +373,9 @@ class Room:
         for event in self.game.step(self.tick + 1, self.period):
             self._on_score(event)
         self.tick += 1
+        if self.viewers is not None:
+            self._step_views(now, self.viewers)
+            return
         frame = TickFrame("tick", self.tick, self.game.take_delta())
         state: TickFrame | None = None
 
@@ -367,6 +391,17 @@ class Room:
         )  # fmt: skip
         if self.elsewhere.players:
             self.elsewhere.tick(frame, state_frame)
+
+    def _step_views(self, now: float, viewers: Viewers) -> None:
+        """A view room's tick: each player here gets its view; players elsewhere the whole field."""
+        frame = TickFrame("tick", self.tick, self.game.take_delta()) if self.elsewhere.players else None
+        changes = viewers.game.bucket_changes(viewers.bucket)  # (starts the game's next change)
+        viewers.fan_out(
+            self._connected.values(), self.tick, changes, self.stats,
+            now=now, slow_after=self.settings.slow_client_seconds, room_id=self.id,
+        )  # fmt: skip
+        if frame is not None:
+            self.elsewhere.tick(frame, lambda: TickFrame("state", self.tick, {"state": self.game.snapshot()}))
 
     def reseat(self, seats: list[Seat]) -> None:
         """Seats saved by another process (`roomview.restore`): each human must come back

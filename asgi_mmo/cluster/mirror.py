@@ -111,6 +111,12 @@ class RoomMirror:
             return
         self._send_to_owner(PlayerChat(self.worker, seat.player_id, text))
 
+    def ask_view(self, seat: Seat, width: int | None, height: int | None) -> None:
+        """Views are not relayed yet: a player through this process sees the whole field
+        (the owner's `welcome` and ticks are a plain room's), so the size changes nothing."""
+        if self.promoted is not None:
+            self.promoted.ask_view(self._seat_in(self.promoted, seat), width, height)
+
     def note_latency(self, seat: Seat, latency_ms: float) -> None:
         """Passed on to the owner, whose admin API lists the room's players."""
         if self.promoted is not None:

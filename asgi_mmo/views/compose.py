@@ -1,0 +1,114 @@
+"""Joining a view's frame from bucket fragments serialised once per tick.
+
+`ViewComposer.begin` takes a tick's changes by bucket (`SpatialGame.bucket_changes`);
+after it, every JSON text is made at most once per tick, however many views
+use it: each dirty bucket's fragment, each bucket snapshot a view entering the
+bucket (or a `state`) needs, each rectangle's `view` object, and each frame
+tail, keyed by the buckets a view covered and covers (players whose views
+cover the same buckets share one string). The frame's tail is what follows a
+player's `ack`:
+
+    ,"enter":[SNAPSHOT of each bucket the view enters],"buckets":[FRAGMENT of each other dirty bucket it covers]}
+
+(either key left out when its list is empty). Nothing here looks at the
+field: only at the buckets that views cover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from asgi_mmo.games.base import Bucket, SpatialGame
+from asgi_mmo.views.rect import BucketRect, Rect
+
+#: (JSON text, its UTF-8 bytes beyond its character count)
+Text = tuple[str, int]
+
+
+def _text(json: str) -> Text:
+    return json, len(json.encode()) - len(json)
+
+
+class ViewComposer:
+    def __init__(self, game: SpatialGame, size: int) -> None:
+        self.game = game
+        self.size = size
+        self.begin(0, {})
+
+    def begin(self, tick: int, changes: Mapping[Bucket, dict[str, Any]]) -> None:
+        """A new tick: its changes by bucket; every cache of the previous tick is dropped."""
+        self.tick = tick
+        self._changes = changes
+        self._fragments: dict[Bucket, str] = {}
+        self._snapshots: dict[Bucket, dict[str, Any]] = {}
+        self._snapshot_json: dict[Bucket, str] = {}
+        self._tails: dict[tuple[BucketRect, BucketRect], Text] = {}
+        self._states: dict[BucketRect, Text] = {}
+        self._rects: dict[Rect, str] = {}
+
+    def fragment(self, bucket: Bucket) -> str | None:
+        """The bucket's change this tick as JSON (None: it did not change)."""
+        text = self._fragments.get(bucket)
+        if text is None:
+            change = self._changes.get(bucket)
+            if change is None:
+                return None
+            text = self._fragments[bucket] = orjson.dumps(change).decode()
+        return text
+
+    def snapshot(self, bucket: Bucket) -> dict[str, Any]:
+        """The bucket's content at this tick (built once, for every view and state that needs it)."""
+        data = self._snapshots.get(bucket)
+        if data is None:
+            data = self._snapshots[bucket] = self.game.bucket_snapshot(bucket[0], bucket[1], self.size)
+        return data
+
+    def _snapshot_text(self, bucket: Bucket) -> str:
+        text = self._snapshot_json.get(bucket)
+        if text is None:
+            text = self._snapshot_json[bucket] = orjson.dumps(self.snapshot(bucket)).decode()
+        return text
+
+    def tail(self, old: BucketRect, new: BucketRect) -> Text:
+        """What follows the ack in the tick of a view that covered `old` and covers `new`."""
+        key = (old, new)
+        text = self._tails.get(key)
+        if text is None:
+            entered: list[str] = []
+            changed: list[str] = []
+            for bucket in new.buckets():
+                if not old.holds(bucket):
+                    entered.append(self._snapshot_text(bucket))
+                elif (fragment := self.fragment(bucket)) is not None:
+                    changed.append(fragment)
+            parts = []
+            if entered:
+                parts.append(f'"enter":[{",".join(entered)}]')
+            if changed:
+                parts.append(f'"buckets":[{",".join(changed)}]')
+            text = self._tails[key] = _text("," + ",".join(parts) + "}" if parts else "}")
+        return text
+
+    def state(self, covered: BucketRect) -> Text:
+        """The view SNAPSHOT of these buckets at this tick, as JSON."""
+        text = self._states.get(covered)
+        if text is None:
+            parts = [self.snapshot(bucket) for bucket in covered.buckets()]
+            text = self._states[covered] = _text(orjson.dumps(self.game.view_snapshot(parts)).decode())
+        return text
+
+    def rect(self, rect: Rect) -> str:
+        """The `view` object of a rectangle, with the bucket size (a client drops what its
+        view no longer covers, bucket by bucket)."""
+        text = self._rects.get(rect)
+        if text is None:
+            text = self._rects[rect] = f'{rect.to_json()[:-1]},"bucket":{self.size}}}'
+        return text
+
+    def fresh_state(self, covered: BucketRect) -> dict[str, Any]:
+        """The view SNAPSHOT now, between ticks (a welcome): not from this tick's caches."""
+        parts = [self.game.bucket_snapshot(bx, by, self.size) for bx, by in covered.buckets()]
+        return self.game.view_snapshot(parts)
