@@ -46,7 +46,8 @@ def test_a_rectangle_follows_the_head_with_hysteresis_and_snapping() -> None:
                 assert moved is rect, "no move while the head is well inside"
             rect = moved
             assert 0 <= rect.x <= field[0] - width and 0 <= rect.y <= field[1] - height
-            for pos, start, side, field_side in ((head[0], rect.x, width, field[0]), (head[1], rect.y, height, field[1])):
+            axes = ((head[0], rect.x, width, field[0]), (head[1], rect.y, height, field[1]))
+            for pos, start, side, field_side in axes:
                 assert min(pos, MARGIN) <= pos - start, (rect, head)
                 assert min(field_side - 1 - pos, MARGIN) <= start + side - 1 - pos, (rect, head)
     # players in the same place share a rectangle
