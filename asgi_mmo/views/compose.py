@@ -1,8 +1,8 @@
 """Joining a view's frame from bucket fragments serialised once per tick.
 
-`ViewComposer.begin` takes a tick's changes by bucket (`SpatialGame.bucket_changes`);
-after it, every JSON text is made at most once per tick, however many views
-use it: each dirty bucket's fragment, each bucket snapshot a view entering the
+`ViewComposer.begin` takes a tick's changes by bucket (`SpatialGame.bucket_changes`)
+and serialises each changed bucket's fragment; after it, every JSON text is
+made at most once per tick, however many views use it: each bucket snapshot a view entering the
 bucket (or a `state`) needs, each rectangle's `view` object, and each frame
 tail, keyed by the buckets a view covered and covers (players whose views
 cover the same buckets share one string). The frame's tail is what follows a
@@ -36,28 +36,20 @@ class ViewComposer:
     def __init__(self, game: SpatialGame, size: int) -> None:
         self.game = game
         self.size = size
+        #: the buckets of each covered rectangle seen (kept across ticks)
+        self._bucket_lists: dict[BucketRect, tuple[Bucket, ...]] = {}
         self.begin(0, {})
 
     def begin(self, tick: int, changes: Mapping[Bucket, dict[str, Any]]) -> None:
         """A new tick: its changes by bucket; every cache of the previous tick is dropped."""
         self.tick = tick
-        self._changes = changes
-        self._fragments: dict[Bucket, str] = {}
+        #: each changed bucket's fragment, serialised once: most buckets are seen by someone
+        self._fragments: dict[Bucket, str] = {b: orjson.dumps(change).decode() for b, change in changes.items()}
         self._snapshots: dict[Bucket, dict[str, Any]] = {}
         self._snapshot_json: dict[Bucket, str] = {}
         self._tails: dict[tuple[BucketRect, BucketRect], Text] = {}
         self._states: dict[BucketRect, Text] = {}
         self._rects: dict[Rect, str] = {}
-
-    def fragment(self, bucket: Bucket) -> str | None:
-        """The bucket's change this tick as JSON (None: it did not change)."""
-        text = self._fragments.get(bucket)
-        if text is None:
-            change = self._changes.get(bucket)
-            if change is None:
-                return None
-            text = self._fragments[bucket] = orjson.dumps(change).decode()
-        return text
 
     def snapshot(self, bucket: Bucket) -> dict[str, Any]:
         """The bucket's content at this tick (built once, for every view and state that needs it)."""
@@ -76,21 +68,35 @@ class ViewComposer:
         """What follows the ack in the tick of a view that covered `old` and covers `new`."""
         key = (old, new)
         text = self._tails.get(key)
-        if text is None:
+        if text is not None:
+            return text
+        fragments = self._fragments
+        buckets = self._buckets_of(new)
+        if old is new:  # most views, most ticks
             entered: list[str] = []
-            changed: list[str] = []
-            for bucket in new.buckets():
-                if not old.holds(bucket):
-                    entered.append(self._snapshot_text(bucket))
-                elif (fragment := self.fragment(bucket)) is not None:
-                    changed.append(fragment)
-            parts = []
-            if entered:
-                parts.append(f'"enter":[{",".join(entered)}]')
-            if changed:
-                parts.append(f'"buckets":[{",".join(changed)}]')
-            text = self._tails[key] = _text("," + ",".join(parts) + "}" if parts else "}")
+            changed = [fragment for bucket in buckets if (fragment := fragments.get(bucket)) is not None]
+        else:
+            entered = [self._snapshot_text(bucket) for bucket in buckets if not old.holds(bucket)]
+            changed = [
+                fragment
+                for bucket in buckets
+                if old.holds(bucket) and (fragment := fragments.get(bucket)) is not None
+            ]
+        parts = []
+        if entered:
+            parts.append(f'"enter":[{",".join(entered)}]')
+        if changed:
+            parts.append(f'"buckets":[{",".join(changed)}]')
+        text = self._tails[key] = _text("," + ",".join(parts) + "}" if parts else "}")
         return text
+
+    def _buckets_of(self, covered: BucketRect) -> tuple[Bucket, ...]:
+        found = self._bucket_lists.get(covered)
+        if found is None:
+            if len(self._bucket_lists) > 65536:  # rectangles come back; a bound all the same
+                self._bucket_lists.clear()
+            found = self._bucket_lists[covered] = tuple(covered.buckets())
+        return found
 
     def state(self, covered: BucketRect) -> Text:
         """The view SNAPSHOT of these buckets at this tick, as JSON."""

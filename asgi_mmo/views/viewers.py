@@ -114,6 +114,8 @@ class Viewers:
                 view.resize = None
             rect = follow(rect, focus(seat.player_id), *field)
             covered = view.covered if rect is old else BucketRect.of(rect, size)
+            if covered == view.covered:
+                covered = view.covered  # the same object: the composer's fast path
             if connection.needs_state:
                 if not connection.caught_up():
                     stats.ticks_dropped += 1
