@@ -21,8 +21,11 @@ import pytest
 from anyio.abc import TaskGroup
 
 from asgi_mmo import roomview
+from asgi_mmo.cluster.messages import Tick, parse
+from asgi_mmo.cluster.owner import OwnedRoom
 from asgi_mmo.connection import Connection
 from asgi_mmo.games.base import GameSetup, SpatialGame
+from asgi_mmo.games.snake.delta import apply_delta
 from asgi_mmo.games.snake.game import SnakeWithBots
 from asgi_mmo.games.snake.viewdelta import ViewPicture, inside
 from asgi_mmo.room import Room
@@ -192,9 +195,9 @@ async def test_a_view_message_changes_the_size_within_two_ticks() -> None:
 
 
 async def test_players_in_the_same_place_share_one_frame_body() -> None:
-    room = view_room(200, 200, bots=30, seed=5)
+    room = view_room(200, 200, bots=20, seed=5)
     game = room.game
-    assert isinstance(game, SpatialGame)
+    assert isinstance(game, SnakeWithBots)
     calls: list[tuple[int, int]] = []
     original = game.bucket_snapshot
 
@@ -203,23 +206,25 @@ async def test_players_in_the_same_place_share_one_frame_body() -> None:
         return original(bx, by, size)
 
     async with stepping() as tasks:
-        players = [Viewer(room, tasks, f"p{i}", (64, 40)) for i in range(6)]
+        players = [Viewer(room, tasks, f"p{i}", (64, 40)) for i in range(3)]
+        heads = [(100, 50), (100, 53), (160, 150)]
+        for player, (x, y) in zip(players, heads, strict=True):
+            game.place_snake(player.seat.player_id, [(x, y), (x - 1, y), (x - 2, y)])
+            room.ask_view(player.seat, 60, 40)  # a new size: the view centres on the head
+        room.step(0.1)
+        for player in players:
+            player.take()
+        assert players[0].rect == players[1].rect != players[2].rect
+        composer = room.viewers.composer if room.viewers else None
+        assert composer is not None
         game.bucket_snapshot = counted  # type: ignore[method-assign]
         for player in players:
             player.connection.needs_state = True  # each needs the state of its view
-        room.step(0.1)
-        assert len(calls) == len(set(calls)), "each bucket's snapshot is built once a tick"
-        for player in players:
-            player.take()
-            check_view(player, game.snapshot(), (200, 200))
-        composer = room.viewers.composer if room.viewers else None
-        assert composer is not None
-        covered = {
-            (v.rect["x"] // BUCKET_SIZE, v.rect["y"] // BUCKET_SIZE) for v in players
-        }
         room.step(0.2)
+        assert calls and len(calls) == len(set(calls)), "each bucket's snapshot is built once a tick"
+        room.step(0.3)
         tails = composer._tails  # noqa: SLF001 - the per-tick cache is what is tested
-        assert len(tails) <= len(covered) + len(players)
+        assert len(tails) == 2, "one tail for the two players in the same place, one for the third"
         for player in players:
             player.take()
             check_view(player, game.snapshot(), (200, 200))
@@ -233,3 +238,36 @@ async def test_room_stats_and_the_listing_say_whether_a_room_has_views() -> None
     assert roomview.statistics(plain)["view"] is False
     assert plain.viewers is None
     plain.ask_view(plain.join("p"), 20, 20)  # accepted, changes nothing
+
+
+async def test_a_player_relayed_through_another_process_gets_the_whole_field() -> None:
+    """Views are not relayed yet: a remote player's stream is a plain room's, whole and correct."""
+    field = (60, 40)
+    room = view_room(*field, bots=6, seed=2)
+    game = room.game
+    published: list[Tick] = []
+
+    def publish(channel: str, data: bytes) -> None:
+        message = parse(data)
+        if isinstance(message, Tick):
+            published.append(message)
+
+    owned = OwnedRoom(room, "w|1", publish)
+    room.elsewhere = owned
+    whole = {"x": 0, "y": 0, "width": field[0], "height": field[1]}
+    far = room.join("far")
+    welcome = orjson.loads(owned.connect(far, "other:1"))
+    assert "view" not in welcome
+    picture = welcome["state"]
+    assert inside(picture, whole) == inside(game.snapshot(), whole)
+    async with stepping() as tasks:
+        near = Viewer(room, tasks, "near", (16, 16))
+        for step in range(1, 121):
+            room.step(step / 10)
+            (tick,) = published
+            published.clear()
+            apply_delta(picture, orjson.loads(tick.delta))
+            world = game.snapshot()
+            assert inside(picture, whole) == inside(world, whole)
+            near.take()
+            check_view(near, world, field)
