@@ -8,7 +8,10 @@ its frame at once. Reported: the game's step and the views' composition
 (median and p99), and the bytes a player gets per tick. Not the server
 benchmark: no network, no event loop contention; it measures the view code.
 
-    python bench/world_compose.py [--players 1000] [--bots 100] [--ticks 200] [--view 64x40]
+    python bench/world_compose.py [--players 1000] [--bots 100] [--ticks 200] [--view 64x40] [--plain]
+
+`--plain` runs the same world as a plain room (every player gets every change),
+timing `fanout.fan_out` instead, for comparison.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import asgi_mmo.room as room_module  # noqa: E402
 from asgi_mmo.connection import Connection  # noqa: E402
 from asgi_mmo.games.base import GameSetup  # noqa: E402
 from asgi_mmo.games.snake.game import SnakeWithBots  # noqa: E402
@@ -39,22 +44,25 @@ async def _take(frame: str) -> None:
     pass
 
 
-async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size: int) -> None:
-    config = RoomConfig(view=True, width=size, height=size, bots=bots, tick_rate=20, max_players=players)
+async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size: int, plain: bool) -> None:
+    config = RoomConfig(view=not plain, width=size, height=size, bots=bots, tick_rate=20, max_players=players)
     game = SnakeWithBots.create(GameSetup(size, size, {}, 1))
     room = Room("world", config, game, Settings(bot_processes=0, outbox_frames=64))
     room.add_bots(bots)
-    assert room.viewers is not None
-    viewers = room.viewers
     spent: list[float] = []
-    fan_out = viewers.fan_out
 
-    def timed_fan_out(*args: object, **kwargs: object) -> None:
-        started = time.perf_counter()
-        fan_out(*args, **kwargs)  # type: ignore[arg-type]
-        spent.append(time.perf_counter() - started)
+    def timed(fan_out: Callable[..., object]) -> Callable[..., None]:
+        def timed_fan_out(*args: object, **kwargs: object) -> None:
+            started = time.perf_counter()
+            fan_out(*args, **kwargs)
+            spent.append(time.perf_counter() - started)
 
-    viewers.fan_out = timed_fan_out  # type: ignore[method-assign]
+        return timed_fan_out
+
+    if room.viewers is not None:
+        room.viewers.fan_out = timed(room.viewers.fan_out)  # type: ignore[method-assign]
+    else:
+        room_module.__dict__["fan_out"] = timed(room_module.__dict__["fan_out"])
     rng = random.Random(2)
     async with anyio.create_task_group() as tasks:
         seats = []
@@ -62,7 +70,7 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
             seat = room.join(f"p{number}")
             room.ask_view(seat, *view)
             connection = Connection(_take, 64)
-            room.connect(seat, connection)
+            room.connect(seat, connection)  # (a plain room's welcome holds the whole field)
             connection.attach(tasks)
             seats.append(seat)
         steps: list[float] = []
@@ -89,8 +97,9 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
         tasks.cancel_scope.cancel()
     compose = sorted(spent)
     whole = sorted(steps)
-    print(f"world {size}x{size}, {players} views of {view[0]}x{view[1]}, {bots} bots, {ticks} ticks")
-    print(f"view composition: {_ms(compose)} a tick")
+    what = "a plain room" if plain else f"views of {view[0]}x{view[1]}"
+    print(f"world {size}x{size}, {players} players ({what}), {bots} bots, {ticks} ticks")
+    print(f"{'fan-out' if plain else 'view composition'}: {_ms(compose)} a tick")
     print(f"whole step (game, bots' plan requests, views): {_ms(whole)}")
     print(f"bytes per player-tick: {room.stats.bytes_out / max(1, room.stats.msgs_out):.0f}")
 
@@ -108,6 +117,7 @@ if __name__ == "__main__":
     parser.add_argument("--ticks", type=int, default=200)
     parser.add_argument("--view", default="64x40")
     parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--plain", action="store_true")
     args = parser.parse_args()
     size = parse_size(args.view) or (64, 40)
-    anyio.run(main, args.players, args.bots, args.ticks, size, args.size)
+    anyio.run(main, args.players, args.bots, args.ticks, size, args.size, args.plain)
