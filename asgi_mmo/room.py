@@ -9,7 +9,8 @@ of it.
 A tick steps the game, serialises the game's change once (`TickFrame`) and
 drops one frame per connected player into that player's outbox (`fanout.py`).
 Nothing in a tick awaits: a tick never waits for a socket, nor for a bot's
-plan (`botplans.py`).
+plan (`botplans.py`). A view room (`config.view`) takes its own branch: each
+player gets the part of the field its view covers (`views/viewers.py`).
 
 Players connected through other processes of a cluster are the cluster's
 business: while it owns the room it sets `elsewhere` (`elsewhere.py`), which
@@ -397,7 +398,7 @@ class Room:
         frame = TickFrame("tick", self.tick, self.game.take_delta()) if self.elsewhere.players else None
         changes = viewers.game.bucket_changes(viewers.bucket)  # (starts the game's next change)
         viewers.fan_out(
-            self._connected.values(), self.tick, changes, self.stats,
+            list(self._connected.values()), self.tick, changes, self.stats,
             now=now, slow_after=self.settings.slow_client_seconds, room_id=self.id,
         )  # fmt: skip
         if frame is not None:

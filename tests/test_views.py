@@ -194,7 +194,7 @@ async def test_a_view_message_changes_the_size_within_two_ticks() -> None:
         check_view(viewer, room.game.snapshot(), (100, 100))
 
 
-async def test_players_in_the_same_place_share_one_frame_body() -> None:
+async def test_players_in_the_same_place_share_one_frame_body(monkeypatch: pytest.MonkeyPatch) -> None:
     room = view_room(200, 200, bots=20, seed=5)
     game = room.game
     assert isinstance(game, SnakeWithBots)
@@ -217,7 +217,7 @@ async def test_players_in_the_same_place_share_one_frame_body() -> None:
         assert players[0].rect == players[1].rect != players[2].rect
         composer = room.viewers.composer if room.viewers else None
         assert composer is not None
-        game.bucket_snapshot = counted  # type: ignore[method-assign]
+        monkeypatch.setattr(game, "bucket_snapshot", counted)
         for player in players:
             player.connection.needs_state = True  # each needs the state of its view
         room.step(0.2)

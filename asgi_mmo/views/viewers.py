@@ -113,9 +113,9 @@ class Viewers:
                 rect = place(focus(seat.player_id) or center, *view.resize, *field)
                 view.resize = None
             rect = follow(rect, focus(seat.player_id), *field)
-            covered = view.covered if rect is old else BucketRect.of(rect, size)
-            if covered == view.covered:
-                covered = view.covered  # the same object: the composer's fast path
+            covered = view.covered
+            if rect is not old and (moved := BucketRect.of(rect, size)) != covered:
+                covered = moved  # (else the same object: the composer's fast path)
             if connection.needs_state:
                 if not connection.caught_up():
                     stats.ticks_dropped += 1

@@ -19,18 +19,12 @@ from typing import Any, ClassVar, Final, Self
 from asgi_mmo.games.arena import geometry
 from asgi_mmo.games.arena.inputs import INPUT_SCHEMA, ArenaInput, parse_input
 from asgi_mmo.games.arena.options import (
-    HISTORY,
-    MIN_SIDE,
-    OPTIONS,
-    SHIP_RADIUS,
-    SHOT_RANGE,
-    SPAWN_ATTEMPTS,
-    SPAWN_CLEARANCE,
-    SPAWN_WALL_MARGIN,
-    ArenaRules,
+    HISTORY, MIN_SIDE, OPTIONS, SHIP_RADIUS, SHOT_RANGE, SPAWN_ATTEMPTS, SPAWN_CLEARANCE,
+    SPAWN_WALL_MARGIN, ArenaRules,
 )  # fmt: skip
 from asgi_mmo.games.arena.ships import PALETTE, Ship, ShipView
-from asgi_mmo.games.base import BotDriver, GameSetup, ScoreEvent
+from asgi_mmo.games.base import BotDriver, ScoreEvent
+from asgi_mmo.games.base import GameSetup
 from asgi_mmo.games.options import Option
 
 _SLOT: Final = HISTORY - 1  # tick & _SLOT is a tick's place in a ship's history ring
