@@ -199,11 +199,7 @@ class Room:
         return encode(self.welcome(seat))
 
     def welcome(self, seat: Seat) -> dict[str, Any]:
-        """The `welcome` message for a seat, at this tick.
-
-        In a view room a player on this process gets its view; one relayed through
-        another process gets the whole field, as in a plain room (views are not
-        relayed yet), so its picture is always whole."""
+        """The `welcome` message for a seat, at this tick (in a view room: its view's)."""
         welcome = {
             "type": "welcome",
             "protocol": PROTOCOL_VERSION,
@@ -214,9 +210,9 @@ class Room:
             "tick_rate": self.config.tick_rate,
             "tick": self.tick,
             "ack": seat.ack,
-            "state": self.game.snapshot() if self.viewers is None or seat.remote else None,
+            "state": self.game.snapshot() if self.viewers is None else None,
         }
-        if self.viewers is not None and seat.remote is None:
+        if self.viewers is not None:
             welcome.update(self.viewers.welcome(seat.player_id))
         return welcome
 
@@ -394,15 +390,14 @@ class Room:
             self.elsewhere.tick(frame, state_frame)
 
     def _step_views(self, now: float, viewers: Viewers) -> None:
-        """A view room's tick: each player here gets its view; players elsewhere the whole field."""
-        frame = TickFrame("tick", self.tick, self.game.take_delta()) if self.elsewhere.players else None
+        """A view room's tick: each player gets its view, here or through another process."""
         changes = viewers.game.bucket_changes(viewers.bucket)  # (starts the game's next change)
         viewers.fan_out(
             list(self._connected.values()), self.tick, changes, self.stats,
             now=now, slow_after=self.settings.slow_client_seconds, room_id=self.id,
         )  # fmt: skip
-        if frame is not None:
-            self.elsewhere.tick(frame, lambda: TickFrame("state", self.tick, {"state": self.game.snapshot()}))
+        if self.elsewhere.players:
+            self.elsewhere.view_tick(self.tick, viewers)
 
     def reseat(self, seats: list[Seat]) -> None:
         """Seats saved by another process (`roomview.restore`): each human must come back

@@ -21,11 +21,11 @@ import pytest
 from anyio.abc import TaskGroup
 
 from asgi_mmo import roomview
-from asgi_mmo.cluster.messages import Tick, parse
+from asgi_mmo.cluster.messages import Input, Sync, ViewSize, ViewTick, parse
+from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.cluster.owner import OwnedRoom
 from asgi_mmo.connection import Connection
 from asgi_mmo.games.base import GameSetup, SpatialGame
-from asgi_mmo.games.snake.delta import apply_delta
 from asgi_mmo.games.snake.game import SnakeWithBots
 from asgi_mmo.games.snake.viewdelta import ViewPicture, inside
 from asgi_mmo.room import Room
@@ -40,8 +40,36 @@ pytestmark = pytest.mark.anyio
 SETTINGS = Settings(seat_seconds=30, idle_room_seconds=30, outbox_frames=8, bot_processes=0)
 
 
-class Viewer:
-    """A player whose socket keeps every frame; its picture follows them."""
+class Holding:
+    """A player's socket that keeps every frame, and the picture they make."""
+
+    seat: Seat
+    frames: list[dict[str, Any]]
+    picture: ViewPicture
+    tick: int
+
+    def take(self) -> list[dict[str, Any]]:
+        """Apply the frames that came since the last call; returns them."""
+        frames, self.frames = self.frames, []
+        for frame in frames:
+            if frame["type"] == "state":
+                assert frame["tick"] > self.tick
+                self.picture = ViewPicture.of(frame["view"], frame["state"])
+            elif frame["type"] == "tick":
+                assert frame["tick"] == self.tick + 1, "after a welcome or state at N, the next tick is N+1"
+                self.picture.apply(frame)
+            else:
+                continue
+            self.tick = frame["tick"]
+        return frames
+
+    @property
+    def rect(self) -> dict[str, int]:
+        return self.picture.view
+
+
+class Viewer(Holding):
+    """A player connected to the room's own process."""
 
     def __init__(self, room: Room, tasks: TaskGroup, name: str, view: tuple[int, int] | None) -> None:
         self.room = room
@@ -59,28 +87,10 @@ class Viewer:
     async def _send(self, frame: str) -> None:
         self.frames.append(orjson.loads(frame))
 
-    def take(self) -> list[dict[str, Any]]:
-        """Apply the frames that came since the last call; returns them."""
-        frames, self.frames = self.frames, []
-        for frame in frames:
-            if frame["type"] == "state":
-                assert frame["tick"] > self.tick
-                self.picture = ViewPicture.of(frame["view"], frame["state"])
-            elif frame["type"] == "tick":
-                assert frame["tick"] == self.tick + 1, "after a welcome or state at N, the next tick is N+1"
-                self.picture.apply(frame)
-            else:
-                continue
-            self.tick = frame["tick"]
-        return frames
-
     def send(self, data: dict[str, Any]) -> None:
         self.seq += 1
         self.room.handle_input(self.seat, self.seq, data)
 
-    @property
-    def rect(self) -> dict[str, int]:
-        return self.picture.view
 
 
 def view_room(width: int, height: int, bots: int, seed: int) -> Room:
@@ -101,7 +111,7 @@ async def stepping() -> AsyncIterator[TaskGroup]:
         tasks.cancel_scope.cancel()
 
 
-def check_view(viewer: Viewer, world: dict[str, Any], field: tuple[int, int]) -> None:
+def check_view(viewer: Holding, world: dict[str, Any], field: tuple[int, int]) -> None:
     rect = viewer.rect
     assert 0 <= rect["x"] and rect["x"] + rect["width"] <= field[0]
     assert 0 <= rect["y"] and rect["y"] + rect["height"] <= field[1]
@@ -113,7 +123,7 @@ def check_view(viewer: Viewer, world: dict[str, Any], field: tuple[int, int]) ->
         assert rect["y"] - BUCKET_SIZE <= y < rect["y"] + rect["height"] + BUCKET_SIZE
 
 
-def check_follows(viewer: Viewer, game: SpatialGame, field: tuple[int, int]) -> None:
+def check_follows(viewer: Holding, game: SpatialGame, field: tuple[int, int]) -> None:
     """A live head stays MARGIN cells from each edge wherever the field leaves room."""
     head = game.focus(viewer.seat.player_id)
     if head is None:
@@ -240,34 +250,86 @@ async def test_room_stats_and_the_listing_say_whether_a_room_has_views() -> None
     plain.ask_view(plain.join("p"), 20, 20)  # accepted, changes nothing
 
 
-async def test_a_player_relayed_through_another_process_gets_the_whole_field() -> None:
-    """Views are not relayed yet: a remote player's stream is a plain room's, whole and correct."""
-    field = (60, 40)
-    room = view_room(*field, bots=6, seed=2)
+class Relayed(Holding):
+    """A player whose socket is on another process: a `RoomMirror` of the room relays it,
+    fed through the wire format; `route()` does what the owner's node does with what the
+    mirror sends."""
+
+    def __init__(self, room: Room, owned: OwnedRoom, tasks: TaskGroup, view: tuple[int, int]) -> None:
+        self.room, self.owned = room, owned
+        self.to_owner: list[Any] = []
+        self.mirror = RoomMirror(room.id, room.config, SETTINGS, "other:1", self._to_owner)
+        owners_seat = room.join("far")
+        welcome = owned.connect(owners_seat, "other:1")
+        self.seat = Seat(owners_seat.player_id, owners_seat.name, owners_seat.token, ack=owners_seat.ack)
+        self.mirror.expect(self.seat, welcome, room.tick)
+        self.frames: list[dict[str, Any]] = []
+        self.connection = Connection(self._send, SETTINGS.outbox_frames)
+        self.mirror.ask_view(self.seat, *view)  # as the socket endpoint does before it connects
+        shown = orjson.loads(self.mirror.connect(self.seat, self.connection))
+        self.connection.attach(tasks)
+        self.picture = ViewPicture.of(shown["view"], shown["state"])
+        self.tick = shown["tick"]
+        self.seq = 0
+
+    def _to_owner(self, message: Any) -> None:
+        self.to_owner.append(parse(message.encode()))
+
+    async def _send(self, frame: str) -> None:
+        self.frames.append(orjson.loads(frame))
+
+    def route(self) -> None:
+        for message in self.to_owner:
+            seat = self.room.seats[self.seat.player_id]
+            if isinstance(message, Sync):
+                self.owned.want_state()
+            elif isinstance(message, ViewSize):
+                self.room.ask_view(seat, message.width, message.height)
+            elif isinstance(message, Input):
+                self.room.handle_input(seat, message.seq, message.data)
+        self.to_owner.clear()
+
+
+async def test_a_player_relayed_through_another_process_gets_the_same_view() -> None:
+    """The owner publishes each tick's texts once; the relaying process composes its player's frame."""
+    field = (80, 60)
+    rng = random.Random(5)
+    room = view_room(*field, bots=12, seed=2)
     game = room.game
-    published: list[Tick] = []
+    assert isinstance(game, SnakeWithBots)
+    published: list[ViewTick] = []
 
     def publish(channel: str, data: bytes) -> None:
         message = parse(data)
-        if isinstance(message, Tick):
-            published.append(message)
+        assert isinstance(message, ViewTick), "a view room publishes view ticks only"
+        published.append(message)
 
     owned = OwnedRoom(room, "w|1", publish)
     room.elsewhere = owned
-    whole = {"x": 0, "y": 0, "width": field[0], "height": field[1]}
-    far = room.join("far")
-    welcome = orjson.loads(owned.connect(far, "other:1"))
-    assert "view" not in welcome
-    picture = welcome["state"]
-    assert inside(picture, whole) == inside(game.snapshot(), whole)
     async with stepping() as tasks:
-        near = Viewer(room, tasks, "near", (16, 16))
-        for step in range(1, 121):
+        far = Relayed(room, owned, tasks, (20, 16))
+        near = Viewer(room, tasks, "near", (20, 16))
+        states = 0
+        for step in range(1, 301):
+            far.route()
             room.step(step / 10)
-            (tick,) = published
+            for message in published:
+                far.mirror.on_view_tick(message)
             published.clear()
-            apply_delta(picture, orjson.loads(tick.delta))
-            world = game.snapshot()
-            assert inside(picture, whole) == inside(world, whole)
+            states += sum(frame["type"] == "state" for frame in far.take())
             near.take()
+            world = game.snapshot()
+            if far.tick == room.tick:
+                check_view(far, world, field)
+                check_follows(far, game, field)
+            else:  # it asked for a state: the relaying process waits for the owner's
+                assert room.tick - far.tick == 1 and step % 60 == 1, (step, far.tick)
             check_view(near, world, field)
+            if rng.random() < 0.25:
+                far.seq += 1
+                turn = rng.choice(["up", "down", "left", "right", "respawn"])
+                far.mirror.handle_input(far.seat, far.seq, {"respawn": True} if turn == "respawn" else {"dir": turn})
+            if step % 60 == 0:
+                far.connection.needs_state = True  # as a `sync` does: the mirror asks the owner
+        assert (far.rect["width"], far.rect["height"]) == (20, 16)
+        assert states >= 4

@@ -7,6 +7,7 @@ import random
 import pytest
 from starlette.testclient import TestClient
 
+from asgi_mmo.cluster.messages import BadClusterMessage, ViewSize, ViewTick, parse
 from asgi_mmo.exceptions import MessageRefused
 from asgi_mmo.games.snake.viewdelta import ViewPicture
 from asgi_mmo.protocol import View, parse_client_message
@@ -111,3 +112,16 @@ def test_a_view_message_in_a_plain_room_changes_nothing(client: TestClient) -> N
             assert frame["type"] != "error" and "view" not in frame
             if frame["type"] == "pong":
                 break
+
+
+def test_view_messages_between_processes_round_trip() -> None:
+    entered = {(0, 1): '{"b":[0,1],"snakes":[],"cells":[],"food":[],"stones":[]}'}
+    fragments = {(0, 0): '{"cut":[["p1",1,2]]}'}
+    tick = ViewTick(7, 2, {"p1": 3}, {"p1": (0, 8, 20, 16)}, fragments, entered, {"p1": '{"width":9}'})
+    assert parse(tick.encode()) == tick
+    size = ViewSize("w:1", "p1", 30, None)
+    assert parse(size.encode()) == size
+    with pytest.raises(BadClusterMessage):
+        parse(b'{"t":"vtick","tick":1,"fence":1,"acks":{},"views":{},"frag":[[0,0]],"enter":[],"states":[]}')
+    with pytest.raises(BadClusterMessage):
+        parse(b'{"t":"view","w":"w:1","p":"p1","width":"wide","height":null}')

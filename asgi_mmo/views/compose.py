@@ -33,7 +33,8 @@ def _text(json: str) -> Text:
 
 
 class ViewComposer:
-    def __init__(self, game: SpatialGame, size: int) -> None:
+    def __init__(self, game: SpatialGame | None, size: int) -> None:
+        """`game`: the room's (None in a process that relays the room: `begin_relayed`)."""
         self.game = game
         self.size = size
         #: the buckets of each covered rectangle seen (kept across ticks)
@@ -55,14 +56,28 @@ class ViewComposer:
         """The bucket's content at this tick (built once, for every view and state that needs it)."""
         data = self._snapshots.get(bucket)
         if data is None:
+            if self.game is None:
+                raise LookupError(f"bucket {bucket} was not relayed")
             data = self._snapshots[bucket] = self.game.bucket_snapshot(bucket[0], bucket[1], self.size)
         return data
 
-    def _snapshot_text(self, bucket: Bucket) -> str:
+    def snapshot_text(self, bucket: Bucket) -> str:
+        """The bucket's snapshot at this tick as JSON (made once)."""
         text = self._snapshot_json.get(bucket)
         if text is None:
             text = self._snapshot_json[bucket] = orjson.dumps(self.snapshot(bucket)).decode()
         return text
+
+    def begin_relayed(self, tick: int, fragments: dict[Bucket, str], entered: dict[Bucket, str]) -> None:
+        """A new tick whose texts the room's owner made (a process that relays the room):
+        the fragments of the buckets its views cover, the snapshots of those they enter."""
+        self.begin(tick, {})
+        self._fragments = fragments
+        self._snapshot_json = entered
+
+    def fragment_text(self, bucket: Bucket) -> str | None:
+        """The bucket's fragment this tick as JSON (None: it did not change)."""
+        return self._fragments.get(bucket)
 
     def tail(self, old: BucketRect, new: BucketRect) -> Text:
         """What follows the ack in the tick of a view that covered `old` and covers `new`."""
@@ -76,7 +91,7 @@ class ViewComposer:
             entered: list[str] = []
             changed = [fragment for bucket in buckets if (fragment := fragments.get(bucket)) is not None]
         else:
-            entered = [self._snapshot_text(bucket) for bucket in buckets if not old.holds(bucket)]
+            entered = [self.snapshot_text(bucket) for bucket in buckets if not old.holds(bucket)]
             changed = [
                 fragment
                 for bucket in buckets
@@ -102,6 +117,8 @@ class ViewComposer:
         """The view SNAPSHOT of these buckets at this tick, as JSON."""
         text = self._states.get(covered)
         if text is None:
+            if self.game is None:
+                raise LookupError("a relayed view's state comes from the room's owner")
             parts = [self.snapshot(bucket) for bucket in covered.buckets()]
             text = self._states[covered] = _text(orjson.dumps(self.game.view_snapshot(parts)).decode())
         return text
@@ -116,5 +133,7 @@ class ViewComposer:
 
     def fresh_state(self, covered: BucketRect) -> dict[str, Any]:
         """The view SNAPSHOT now, between ticks (a welcome): not from this tick's caches."""
-        parts = [self.game.bucket_snapshot(bx, by, self.size) for bx, by in covered.buckets()]
-        return self.game.view_snapshot(parts)
+        game = self.game
+        if game is None:
+            raise LookupError("a relayed view's state comes from the room's owner")
+        return game.view_snapshot([game.bucket_snapshot(bx, by, self.size) for bx, by in covered.buckets()])

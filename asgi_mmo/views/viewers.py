@@ -10,34 +10,25 @@ every view covering the same buckets. No JSON is encoded per player, and
 nothing scans the field per player.
 
 A player that missed ticks gets a `state` of its view, built from the same
-cached bucket snapshots, as `fanout.fan_out` does for a plain room.
+cached bucket snapshots, as `fanout.fan_out` does for a plain room. The views
+of players connected through other processes move here too (`move`), and the
+room's owner publishes what they need (`cluster/owner.py`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from asgi_mmo.games.base import Bucket, SpatialGame
-from asgi_mmo.protocol import refuse
 from asgi_mmo.seat import Seat
 from asgi_mmo.stats import RoomStats
 from asgi_mmo.views.compose import ViewComposer
+from asgi_mmo.views.deliver import ViewFrames, ViewState
 from asgi_mmo.views.rect import DEFAULT_SIZE, BucketRect, Rect, clamp_size, follow, place
-
-logger = logging.getLogger("asgi_mmo.room")
 
 #: the side of a bucket, in cells: a view's picture holds nothing farther than this outside it
 BUCKET_SIZE = 32
-
-
-@dataclass(slots=True)
-class _View:
-    rect: Rect  # what the player's client holds
-    covered: BucketRect
-    resize: tuple[int, int] | None = None  # a size asked for since the last tick
 
 
 class Viewers:
@@ -46,7 +37,7 @@ class Viewers:
         self.field = (field_width, field_height)
         self.bucket = bucket
         self.composer = ViewComposer(game, bucket)
-        self._views: dict[str, _View] = {}
+        self._views: dict[str, ViewState] = {}
         self._asked: dict[str, tuple[int, int]] = {}
 
     def ask(self, player_id: str, width: int | None, height: int | None) -> None:
@@ -70,7 +61,7 @@ class Viewers:
         shown = {"x": rect.x, "y": rect.y, "width": rect.width, "height": rect.height, "bucket": self.bucket}
         return {"view": shown, "state": self.composer.fresh_state(view.covered)}
 
-    def _place(self, player_id: str) -> _View:
+    def _place(self, player_id: str) -> ViewState:
         """A new view for the player, of its asked size, centred on its focus (or where it was)."""
         width, height = self._asked.get(player_id) or clamp_size(*DEFAULT_SIZE, *self.field)
         old = self._views.get(player_id)
@@ -80,8 +71,28 @@ class Viewers:
         elif focus is None:
             focus = (self.field[0] // 2, self.field[1] // 2)
         rect = place(focus, width, height, *self.field)
-        view = self._views[player_id] = _View(rect, BucketRect.of(rect, self.bucket))
+        view = self._views[player_id] = ViewState(rect, BucketRect.of(rect, self.bucket))
         return view
+
+    def move(self, player_id: str) -> tuple[ViewState, Rect, BucketRect, bool]:
+        """The player's view moved for this tick (a new size, the focus): the view as its
+        client holds it, the new rectangle and buckets, and whether the view is new here."""
+        view = self._views.get(player_id)
+        new = view is None
+        if view is None:  # a player without a welcome of this room (a promoted mirror's)
+            view = self._place(player_id)
+        old = view.rect
+        rect = old
+        focus = self.game.focus(player_id)
+        if view.resize is not None:
+            center = (old.x + old.width // 2, old.y + old.height // 2)
+            rect = place(focus or center, *view.resize, *self.field)
+            view.resize = None
+        rect = follow(rect, focus, *self.field)
+        covered = view.covered
+        if rect is not old and (moved := BucketRect.of(rect, self.bucket)) != covered:
+            covered = moved  # (else the same object: the composer's fast path)
+        return view, rect, covered, new
 
     def fan_out(
         self,
@@ -95,51 +106,17 @@ class Viewers:
         room_id: str,
     ) -> None:
         """Hand every seat's connection its view's frame of this tick."""
-        composer, views, focus, field, size = self.composer, self._views, self.game.focus, self.field, self.bucket
+        composer = self.composer
         composer.begin(tick, changes)
-        head = f'{{"type":"tick","tick":{tick},"ack":'
+        frames = ViewFrames(
+            composer, tick, lambda _, covered: composer.state(covered), stats,
+            now=now, slow_after=slow_after, room_id=room_id,
+        )  # fmt: skip
+        move, hand = self.move, frames.hand
         for seat in seats:
-            connection = seat.connection
-            if connection is None:
+            if seat.connection is None:
                 continue
-            view = views.get(seat.player_id)
-            if view is None:  # a player that came without a welcome of this room (a promoted mirror's)
-                view = self._place(seat.player_id)
-                connection.needs_state = True
-            old = view.rect
-            rect = old
-            if view.resize is not None:
-                center = (old.x + old.width // 2, old.y + old.height // 2)
-                rect = place(focus(seat.player_id) or center, *view.resize, *field)
-                view.resize = None
-            rect = follow(rect, focus(seat.player_id), *field)
-            covered = view.covered
-            if rect is not old and (moved := BucketRect.of(rect, size)) != covered:
-                covered = moved  # (else the same object: the composer's fast path)
-            if connection.needs_state:
-                if not connection.caught_up():
-                    stats.ticks_dropped += 1
-                    if connection.stalled_for(now) > slow_after:
-                        logger.info("slow client dropped room=%s player=%s", room_id, seat.player_id)
-                        connection.close_nowait(refuse("too_slow", "the client took nothing for too long"))
-                    continue
-                state, extra = composer.state(covered)
-                text = (
-                    f'{{"type":"state","tick":{tick},"ack":{seat.ack},'
-                    f'"view":{composer.rect(rect)},"state":{state}}}'
-                )
-                connection.needs_state = False
-            else:
-                tail, extra = composer.tail(view.covered, covered)
-                if rect is old:
-                    text = f"{head}{seat.ack}{tail}"
-                else:
-                    text = f'{head}{seat.ack},"view":{composer.rect(rect)}{tail}'
-            view.rect, view.covered = rect, covered
-            if connection.deliver_nowait(text, now):
-                stats.msgs_out += 1
-                stats.bytes_out += len(text) + extra
-            else:
-                connection.needs_state = True  # behind: a `state` brings it back once it catches up
-                stats.ticks_dropped += 1
-
+            view, rect, covered, new = move(seat.player_id)
+            if new:
+                seat.connection.needs_state = True
+            hand(seat, view, rect, covered)
