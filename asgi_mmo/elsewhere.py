@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from asgi_mmo.exceptions import ConnectionRefused
     from asgi_mmo.protocol import TickFrame
     from asgi_mmo.seat import Seat
+    from asgi_mmo.views.viewers import Viewers
 
 
 class PlayersElsewhere(Protocol):
@@ -28,6 +29,11 @@ class PlayersElsewhere(Protocol):
 
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
         """Hand a tick over; `state()` gives this tick's whole state, when some need it."""
+        ...
+
+    def view_tick(self, tick: int, viewers: Viewers) -> None:
+        """Hand a view room's tick over: the views of the players elsewhere move, and their
+        texts (composed for this tick by `viewers.composer`) go to the processes relaying them."""
         ...
 
     def chat(self, frame: str) -> None: ...
@@ -45,6 +51,9 @@ class _Nobody:
     players = 0
 
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
+        pass
+
+    def view_tick(self, tick: int, viewers: Viewers) -> None:
         pass
 
     def chat(self, frame: str) -> None:

@@ -110,7 +110,26 @@ class Leave:
     pass
 
 
-ClientMessage = Input | Sync | Ping | Chat | Leave
+@dataclass(frozen=True, slots=True)
+class View:
+    """A new view size (None: keep that side); clamped by the room. `x`, `y`: a spectator's corner."""
+
+    width: int | None
+    height: int | None
+    x: int | None = None
+    y: int | None = None
+
+
+ClientMessage = Input | Sync | Ping | Chat | Leave | View
+
+
+def _optional_int(message: dict[str, Any], key: str) -> int | None:
+    value = message.get(key)
+    if value is None and key not in message:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise MessageRefused("bad_message", f"view {key!r} must be an integer")
+    return value
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
@@ -153,6 +172,8 @@ def parse_client_message(text: str) -> ClientMessage:
         return Chat(text_)
     if kind == "leave":
         return Leave()
+    if kind == "view":
+        return View(*(_optional_int(message, key) for key in ("width", "height", "x", "y")))
     if not isinstance(kind, str):
         raise MessageRefused("bad_message", "a frame needs a string 'type'")
     raise MessageRefused("bad_message", f"unknown message type {kind[:32]!r}")

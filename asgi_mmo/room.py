@@ -9,7 +9,8 @@ of it.
 A tick steps the game, serialises the game's change once (`TickFrame`) and
 drops one frame per connected player into that player's outbox (`fanout.py`).
 Nothing in a tick awaits: a tick never waits for a socket, nor for a bot's
-plan (`botplans.py`).
+plan (`botplans.py`). A view room (`config.view`) takes its own branch: each
+player gets the part of the field its view covers (`views/viewers.py`).
 
 Players connected through other processes of a cluster are the cluster's
 business: while it owns the room it sets `elsewhere` (`elsewhere.py`), which
@@ -36,13 +37,14 @@ from asgi_mmo.connection import Connection
 from asgi_mmo.elsewhere import NOBODY_ELSEWHERE, PlayersElsewhere
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
 from asgi_mmo.fanout import broadcast, close_all, detach, fan_out, send_to
-from asgi_mmo.games.base import Game, InvalidInput, ScoreEvent
+from asgi_mmo.games.base import Game, InvalidInput, ScoreEvent, SpatialGame
 from asgi_mmo.games.inputs import check_input
 from asgi_mmo.protocol import PROTOCOL_VERSION, TickFrame, encode, refuse
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
 from asgi_mmo.stats import RoomStats
+from asgi_mmo.views.viewers import Viewers
 
 logger = logging.getLogger("asgi_mmo.room")
 
@@ -102,6 +104,11 @@ class Room:
         self._planner = planner
         self._plan_concurrency = plan_concurrency
         self._bots: BotPlans | None = None
+        #: each player's view, in a view room (`config.view`): frames are composed per view
+        self.viewers: Viewers | None = None
+        if config.view:
+            assert isinstance(game, SpatialGame), f"{config.game} offers no views"
+            self.viewers = Viewers(game, config.width, config.height)
 
     # ---- seats ------------------------------------------------------------------------
 
@@ -173,6 +180,8 @@ class Room:
         self.seats.pop(seat.player_id, None)
         self._by_token.pop(seat.token, None)
         self._connected.pop(seat.player_id, None)
+        if self.viewers is not None:
+            self.viewers.forget(seat.player_id)
         event = self.game.remove_player(seat.player_id)
         if event is not None:
             self._on_score(event)
@@ -190,8 +199,8 @@ class Room:
         return encode(self.welcome(seat))
 
     def welcome(self, seat: Seat) -> dict[str, Any]:
-        """The `welcome` message for a seat, at this tick."""
-        return {
+        """The `welcome` message for a seat, at this tick (in a view room: its view's)."""
+        welcome = {
             "type": "welcome",
             "protocol": PROTOCOL_VERSION,
             "room": self.id,
@@ -201,8 +210,17 @@ class Room:
             "tick_rate": self.config.tick_rate,
             "tick": self.tick,
             "ack": seat.ack,
-            "state": self.game.snapshot(),
+            "state": self.game.snapshot() if self.viewers is None else None,
         }
+        if self.viewers is not None:
+            welcome.update(self.viewers.welcome(seat.player_id))
+        return welcome
+
+    def ask_view(self, seat: Seat, width: int | None, height: int | None) -> None:
+        """The player asks for a view of this size (the `view` query parameter or message);
+        nothing in a room without views."""
+        if self.viewers is not None:
+            self.viewers.ask(seat.player_id, width, height)
 
     def end_connections(self, seat: Seat) -> None:
         """Close whatever connection holds a seat that a new one resumes (here or elsewhere)."""
@@ -352,6 +370,9 @@ class Room:
         for event in self.game.step(self.tick + 1, self.period):
             self._on_score(event)
         self.tick += 1
+        if self.viewers is not None:
+            self._step_views(now, self.viewers)
+            return
         frame = TickFrame("tick", self.tick, self.game.take_delta())
         state: TickFrame | None = None
 
@@ -367,6 +388,16 @@ class Room:
         )  # fmt: skip
         if self.elsewhere.players:
             self.elsewhere.tick(frame, state_frame)
+
+    def _step_views(self, now: float, viewers: Viewers) -> None:
+        """A view room's tick: each player gets its view, here or through another process."""
+        changes = viewers.game.bucket_changes(viewers.bucket)  # (starts the game's next change)
+        viewers.fan_out(
+            list(self._connected.values()), self.tick, changes, self.stats,
+            now=now, slow_after=self.settings.slow_client_seconds, room_id=self.id,
+        )  # fmt: skip
+        if self.elsewhere.players:
+            self.elsewhere.view_tick(self.tick, viewers)
 
     def reseat(self, seats: list[Seat]) -> None:
         """Seats saved by another process (`roomview.restore`): each human must come back

@@ -21,6 +21,7 @@ class _Asked(TypedDict, total=False):
 
     game: str
     private: bool
+    view: bool
     max_players: int
     bots: int
     width: int
@@ -41,10 +42,16 @@ _LIMITS: dict[_IntField, tuple[type, int, int]] = {
 }
 
 
+#: what a game class needs for view rooms (`games.base.SpatialGame`)
+_VIEW_METHODS = ("bucket_changes", "bucket_snapshot", "view_snapshot", "focus")
+
+
 @dataclass(frozen=True, slots=True)
 class RoomConfig:
     game: str = DEFAULT_GAME
     private: bool = False
+    #: a view room: each player gets only the part of the field around it (games with views only)
+    view: bool = False
     max_players: int = 32
     bots: int = 0
     width: int = 0  # 0: the game's default
@@ -81,6 +88,13 @@ class RoomConfig:
             if not isinstance(body["private"], bool):
                 raise BadRequest("'private' must be true or false")
             values["private"] = body["private"]
+        if "view" in body:
+            if not isinstance(body["view"], bool):
+                raise BadRequest("'view' must be true or false")
+            game_class = GAMES[values.get("game", DEFAULT_GAME)]
+            if body["view"] and not all(hasattr(game_class, name) for name in _VIEW_METHODS):
+                raise BadRequest(f"{game_class.name!r} offers no views")
+            values["view"] = body["view"]
         for name, (_kind, low, high) in _LIMITS.items():
             if name not in body:
                 continue

@@ -31,6 +31,7 @@ def summary(room: Room) -> dict[str, Any]:
         "players": room.players,
         "max_players": room.config.max_players,
         "created_at": room.created_at,
+        "view": room.config.view,
     }
 
 
@@ -41,6 +42,7 @@ def statistics(room: Room) -> dict[str, Any]:
         "id": room.id,
         "game": config.game,
         "private": config.private,
+        "view": config.view,
         "players": room.players,
         "bots": sum(1 for s in room.seats.values() if s.bot),
         "max_players": config.max_players,

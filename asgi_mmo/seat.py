@@ -76,6 +76,10 @@ class PlayerRoom(Protocol):
 
     def chat(self, seat: Seat, text: str) -> None: ...
 
+    def ask_view(self, seat: Seat, width: int | None, height: int | None) -> None:
+        """The player asks for a view of this size (None: keep that side); ignored without views."""
+        ...
+
     def note_latency(self, seat: Seat, latency_ms: float) -> None: ...
 
     def send_to(self, seat: Seat, frame: str) -> None:

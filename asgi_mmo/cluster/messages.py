@@ -12,8 +12,8 @@ Channels (`asgi_mmo.names`) and what travels on them:
 
 | channel | kinds |
 |---|---|
-| `room_in`: to a room's owner | `Join` `Reconnect` `Input` `PlayerChat` `Latency` `Disconnect` `Sync` `CloseRoom` |
-| `room_out`: from the owner to every relaying process | `Tick` `RoomChat` `RoomClosed` `Moved` |
+| `room_in` (owner) | `Join` `Reconnect` `Input` `PlayerChat` `Latency` `ViewSize` `Disconnect` `Sync` `CloseRoom` |
+| `room_out`: from the owner to every relaying process | `Tick` `ViewTick` `RoomChat` `RoomClosed` `Moved` |
 | `worker_channel`: to one process | `Joined` `Refused` `Kick` |
 
 Two kinds share a `"t"` on different channels: `"chat"` and `"close"`. Every
@@ -138,6 +138,19 @@ class Disconnect:
 
 
 @dataclass(frozen=True, slots=True)
+class ViewSize:
+    """A player of a view room asks for a view of this size (None: keep that side)."""
+
+    worker: str
+    player: str
+    width: int | None
+    height: int | None
+
+    def encode(self) -> bytes:
+        return _pack({"t": "view", "w": self.worker, "p": self.player, "width": self.width, "height": self.height})
+
+
+@dataclass(frozen=True, slots=True)
 class Sync:
     """Some players of `worker` missed ticks: send the whole state with the next tick."""
 
@@ -177,6 +190,35 @@ class Tick:
         if self.state is None:
             return _pack(header, self.delta)
         return _pack(header, self.delta, self.state)
+
+
+Bucket: TypeAlias = tuple[int, int]
+#: a view's rectangle: x, y, width, height
+ViewRect: TypeAlias = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewTick:
+    """A view room's tick for the players elsewhere: each one's rectangle, the fragments
+    of the buckets their views cover, the snapshots of the buckets entering their views
+    (JSON texts serialised once by the owner, carried verbatim), and the view states of
+    those that need one (a relaying process asked: `Sync`)."""
+
+    tick: int
+    fence: int
+    acks: dict[str, int]
+    views: dict[str, ViewRect]
+    fragments: dict[Bucket, str]
+    entered: dict[Bucket, str]
+    states: dict[str, str]
+
+    def encode(self) -> bytes:
+        header = {
+            "t": "vtick", "tick": self.tick, "fence": self.fence, "acks": self.acks,
+            "views": self.views, "frag": list(self.fragments), "enter": list(self.entered),
+            "states": list(self.states),
+        }  # fmt: skip
+        return _pack(header, *self.fragments.values(), *self.entered.values(), *self.states.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,8 +292,8 @@ class Kick:
         return _pack({"t": "kick", "room": self.room, "p": self.player, **self.reason.fields()})
 
 
-ToOwner: TypeAlias = Join | Reconnect | Input | PlayerChat | Latency | Disconnect | Sync | CloseRoom
-FromOwner: TypeAlias = Tick | RoomChat | RoomClosed | Moved
+ToOwner: TypeAlias = Join | Reconnect | Input | PlayerChat | Latency | ViewSize | Disconnect | Sync | CloseRoom
+FromOwner: TypeAlias = Tick | ViewTick | RoomChat | RoomClosed | Moved
 ToWorker: TypeAlias = Joined | Refused | Kick
 Message: TypeAlias = ToOwner | FromOwner | ToWorker
 
@@ -289,6 +331,9 @@ def _parse_to_owner(kind: str, fields: _Fields, worker: str, payloads: list[str]
             return PlayerChat(worker, fields.text("p"), fields.text("text"))
         case "latency":
             return Latency(worker, fields.text("p"), fields.number("ms"))
+        case "view":
+            return ViewSize(worker, fields.text("p"), fields.optional_integer("width"),
+                            fields.optional_integer("height"))  # fmt: skip
         case "disconnect":
             return Disconnect(worker, fields.text("p"), fields.flag("leave"))
         case "sync":
@@ -308,6 +353,8 @@ def _parse_from_owner(kind: str, fields: _Fields, payloads: list[str]) -> FromOw
                 raise BadClusterMessage("a 'tick' has 'acks': an object of integers")
             state = payloads[1] if len(payloads) == 2 else None
             return Tick(fields.integer("tick"), fields.integer("fence"), acks, payloads[0], state)
+        case "vtick":
+            return _view_tick(fields, payloads)
         case "chat":
             _count(kind, payloads, 1)
             return RoomChat(payloads[0])
@@ -363,6 +410,20 @@ class _Fields:
             raise self._bad(name, "an integer")
         return value
 
+    def optional_integer(self, name: str) -> int | None:
+        value = self.header.get(name)
+        if value is not None and not _is_int(value):
+            raise self._bad(name, "an integer or null")
+        return value
+
+    def buckets(self, name: str) -> list[Bucket]:
+        value = self.header.get(name)
+        if not isinstance(value, list) or not all(
+            isinstance(b, list) and len(b) == 2 and _is_int(b[0]) and _is_int(b[1]) for b in value
+        ):
+            raise self._bad(name, "a list of [bx, by]")
+        return [(b[0], b[1]) for b in value]
+
     def number(self, name: str) -> float:
         value = self.header.get(name)
         if not (_is_int(value) or isinstance(value, float)):
@@ -398,3 +459,25 @@ def _count(kind: str, payloads: list[str], expected: int) -> None:
         raise BadClusterMessage(f"a {kind[:32]!r} message carries {expected} JSON texts, not {len(payloads)}")
 
 
+
+
+def _view_tick(fields: _Fields, payloads: list[str]) -> ViewTick:
+    acks = fields.header.get("acks") or {}
+    if not _is_acks(acks):
+        raise BadClusterMessage("a 'vtick' has 'acks': an object of integers")
+    views = fields.header.get("views")
+    if not isinstance(views, dict) or not all(
+        isinstance(r, list) and len(r) == 4 and all(_is_int(n) for n in r) for r in views.values()
+    ):
+        raise BadClusterMessage("a 'vtick' has 'views': an object of [x, y, width, height]")
+    fragments, entered = fields.buckets("frag"), fields.buckets("enter")
+    states = fields.header.get("states")
+    if not isinstance(states, list) or not all(isinstance(p, str) for p in states):
+        raise BadClusterMessage("a 'vtick' has 'states': a list of player ids")
+    _count("vtick", payloads, len(fragments) + len(entered) + len(states))
+    rest = iter(payloads)
+    return ViewTick(
+        fields.integer("tick"), fields.integer("fence"), acks,
+        {pid: (r[0], r[1], r[2], r[3]) for pid, r in views.items()},
+        {b: next(rest) for b in fragments}, {b: next(rest) for b in entered}, {p: next(rest) for p in states},
+    )  # fmt: skip

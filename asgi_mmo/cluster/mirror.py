@@ -5,7 +5,8 @@ The socket endpoint talks to a mirror exactly as to a `Room` (both are a
 frames. The mirror sends what its players do to the room's owner (messages of
 `messages.py`, through the `send_to_owner` the cluster gives it) and hands each
 `Tick` the owner relays, serialised once there, to its players with their acks
-(`fan_out`), or a `state` to those that missed ticks. A mirror whose owner died
+(`fan_out`), or a `state` to those that missed ticks. In a view room it joins
+each player's frame from the texts of a `ViewTick` (`views/deliver.py`). A mirror whose owner died
 may be promoted: it then forwards everything to the `Room` that now runs here,
 and its players play on.
 """
@@ -17,8 +18,20 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+import orjson
 
-from asgi_mmo.cluster.messages import Disconnect, Input, Latency, PlayerChat, Reconnect, Sync, Tick, ToOwner
+from asgi_mmo.cluster.messages import (
+    Disconnect,
+    Input,
+    Latency,
+    PlayerChat,
+    Reconnect,
+    Sync,
+    Tick,
+    ToOwner,
+    ViewSize,
+    ViewTick,
+)  # fmt: skip
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
 from asgi_mmo.fanout import broadcast, close_all, detach, fan_out, send_to
@@ -31,6 +44,9 @@ from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
 from asgi_mmo.stats import RoomStats
+from asgi_mmo.views.compose import ViewComposer
+from asgi_mmo.views.deliver import ViewFrames, ViewState
+from asgi_mmo.views.rect import BucketRect, Rect
 
 logger = logging.getLogger("asgi_mmo.cluster.mirror")
 
@@ -57,6 +73,9 @@ class RoomMirror:
         self._closed = False
         self._welcomes: dict[str, tuple[str, int]] = {}  # player -> (welcome frame, its tick)
         self._sent: dict[str, int] = {}  # player -> highest input seq passed on
+        #: a view room's: each player's view as its client holds it, and the composer of their frames
+        self._views: dict[str, ViewState] = {}
+        self._composer: ViewComposer | None = None
 
     @property
     def closed(self) -> bool:
@@ -82,7 +101,19 @@ class RoomMirror:
         self.seats[seat.player_id] = seat
         if self.tick is not None and self.tick > tick:
             connection.needs_state = True  # ticks went by between the owner's answer and now
+        if self.config.view:
+            self._seed_view(seat.player_id, welcome)
         return welcome
+
+    def _seed_view(self, player_id: str, welcome: str) -> None:
+        """The view the owner's `welcome` gave the player (parsed once, at the join)."""
+        shown = orjson.loads(welcome).get("view")
+        if not isinstance(shown, dict):
+            return
+        rect = Rect(shown["x"], shown["y"], shown["width"], shown["height"])
+        if self._composer is None:
+            self._composer = ViewComposer(None, shown["bucket"])
+        self._views[player_id] = ViewState(rect, BucketRect.of(rect, self._composer.size))
 
     def disconnect(self, seat: Seat, connection: Connection, *, leave: bool) -> None:
         if self.promoted is not None:
@@ -90,6 +121,7 @@ class RoomMirror:
             return
         if detach(self.seats, seat, connection):
             self._sent.pop(seat.player_id, None)
+            self._views.pop(seat.player_id, None)
             self._send_to_owner(Disconnect(self.worker, seat.player_id, leave))
 
     def handle_input(self, seat: Seat, seq: int, data: Any) -> None:
@@ -111,6 +143,13 @@ class RoomMirror:
             return
         self._send_to_owner(PlayerChat(self.worker, seat.player_id, text))
 
+    def ask_view(self, seat: Seat, width: int | None, height: int | None) -> None:
+        """Passed on to the owner, which moves the views (in a room without views it is ignored there)."""
+        if self.promoted is not None:
+            self.promoted.ask_view(self._seat_in(self.promoted, seat), width, height)
+        elif self.config.view:
+            self._send_to_owner(ViewSize(self.worker, seat.player_id, width, height))
+
     def note_latency(self, seat: Seat, latency_ms: float) -> None:
         """Passed on to the owner, whose admin API lists the room's players."""
         if self.promoted is not None:
@@ -125,22 +164,9 @@ class RoomMirror:
     # ---- what the owner relays ----------------------------------------------------------
 
     def on_tick(self, message: Tick) -> None:
-        fence, tick = message.fence, message.tick
-        if fence < self.fence or self.promoted is not None:
-            return  # an owner that has lost the room since: ignore it
-        if fence > self.fence:
-            if self.fence:  # a new owner (not the first one heard): it must learn of our players
-                logger.info("room owner changed room=%s fence=%d", self.id, fence)
-                self.reattach()
-            self.fence = fence
-        elif self.tick is not None and tick <= self.tick:
-            return  # nothing new
-        if self.tick is not None and tick != self.tick + 1:
-            for seat in self.seats.values():
-                if seat.connection is not None:
-                    seat.connection.needs_state = True  # missed ticks: a state first
-        self.tick = tick
-        self.last_heard = anyio.current_time()
+        tick = message.tick
+        if not self._accept(message.fence, tick):
+            return
         acks = message.acks
         for player_id, seat in self.seats.items():
             seat.ack = acks.get(player_id, seat.ack)
@@ -152,6 +178,63 @@ class RoomMirror:
         )  # fmt: skip
         if waiting:
             self._send_to_owner(Sync(self.worker))
+
+    def on_view_tick(self, message: ViewTick) -> None:
+        """A view room's tick: each player here gets its view's frame, joined from the texts the
+        owner made once (a player whose buckets did not all come waits for a state)."""
+        tick, composer = message.tick, self._composer
+        if not self._accept(message.fence, tick) or composer is None:
+            return
+        composer.begin_relayed(tick, message.fragments, message.entered)
+        states, entered = message.states, message.entered
+
+        def state_of(player_id: str, covered: BucketRect) -> tuple[str, int] | None:
+            text = states.get(player_id)
+            return None if text is None else (text, len(text.encode()) - len(text))
+
+        frames = ViewFrames(
+            composer, tick, state_of, self.stats,
+            now=anyio.current_time(), slow_after=self.settings.slow_client_seconds, room_id=self.id,
+        )  # fmt: skip
+        waiting = False
+        for player_id, seat in list(self.seats.items()):
+            seat.ack = message.acks.get(player_id, seat.ack)
+            view, shown = self._views.get(player_id), message.views.get(player_id)
+            if seat.connection is None or view is None or shown is None:
+                if seat.connection is not None:
+                    seat.connection.needs_state = True  # the owner does not know its view (yet)
+                    waiting = True
+                continue
+            held = view.rect
+            rect = held if shown == (held.x, held.y, held.width, held.height) else Rect(*shown)
+            covered = BucketRect.of(rect, composer.size)
+            if covered == view.covered:
+                covered = view.covered
+            elif not all(view.covered.holds(b) or b in entered for b in covered.buckets()):
+                seat.connection.needs_state = True
+            if not frames.hand(seat, view, rect, covered):
+                waiting = True
+        if waiting:
+            self._send_to_owner(Sync(self.worker))
+
+    def _accept(self, fence: int, tick: int) -> bool:
+        """Whether a tick from the owner is news; a gap sets every player to get a state first."""
+        if fence < self.fence or self.promoted is not None:
+            return False  # an owner that has lost the room since: ignore it
+        if fence > self.fence:
+            if self.fence:  # a new owner (not the first one heard): it must learn of our players
+                logger.info("room owner changed room=%s fence=%d", self.id, fence)
+                self.reattach()
+            self.fence = fence
+        elif self.tick is not None and tick <= self.tick:
+            return False  # nothing new
+        if self.tick is not None and tick != self.tick + 1:
+            for seat in self.seats.values():
+                if seat.connection is not None:
+                    seat.connection.needs_state = True  # missed ticks: a state first
+        self.tick = tick
+        self.last_heard = anyio.current_time()
+        return True
 
     def on_chat(self, frame: str) -> None:
         broadcast(self.seats.values(), frame, self.stats)

@@ -58,6 +58,8 @@ from asgi_mmo.cluster.messages import (
     Sync,
     Tick,
     ToOwner,
+    ViewSize,
+    ViewTick,
     parse,
 )
 from asgi_mmo.cluster.mirror import RoomMirror, SendToOwner
@@ -244,14 +246,16 @@ class Cluster:
                 seat = room.seats.get(player)
                 if seat is not None and seat.token == token:
                     owned.connect(seat, worker)
-            case Input() | PlayerChat() | Disconnect() | Latency():
+            case Input() | PlayerChat() | Disconnect() | Latency() | ViewSize():
                 seat = room.seats.get(message.player)
                 if seat is None or seat.remote != message.worker:
                     return  # gone, or resumed elsewhere since: that process no longer speaks for it
                 self._from_player(owned, seat, message)
 
     @staticmethod
-    def _from_player(owned: OwnedRoom, seat: Seat, message: Input | PlayerChat | Disconnect | Latency) -> None:
+    def _from_player(
+        owned: OwnedRoom, seat: Seat, message: Input | PlayerChat | Disconnect | Latency | ViewSize
+    ) -> None:
         room = owned.room
         match message:
             case Input(seq=seq, data=data):
@@ -266,6 +270,8 @@ class Cluster:
                 owned.disconnect(seat, worker, leave=leave)
             case Latency(ms=ms):
                 room.note_latency(seat, ms)
+            case ViewSize(width=width, height=height):
+                room.ask_view(seat, width, height)
 
     def _answer_join(self, owned: OwnedRoom, join: Join) -> None:
         room = owned.room
@@ -420,11 +426,14 @@ class Cluster:
 
     def _dispatch(self, channel: str, message: Message) -> None:
         match message:
-            case Join() | Reconnect() | Input() | PlayerChat() | Latency() | Disconnect() | Sync() | CloseRoom():
+            case (
+                Join() | Reconnect() | Input() | PlayerChat() | Latency() | ViewSize() | Disconnect() | Sync()
+                | CloseRoom()
+            ):
                 owned = self._owned.get(_room_of(channel, ROOM_IN_PREFIX))
                 if owned is not None:
                     self._on_inbound(owned, message)
-            case Tick() | RoomChat() | RoomClosed() | Moved():
+            case Tick() | ViewTick() | RoomChat() | RoomClosed() | Moved():
                 mirror = self.mirrors.get(_room_of(channel, ROOM_OUT_PREFIX))
                 if mirror is not None:
                     self._on_outbound(mirror, message)
@@ -438,11 +447,13 @@ class Cluster:
                 if mirror is not None:
                     mirror.on_kick(player, reason.error())
 
-    def _on_outbound(self, mirror: RoomMirror, message: Tick | RoomChat | RoomClosed | Moved) -> None:
+    def _on_outbound(self, mirror: RoomMirror, message: Tick | ViewTick | RoomChat | RoomClosed | Moved) -> None:
         """A message from the owner of a room this process relays."""
         match message:
             case Tick():
                 mirror.on_tick(message)
+            case ViewTick():
+                mirror.on_view_tick(message)
             case RoomChat(frame=frame):
                 mirror.on_chat(frame)
             case RoomClosed(reason=reason):

@@ -5,20 +5,23 @@ it keeps the seats of the players whose sockets are on other processes, so
 the room counts them and ticks while any is connected, and it publishes what
 the room hands over: one `Tick` per tick for every relaying process (the
 change as serialised once for the room's own players, with the acks of these
-players and the lease's fence), the chat, the room's end, and a `Kick` to the
-process whose player's seat was resumed by another connection.
+players and the lease's fence), or in a view room one `ViewTick` (the views of
+these players moved here, and the texts of the buckets they cover and enter),
+the chat, the room's end, and a `Kick` to the process whose player's seat was
+resumed by another connection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from asgi_mmo.cluster.messages import CloseReason, Kick, RoomChat, RoomClosed, Tick
+from asgi_mmo.cluster.messages import Bucket, CloseReason, Kick, RoomChat, RoomClosed, Tick, ViewRect, ViewTick
 from asgi_mmo.exceptions import ConnectionRefused
 from asgi_mmo.names import room_out, worker_channel
 from asgi_mmo.protocol import TickFrame, encode
 from asgi_mmo.room import Room
 from asgi_mmo.seat import Seat
+from asgi_mmo.views.viewers import Viewers
 
 #: sends a message on a channel without waiting (`Backend.publish_nowait`)
 Publish = Callable[[str, bytes], None]
@@ -79,6 +82,31 @@ class OwnedRoom:
             whole = state().body_json
         acks = {player_id: seat.ack for player_id, seat in self._remote.items()}
         self._publish(self._out, Tick(frame.tick, self.fence, acks, frame.body_json, whole).encode())
+
+    def view_tick(self, tick: int, viewers: Viewers) -> None:
+        """One `ViewTick` for every relaying process: each remote player's rectangle, and
+        the texts of the buckets their views cover and enter (made once, here, for all)."""
+        composer = viewers.composer
+        every_state, self._state_wanted = self._state_wanted, False
+        views: dict[str, ViewRect] = {}
+        fragments: dict[Bucket, str] = {}
+        entered: dict[Bucket, str] = {}
+        states: dict[str, str] = {}
+        for player_id in self._remote:
+            view, rect, covered, new = viewers.move(player_id)
+            old = None if new else view.covered
+            for bucket in covered.buckets():
+                if old is not None and old.holds(bucket):
+                    if (text := composer.fragment_text(bucket)) is not None:
+                        fragments[bucket] = text
+                else:
+                    entered[bucket] = composer.snapshot_text(bucket)
+            if every_state or new:
+                states[player_id] = composer.state(covered)[0]
+            view.rect, view.covered = rect, covered
+            views[player_id] = (rect.x, rect.y, rect.width, rect.height)
+        acks = {player_id: seat.ack for player_id, seat in self._remote.items()}
+        self._publish(self._out, ViewTick(tick, self.fence, acks, views, fragments, entered, states).encode())
 
     def chat(self, frame: str) -> None:
         self._publish(self._out, RoomChat(frame).encode())

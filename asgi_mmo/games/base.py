@@ -19,9 +19,9 @@ Adding a game means writing one class that satisfies `Game` and listing it in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from asgi_mmo.games.options import Option, OptionValue
@@ -176,4 +176,42 @@ class Game(Protocol):
 
     def make_bot_driver(self) -> BotDriver | None:
         """The driver that steers this game's bots; None: bots stand still."""
+        ...
+
+
+#: a bucket of the spatial grid: `(bx, by)` covers cells `bx*size .. bx*size+size-1` (and rows alike)
+Bucket = tuple[int, int]
+
+
+@runtime_checkable
+class SpatialGame(Protocol):
+    """A game on a plane that offers per-player views (optional; docs/games.md "Views").
+
+    The room of a view room (`RoomConfig.view`) calls `bucket_changes` instead of
+    `take_delta` once per tick, and composes each player's frame from the
+    fragments of the buckets its view covers (`asgi_mmo.views`); the game
+    never learns who looks where. Every bucket's data is plain JSON data that
+    the room serialises once per tick, whoever sees it.
+    """
+
+    def bucket_changes(self, size: int) -> Mapping[Bucket, dict[str, Any]]:
+        """What changed since the previous call, grouped by bucket (only buckets where
+        something changed), and start a new change, for `take_delta` too.
+
+        One pass over the tick's changes, never over the field. A client holding a
+        bucket's content that applies the bucket's fragment holds its new content;
+        applying a fragment twice changes nothing (a join between ticks).
+        """
+        ...
+
+    def bucket_snapshot(self, bx: int, by: int, size: int) -> dict[str, Any]:
+        """A bucket's whole content now; it replaces a client's copy of that bucket."""
+        ...
+
+    def view_snapshot(self, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """The protocol's SNAPSHOT of a view, from the `bucket_snapshot`s of the buckets it covers."""
+        ...
+
+    def focus(self, player_id: str) -> tuple[int, int] | None:
+        """Where the player's view centres (snake: its live head); None: it stays where it is."""
         ...

@@ -24,6 +24,7 @@ from asgi_mmo.protocol import (
     Leave,
     Ping,
     Sync,
+    View,
     encode,
     error_frame,
     parse_client_message,
@@ -34,6 +35,7 @@ from asgi_mmo.ratelimit import RateLimiter
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.seat import PlayerRoom, Seat
 from asgi_mmo.settings import Settings
+from asgi_mmo.views.rect import parse_size
 
 logger = logging.getLogger("asgi_mmo.web.websocket")
 
@@ -95,6 +97,8 @@ async def player_endpoint(websocket: WebSocket) -> None:
         await websocket.send({"type": "websocket.send", "text": frame})
 
     connection = Connection(send, settings.outbox_frames)
+    if (view := parse_size(query.get("view"))) is not None:
+        room.ask_view(seat, *view)
     welcome = room.connect(seat, connection)
     logger.info("player joined room=%s player=%s name=%r", room.id, seat.player_id, seat.name)
     try:
@@ -161,6 +165,8 @@ async def _read(
                 connection.needs_state = True
             elif isinstance(parsed, Chat):
                 room.chat(seat, parsed.text)
+            elif isinstance(parsed, View):
+                room.ask_view(seat, parsed.width, parsed.height)
             elif isinstance(parsed, Leave):
                 connection.close_nowait(LEAVE)
                 return

@@ -13,3 +13,5 @@ from typing import Final
 DIRECTIONS: Final[dict[str, tuple[int, int]]] = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
 #: The turn straight back, which the rules ignore.
 OPPOSITE: Final[dict[str, str]] = {"up": "down", "down": "up", "left": "right", "right": "left"}
+#: The direction of a one-cell step `(dx, dy)`.
+DIR_OF_STEP: Final[dict[tuple[int, int], str]] = {v: k for k, v in DIRECTIONS.items()}

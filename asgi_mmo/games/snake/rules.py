@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any, ClassVar, Final, Self
 
-from asgi_mmo.games.base import BotDriver, GameSetup, InvalidInput, ScoreEvent
+from asgi_mmo.games.base import BotDriver, Bucket, GameSetup, InvalidInput, ScoreEvent
 from asgi_mmo.games.options import Option
-from asgi_mmo.games.snake.directions import DIRECTIONS, OPPOSITE
+from asgi_mmo.games.snake.delta import apply_delta as apply_delta  # clients import it from here
+from asgi_mmo.games.snake.directions import DIR_OF_STEP, DIRECTIONS, OPPOSITE
+from asgi_mmo.games.snake.snake import Snake
+from asgi_mmo.games.snake.spatial import SnakeBuckets, view_snapshot
 
 Cell = tuple[int, int]
 
-_DIR_OF_STEP: Final[dict[Cell, str]] = {v: k for k, v in DIRECTIONS.items()}
 #: What `parse_input` returns for `{"respawn": true}`.
 RESPAWN: Final = "respawn"
 #: `input.data` of snake (docs/snake.md): a turn or a respawn, nothing else.
@@ -57,34 +58,6 @@ FOOD_AREA: Final = 120  # one food per this many cells, at least 3
 STONE_AREA: Final = 200  # at most one stone per this many cells, at least 2
 STONE_CHANCE: Final = 0.25  # chance that eating a food raises a stone
 STONE_HEAD_CLEARANCE: Final = 2  # a new stone is more than this (king moves) from live heads
-
-
-@dataclass(slots=True, eq=False)
-class _Snake:
-    id: str
-    name: str
-    color: str
-    bot: bool
-    body: deque[Cell] = field(default_factory=deque)  # head first
-    dir: str = "right"  # the direction it last moved, or (new snake) will first move
-    next_dir: str = "right"  # the direction of the next step
-    alive: bool = False
-    score: int = 0
-    grow: int = 0  # steps to come in which the tail stays put
-    respawn: bool = False  # dead, and its player asked for a new snake
-    #: seconds the snake still stands (the start grace); None once it moves
-    waiting: float | None = None
-    turned: bool = False  # a turn came while it stood: it moves at the next step
-
-    def public(self) -> dict[str, Any]:
-        shown = {
-            "id": self.id, "name": self.name, "color": self.color,
-            "body": [[x, y] for x, y in self.body], "dir": self.dir,
-            "alive": self.alive, "score": self.score, "bot": self.bot,
-        }  # fmt: skip
-        if self.waiting is not None and self.alive:
-            shown["waiting"] = True
-        return shown
 
 
 class SnakeGame:
@@ -123,11 +96,13 @@ class SnakeGame:
         self.stone_limit = max(2, width * height // STONE_AREA) if stone_limit is None else stone_limit
         self.stone_chance = stone_chance
         self._rng = random.Random(seed)
-        self._snakes: dict[str, _Snake] = {}  # join order
+        self._snakes: dict[str, Snake] = {}  # join order
         self._joins = 0
         self._occupied: set[Cell] = set()  # every cell of every live snake
         self._food: dict[Cell, int] = {}
         self._stones: dict[Cell, None] = {}  # insertion order: oldest first
+        #: the field by bucket, kept once a view room asks for it (`bucket_changes`)
+        self._spatial: SnakeBuckets | None = None
         self._reset_delta()
 
     # -- the Game protocol ------------------------------------------------
@@ -158,7 +133,7 @@ class SnakeGame:
         game._rng.setstate((version, tuple(internal), gauss))
         game._joins = saved["joins"]
         for s in saved["snakes"]:
-            snake = _Snake(
+            snake = Snake(
                 s["id"], s["name"], s["color"], s["bot"], deque((x, y) for x, y in s["body"]),
                 s["dir"], s["next_dir"], s["alive"], s["score"], s["grow"], s["respawn"],
                 s.get("wait"), s.get("turned", False),
@@ -196,6 +171,9 @@ class SnakeGame:
         if snake is None:
             return None
         self._d_removed[player_id] = None
+        if (index := self._spatial) is not None:
+            for cell in snake.body:
+                index.cut_cell(player_id, cell)
         if not snake.alive:
             return None
         self._occupied.difference_update(snake.body)
@@ -235,9 +213,9 @@ class SnakeGame:
     def step(self, tick: int = 0, dt: float = 0.1) -> list[ScoreEvent]:
         """One cell per tick, whatever the tick's length; `dt` counts down the start grace."""
         live = [s for s in self._snakes.values() if s.alive and not self._stands(s, dt)]
-        occupied, stones, food = self._occupied, self._stones, self._food
+        occupied, stones, food, index = self._occupied, self._stones, self._food, self._spatial
         # 1. Every live snake's new head; tails of non-growing snakes move on.
-        planned: list[tuple[_Snake, Cell, bool]] = []
+        planned: list[tuple[Snake, Cell, bool]] = []
         arrivals: dict[Cell, int] = {}
         freed: set[Cell] = set()
         for s in live:
@@ -251,8 +229,8 @@ class SnakeGame:
             arrivals[head] = arrivals.get(head, 0) + 1
         # 2. Collisions, all against the state after everyone's move.
         width, height = self.width, self.height
-        movers: list[tuple[_Snake, Cell, bool]] = []
-        dying: list[_Snake] = []
+        movers: list[tuple[Snake, Cell, bool]] = []
+        dying: list[Snake] = []
         for s, head, growing in planned:
             x, y = head
             if (
@@ -269,6 +247,8 @@ class SnakeGame:
             s.alive = False
             occupied.difference_update(s.body)
             self._d_died[s.id] = None
+            if index is not None:
+                index.changed_snakes[s.id] = None
             if (event := self._score_event(s)) is not None:
                 events.append(event)
         # 3. Move: free every tail before taking any head cell.
@@ -276,11 +256,17 @@ class SnakeGame:
             if growing:
                 s.grow -= 1
             else:
-                occupied.discard(s.body.pop())
+                tail = s.body.pop()
+                occupied.discard(tail)
+                if index is not None:
+                    index.cut_cell(s.id, tail)
         eaten = 0
         for s, head, growing in movers:
             s.body.appendleft(head)
             occupied.add(head)
+            s.serial += 1
+            if index is not None:
+                index.moved(s, head)
             s.dir = s.next_dir
             self._d_moves.append([s.id, head[0], head[1], int(growing)])
             value = food.pop(head, None)
@@ -289,6 +275,8 @@ class SnakeGame:
                 s.score += value
                 s.grow += value  # the tail stays put over the next `value` steps
                 self._d_scores[s.id] = None
+                if index is not None:
+                    index.changed_snakes[s.id] = None
                 eaten += 1
         # 4. Respawns; now and then a stone for a food eaten; food to the count.
         for s in self._snakes.values():
@@ -331,6 +319,30 @@ class SnakeGame:
         }
         self._reset_delta()
         return {key: value for key, value in parts.items() if value}
+
+    # -- views (games.base.SpatialGame; docs/snake.md "Views") --------------
+
+    def bucket_changes(self, size: int) -> dict[Bucket, dict[str, Any]]:
+        index = self._buckets(size)
+        self._reset_delta()
+        return index.take(self._snakes)
+
+    def bucket_snapshot(self, bx: int, by: int, size: int) -> dict[str, Any]:
+        return self._buckets(size).snapshot((bx, by), self._snakes)
+
+    def view_snapshot(self, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        return view_snapshot(self.width, self.height, parts)
+
+    def focus(self, player_id: str) -> tuple[int, int] | None:
+        snake = self._snakes.get(player_id)
+        return snake.body[0] if snake is not None and snake.alive and snake.body else None
+
+    def _buckets(self, size: int) -> SnakeBuckets:
+        """The bucket index of `size`, built from the field the first time (one scan, once)."""
+        index = self._spatial
+        if index is None or index.size != size:
+            index = self._spatial = SnakeBuckets.of_field(size, self._snakes.values(), self._food, self._stones)
+        return index
 
     def player_stats(self, player_id: str) -> dict[str, Any]:
         """Raises `KeyError` for a player not in the game."""
@@ -390,7 +402,7 @@ class SnakeGame:
             if not self._inside(cell) or cell in self._stones or (cell in self._occupied and cell not in own):
                 raise ValueError(f"cell {cell} is outside the field or taken")
         if direction is None and len(cells) > 1:
-            direction = _DIR_OF_STEP[(cells[0][0] - cells[1][0], cells[0][1] - cells[1][1])]
+            direction = DIR_OF_STEP[(cells[0][0] - cells[1][0], cells[0][1] - cells[1][1])]
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {list(DIRECTIONS)}")
         snake = old if old is not None else self._join(player_id, name or player_id, bot)
@@ -408,6 +420,8 @@ class SnakeGame:
             raise ValueError(f"cannot put food {value} at {(x, y)}")
         self._food[(x, y)] = value
         self._d_food[(x, y)] = value
+        if self._spatial is not None:
+            self._spatial.set_food((x, y), value)
 
     def place_stone(self, x: int, y: int) -> None:
         """Put a stone on a free cell (the oldest goes if over `stone_limit`)."""
@@ -430,16 +444,16 @@ class SnakeGame:
         self._d_stones_removed: dict[Cell, None] = {}
         self._d_stones: dict[Cell, None] = {}
 
-    def _join(self, player_id: str, name: str, bot: bool) -> _Snake:
+    def _join(self, player_id: str, name: str, bot: bool) -> Snake:
         if player_id in self._snakes:
             raise ValueError(f"player {player_id!r} is already in the game")
-        snake = _Snake(player_id, name, PALETTE[self._joins % len(PALETTE)], bot)
+        snake = Snake(player_id, name, PALETTE[self._joins % len(PALETTE)], bot)
         self._joins += 1
         self._snakes[player_id] = snake
         self._d_added[player_id] = None
         return snake
 
-    def _score_event(self, snake: _Snake) -> ScoreEvent | None:
+    def _score_event(self, snake: Snake) -> ScoreEvent | None:
         if snake.score <= 0:
             return None
         return ScoreEvent(snake.id, snake.name, snake.score, snake.bot)
@@ -467,18 +481,27 @@ class SnakeGame:
                 return (x, y)
         return None  # a crowded field: try again next time
 
-    def _stands(self, snake: _Snake, dt: float) -> bool:
+    def _stands(self, snake: Snake, dt: float) -> bool:
         """True while a new snake's start grace holds it (it occupies its cells all the same)."""
         if snake.waiting is None:
             return False
         if snake.turned or snake.waiting <= 1e-9:
             snake.waiting, snake.turned = None, False
             self._d_added[snake.id] = None  # sent whole: its `waiting` mark is gone
+            if self._spatial is not None:
+                self._spatial.changed_snakes[snake.id] = None
             return False
         snake.waiting -= dt
         return True
 
-    def _set_body(self, snake: _Snake, cells: list[Cell], direction: str) -> None:
+    def _set_body(self, snake: Snake, cells: list[Cell], direction: str) -> None:
+        if (index := self._spatial) is not None:
+            for cell in snake.body:
+                index.cut_cell(snake.id, cell)
+            for i, cell in enumerate(cells):
+                index.add_cell(snake.id, cell, snake.serial + len(cells) - i)
+            index.changed_snakes[snake.id] = None
+        snake.serial += len(cells)
         snake.body = deque(cells)
         snake.dir = snake.next_dir = direction
         snake.alive, snake.respawn = True, False
@@ -486,7 +509,7 @@ class SnakeGame:
         self._occupied.update(cells)
         self._d_added[snake.id] = None
 
-    def _spawn(self, snake: _Snake) -> bool:
+    def _spawn(self, snake: Snake) -> bool:
         """Rule 5: a fresh length-3 snake well inside the field, or False."""
         low, high_x, high_y = SPAWN_MARGIN, self.width - 1 - SPAWN_MARGIN, self.height - 1 - SPAWN_MARGIN
         if high_x < low or high_y < low:
@@ -522,8 +545,12 @@ class SnakeGame:
             value = self._rng.choices(FOOD_VALUES, FOOD_WEIGHTS)[0]
             self._food[cell] = value
             self._d_food[cell] = value
+            if self._spatial is not None:
+                self._spatial.set_food(cell, value)
 
     def _note_food_gone(self, cell: Cell) -> None:
+        if self._spatial is not None:
+            self._spatial.set_food(cell, None)
         if self._d_food.pop(cell, None) is None:
             self._d_eaten[cell] = None
 
@@ -535,43 +562,14 @@ class SnakeGame:
     def _add_stone(self, cell: Cell) -> None:
         self._stones[cell] = None
         self._d_stones[cell] = None
+        if (index := self._spatial) is not None:
+            index.set_stone(cell, True)
         while len(self._stones) > self.stone_limit:
             oldest = next(iter(self._stones))
             del self._stones[oldest]
+            if index is not None:
+                index.set_stone(oldest, False)
             if oldest in self._d_stones:  # added and removed within one delta
                 del self._d_stones[oldest]
             else:
                 self._d_stones_removed[oldest] = None
-
-
-def apply_delta(snapshot: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
-    """Apply one `take_delta()` to a SNAPSHOT, in place, and return it.
-
-    For Python clients (tests, the load tester); the same steps a browser
-    takes, in the documented order.
-    """
-    gone = set(delta.get("removed", ()))
-    snakes = {s["id"]: s for s in snapshot["snakes"] if s["id"] not in gone}
-    for s in delta.get("snakes", ()):
-        snakes[s["id"]] = {**s, "body": [list(c) for c in s["body"]]}
-    for sid, x, y, grow in delta.get("moves", ()):
-        if (s := snakes.get(sid)) is not None:
-            body = s["body"]
-            s["dir"] = _DIR_OF_STEP.get((x - body[0][0], y - body[0][1]), s["dir"])
-            body.insert(0, [x, y])
-            if not grow:
-                body.pop()
-    for sid in delta.get("died", ()):
-        if sid in snakes:
-            snakes[sid]["alive"] = False
-    for sid, score in delta.get("scores", ()):
-        if sid in snakes:
-            snakes[sid]["score"] = score
-    snapshot["snakes"] = list(snakes.values())
-    eaten = {(x, y) for x, y in delta.get("eaten", ())}
-    snapshot["food"] = [f for f in snapshot["food"] if (f[0], f[1]) not in eaten]
-    snapshot["food"].extend(list(f) for f in delta.get("food", ()))
-    cleared = {(x, y) for x, y in delta.get("stones_removed", ())}
-    snapshot["stones"] = [c for c in snapshot["stones"] if (c[0], c[1]) not in cleared]
-    snapshot["stones"].extend(list(c) for c in delta.get("stones", ()))
-    return snapshot

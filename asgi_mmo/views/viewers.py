@@ -1,0 +1,122 @@
+"""The views of a view room's players, and handing each its frame every tick.
+
+A room made with `"view": true` holds a `Viewers` (`Room.viewers`). It keeps
+each player's view (its asked size and its rectangle, which is what the
+player's client holds), builds the `view` and the view SNAPSHOT of a
+`welcome`, and each tick moves every view after its player's focus and hands
+the player its frame: a per-player head (`tick`, `ack`, `view` when the
+rectangle moved) spliced in front of a tail the `ViewComposer` made once for
+every view covering the same buckets. No JSON is encoded per player, and
+nothing scans the field per player.
+
+A player that missed ticks gets a `state` of its view, built from the same
+cached bucket snapshots, as `fanout.fan_out` does for a plain room. The views
+of players connected through other processes move here too (`move`), and the
+room's owner publishes what they need (`cluster/owner.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from asgi_mmo.games.base import Bucket, SpatialGame
+from asgi_mmo.seat import Seat
+from asgi_mmo.stats import RoomStats
+from asgi_mmo.views.compose import ViewComposer
+from asgi_mmo.views.deliver import ViewFrames, ViewState
+from asgi_mmo.views.rect import DEFAULT_SIZE, BucketRect, Rect, clamp_size, follow, place
+
+#: the side of a bucket, in cells: a view's picture holds nothing farther than this outside it
+BUCKET_SIZE = 32
+
+
+class Viewers:
+    def __init__(self, game: SpatialGame, field_width: int, field_height: int, bucket: int = BUCKET_SIZE) -> None:
+        self.game = game
+        self.field = (field_width, field_height)
+        self.bucket = bucket
+        self.composer = ViewComposer(game, bucket)
+        self._views: dict[str, ViewState] = {}
+        self._asked: dict[str, tuple[int, int]] = {}
+
+    def ask(self, player_id: str, width: int | None, height: int | None) -> None:
+        """The player asks for a view of this size (None: keep that side); clamped, in effect next tick."""
+        view = self._views.get(player_id)
+        current = self._asked.get(player_id, DEFAULT_SIZE) if view is None else (view.rect.width, view.rect.height)
+        size = clamp_size(width or current[0], height or current[1], *self.field)
+        self._asked[player_id] = size
+        if view is not None and size != (view.rect.width, view.rect.height):
+            view.resize = size
+
+    def forget(self, player_id: str) -> None:
+        """The seat is gone."""
+        self._views.pop(player_id, None)
+        self._asked.pop(player_id, None)
+
+    def welcome(self, player_id: str) -> dict[str, Any]:
+        """`view` and `state` of a player's `welcome`, now (between ticks)."""
+        view = self._place(player_id)
+        rect = view.rect
+        shown = {"x": rect.x, "y": rect.y, "width": rect.width, "height": rect.height, "bucket": self.bucket}
+        return {"view": shown, "state": self.composer.fresh_state(view.covered)}
+
+    def _place(self, player_id: str) -> ViewState:
+        """A new view for the player, of its asked size, centred on its focus (or where it was)."""
+        width, height = self._asked.get(player_id) or clamp_size(*DEFAULT_SIZE, *self.field)
+        old = self._views.get(player_id)
+        focus = self.game.focus(player_id)
+        if focus is None and old is not None:
+            focus = (old.rect.x + width // 2, old.rect.y + height // 2)
+        elif focus is None:
+            focus = (self.field[0] // 2, self.field[1] // 2)
+        rect = place(focus, width, height, *self.field)
+        view = self._views[player_id] = ViewState(rect, BucketRect.of(rect, self.bucket))
+        return view
+
+    def move(self, player_id: str) -> tuple[ViewState, Rect, BucketRect, bool]:
+        """The player's view moved for this tick (a new size, the focus): the view as its
+        client holds it, the new rectangle and buckets, and whether the view is new here."""
+        view = self._views.get(player_id)
+        new = view is None
+        if view is None:  # a player without a welcome of this room (a promoted mirror's)
+            view = self._place(player_id)
+        old = view.rect
+        rect = old
+        focus = self.game.focus(player_id)
+        if view.resize is not None:
+            center = (old.x + old.width // 2, old.y + old.height // 2)
+            rect = place(focus or center, *view.resize, *self.field)
+            view.resize = None
+        rect = follow(rect, focus, *self.field)
+        covered = view.covered
+        if rect is not old and (moved := BucketRect.of(rect, self.bucket)) != covered:
+            covered = moved  # (else the same object: the composer's fast path)
+        return view, rect, covered, new
+
+    def fan_out(
+        self,
+        seats: Iterable[Seat],
+        tick: int,
+        changes: Mapping[Bucket, dict[str, Any]],
+        stats: RoomStats,
+        *,
+        now: float,
+        slow_after: float,
+        room_id: str,
+    ) -> None:
+        """Hand every seat's connection its view's frame of this tick."""
+        composer = self.composer
+        composer.begin(tick, changes)
+        frames = ViewFrames(
+            composer, tick, lambda _, covered: composer.state(covered), stats,
+            now=now, slow_after=slow_after, room_id=room_id,
+        )  # fmt: skip
+        move, hand = self.move, frames.hand
+        for seat in seats:
+            if seat.connection is None:
+                continue
+            view, rect, covered, new = move(seat.player_id)
+            if new:
+                seat.connection.needs_state = True
+            hand(seat, view, rect, covered)

@@ -1,0 +1,123 @@
+"""View composition in one process: ms per tick and bytes per player-tick for a world.
+
+A view room of 1000 x 1000 snake cells, 1,000 human players with 64x40 views
+(steered at random, away from walls, respawned when dead) and 100 bots, stepped
+at 20 Hz in simulated time, without sockets: each player's connection takes
+its frame at once. Reported: the game's step and the views' composition
+(`Viewers.fan_out`: following, joining, splicing, handing over) in ms per tick
+(median and p99), and the bytes a player gets per tick. Not the server
+benchmark: no network, no event loop contention; it measures the view code.
+
+    python bench/world_compose.py [--players 1000] [--bots 100] [--ticks 200] [--view 64x40] [--plain]
+
+`--plain` runs the same world as a plain room (every player gets every change),
+timing `fanout.fan_out` instead, for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asgi_mmo.room as room_module  # noqa: E402
+from asgi_mmo.connection import Connection  # noqa: E402
+from asgi_mmo.games.base import GameSetup  # noqa: E402
+from asgi_mmo.games.snake.game import SnakeWithBots  # noqa: E402
+from asgi_mmo.room import Room  # noqa: E402
+from asgi_mmo.roomconfig import RoomConfig  # noqa: E402
+from asgi_mmo.settings import Settings  # noqa: E402
+from asgi_mmo.views.rect import parse_size  # noqa: E402
+
+TURNS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
+
+
+async def _take(frame: str) -> None:
+    pass
+
+
+async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size: int, plain: bool) -> None:
+    config = RoomConfig(view=not plain, width=size, height=size, bots=bots, tick_rate=20, max_players=players)
+    game = SnakeWithBots.create(GameSetup(size, size, {}, 1))
+    room = Room("world", config, game, Settings(bot_processes=0, outbox_frames=64))
+    room.add_bots(bots)
+    spent: list[float] = []
+
+    def timed(fan_out: Callable[..., object]) -> Callable[..., None]:
+        def timed_fan_out(*args: object, **kwargs: object) -> None:
+            started = time.perf_counter()
+            fan_out(*args, **kwargs)
+            spent.append(time.perf_counter() - started)
+
+        return timed_fan_out
+
+    if room.viewers is not None:
+        vars(room.viewers)["fan_out"] = timed(room.viewers.fan_out)
+    else:
+        room_module.__dict__["fan_out"] = timed(room_module.__dict__["fan_out"])
+    rng = random.Random(2)
+    async with anyio.create_task_group() as tasks:
+        seats = []
+        for number in range(players):
+            seat = room.join(f"p{number}")
+            room.ask_view(seat, *view)
+            connection = Connection(_take, 64)
+            room.connect(seat, connection)  # (a plain room's welcome holds the whole field)
+            connection.attach(tasks)
+            seats.append(seat)
+        steps: list[float] = []
+        now = 0.0
+        for tick in range(ticks + 20):
+            if tick == 20:  # warmed up: every snake moves, views have settled
+                spent.clear()
+                steps.clear()
+                room.stats.msgs_out = room.stats.bytes_out = 0
+            for seat in seats:
+                head, direction, alive = game.head_of(seat.player_id)
+                seat_seq = seat.ack + 1
+                if not alive:
+                    room.handle_input(seat, seat_seq, {"respawn": True})
+                    continue
+                dx, dy = TURNS[direction]
+                ahead = (head[0] + 3 * dx, head[1] + 3 * dy)
+                if rng.random() < 0.1 or not (0 <= ahead[0] < size and 0 <= ahead[1] < size):
+                    room.handle_input(seat, seat_seq, {"dir": rng.choice(list(TURNS))})
+            now += 0.05
+            started = time.perf_counter()
+            room.step(now)
+            steps.append(time.perf_counter() - started)
+        tasks.cancel_scope.cancel()
+    compose = sorted(spent)
+    whole = sorted(steps)
+    what = "a plain room" if plain else f"views of {view[0]}x{view[1]}"
+    print(f"world {size}x{size}, {players} players ({what}), {bots} bots, {ticks} ticks")
+    print(f"{'fan-out' if plain else 'view composition'}: {_ms(compose)} a tick")
+    print(f"whole step (game, bots' plan requests, views): {_ms(whole)}")
+    print(f"bytes per player-tick: {room.stats.bytes_out / max(1, room.stats.msgs_out):.0f}")
+
+
+def _ms(values: list[float]) -> str:
+    """Median and p99 of sorted durations, in ms."""
+    p99 = values[max(0, int(len(values) * 0.99) - 1)]
+    return f"median {statistics.median(values) * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--players", type=int, default=1000)
+    parser.add_argument("--bots", type=int, default=100)
+    parser.add_argument("--ticks", type=int, default=200)
+    parser.add_argument("--view", default="64x40")
+    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--plain", action="store_true")
+    args = parser.parse_args()
+    size = parse_size(args.view) or (64, 40)
+    anyio.run(main, args.players, args.bots, args.ticks, size, args.size, args.plain)
