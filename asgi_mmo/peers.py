@@ -36,6 +36,7 @@ from asgi_mmo.protocol import refuse
 from asgi_mmo.room import Room
 from asgi_mmo.seat import PlayerRoom, Seat
 from asgi_mmo.settings import Settings
+from asgi_mmo.views.rect import ViewAsked
 
 logger = logging.getLogger("asgi_mmo.registry")
 
@@ -116,8 +117,11 @@ class Peers(Protocol):
         """Have another process close its room (admin); False if no process runs it."""
         ...
 
-    async def join_elsewhere(self, room_id: str, name: str, token: str | None) -> tuple[PlayerRoom, Seat]:
-        """A seat in a room this process does not run (a new one, or `token`'s);
+    async def join_elsewhere(
+        self, room_id: str, name: str, token: str | None, view: ViewAsked = None
+    ) -> tuple[PlayerRoom, Seat]:
+        """A seat in a room this process does not run (a new one, or `token`'s), with the
+        view size the player asked for in place before its welcome is made;
         `ConnectionRefused` (`room_not_found`, ...) when there is none to be had."""
         ...
 
@@ -167,7 +171,9 @@ class NoPeers:
     async def close_elsewhere(self, room_id: str) -> bool:
         return False
 
-    async def join_elsewhere(self, room_id: str, name: str, token: str | None) -> tuple[PlayerRoom, Seat]:
+    async def join_elsewhere(
+        self, room_id: str, name: str, token: str | None, view: ViewAsked = None
+    ) -> tuple[PlayerRoom, Seat]:
         room = await self._restore(room_id) if token else None
         if room is None or token is None:
             raise refuse("room_not_found", f"no room {room_id[:32]!r}")

@@ -26,13 +26,14 @@ from asgi_mmo.botplans import Planner
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused
 from asgi_mmo.fanout import close_all
 from asgi_mmo.games.base import GameSetup, ScoreEvent
-from asgi_mmo.games.catalog import GAMES
+from asgi_mmo.games.catalog import DEFAULT_GAME, GAMES
 from asgi_mmo.peers import PeersFactory
 from asgi_mmo.protocol import refuse
 from asgi_mmo.room import Room, ScoreSink
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.seat import PlayerRoom, Seat
 from asgi_mmo.settings import Settings
+from asgi_mmo.views.rect import ViewAsked
 
 logger = logging.getLogger("asgi_mmo.registry")
 
@@ -180,23 +181,28 @@ class RoomRegistry:
     # ---- joining ----------------------------------------------------------------------
 
     async def join(
-        self, *, name: str, room_id: str | None = None, game: str = "snake", token: str | None = None
+        self, *, name: str, room_id: str | None = None, game: str = DEFAULT_GAME, token: str | None = None,
+        view: ViewAsked = None,
     ) -> tuple[PlayerRoom, Seat]:
-        """The room and seat a new connection gets; `ConnectionRefused` with the contract's code."""
+        """The room and seat a new connection gets, with the view size it asked for (`view=WxH`)
+        in place; `ConnectionRefused` with the contract's code."""
         try:
-            return await self._join(name=name, room_id=room_id, game=game, token=token)
+            room, seat = await self._join(name=name, room_id=room_id, game=game, token=token, view=view)
         except BackendUnavailable:
             raise refuse("unavailable", "the rooms of other servers cannot be reached right now; try again") from None
+        if view is not None:
+            room.ask_view(seat, *view)  # (a mirror passed it with the join already: asked again, no change)
+        return room, seat
 
     async def _join(
-        self, *, name: str, room_id: str | None, game: str, token: str | None
+        self, *, name: str, room_id: str | None, game: str, token: str | None, view: ViewAsked
     ) -> tuple[PlayerRoom, Seat]:
         if self.draining:
             raise refuse("server_shutdown", "the server is going down")
         if room_id:
             room = self.get(room_id)
             if room is None:
-                return await self.peers.join_elsewhere(room_id, name, token)
+                return await self.peers.join_elsewhere(room_id, name, token, view)
             return room, (room.seat_for_token(token) if token else room.join(name))
         if token:
             room = self._room_for_token(token)
@@ -205,9 +211,9 @@ class RoomRegistry:
             return room, room.seat_for_token(token)
         if game not in GAMES:
             raise refuse("room_not_found", f"no game {game[:32]!r}")
-        return await self._quick_join(game, name)
+        return await self._quick_join(game, name, view)
 
-    async def _quick_join(self, game: str, name: str) -> tuple[PlayerRoom, Seat]:
+    async def _quick_join(self, game: str, name: str, view: ViewAsked) -> tuple[PlayerRoom, Seat]:
         """The public room of `game` with the most humans and a free seat, else a new one."""
         candidates = [
             (room.players, room.human_seats, -room.created_at, room.id) for room in self.rooms()
@@ -220,7 +226,7 @@ class RoomRegistry:
         if candidates:
             room_id = max(candidates)[3]
             try:
-                return await self._join(name=name, room_id=room_id, game=game, token=None)
+                return await self._join(name=name, room_id=room_id, game=game, token=None, view=view)
             except ConnectionRefused as refused:
                 if refused.code != "room_full":  # filled up meanwhile: make a new one
                     raise

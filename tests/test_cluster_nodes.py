@@ -257,9 +257,11 @@ async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
 
 
 @asynccontextmanager
-async def playing(node: Node, room_id: str, name: str, token: str | None = None) -> AsyncIterator[Player]:
+async def playing(
+    node: Node, room_id: str, name: str, token: str | None = None, view: tuple[int, int] | None = None
+) -> AsyncIterator[Player]:
     """A player that joins `room_id` through `node`, as a socket on that process would."""
-    room, seat = await node.registry.join(name=name, room_id=room_id, token=token)
+    room, seat = await node.registry.join(name=name, room_id=room_id, token=token, view=view)
     player = Player(room, seat, SETTINGS.outbox_frames)
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(player.run)
@@ -354,6 +356,15 @@ async def test_a_player_plays_through_another_node(world: World) -> None:
         bob.leave(leave=True)
         await eventually(lambda: bob.seat.player_id not in room.seats, "the seat is freed")
         assert room.players == 1
+
+
+async def test_a_relayed_players_welcome_has_the_view_it_asked_for(world: World) -> None:
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room(RoomConfig(view=True, width=200, height=150))
+    async with playing(b, room.id, "far", view=(40, 24)) as far, playing(a, room.id, "near", view=(48, 32)) as near:
+        assert isinstance(far.room, RoomMirror)
+        assert (far.welcome["view"]["width"], far.welcome["view"]["height"]) == (40, 24)
+        assert (near.welcome["view"]["width"], near.welcome["view"]["height"]) == (48, 32)
 
 
 async def test_a_join_the_owner_refuses_is_refused_through_the_relay(world: World) -> None:

@@ -75,9 +75,17 @@ class Join:
     req: str
     name: str
     token: str | None = None
+    #: the view size the player asked for (`view=WxH`), so its welcome already has it
+    view_width: int | None = None
+    view_height: int | None = None
 
     def encode(self) -> bytes:
-        return _pack({"t": "join", "req": self.req, "name": self.name, "token": self.token, "w": self.worker})
+        header: dict[str, str | int | None] = {
+            "t": "join", "req": self.req, "name": self.name, "token": self.token, "w": self.worker,
+        }
+        if self.view_width is not None or self.view_height is not None:  # absent for older owners
+            header |= {"view_width": self.view_width, "view_height": self.view_height}
+        return _pack(header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +330,8 @@ def _parse_to_owner(kind: str, fields: _Fields, worker: str, payloads: list[str]
     _count(kind, payloads, 0)
     match kind:
         case "join":
-            return Join(worker, fields.text("req"), fields.text("name"), fields.optional_text("token"))
+            return Join(worker, fields.text("req"), fields.text("name"), fields.optional_text("token"),
+                        fields.optional_integer("view_width"), fields.optional_integer("view_height"))
         case "reconnect":
             return Reconnect(worker, fields.text("p"), fields.text("token"))
         case "input":

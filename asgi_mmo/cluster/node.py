@@ -75,6 +75,7 @@ from asgi_mmo.room import Room
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.seat import PlayerRoom, Seat
 from asgi_mmo.settings import Settings
+from asgi_mmo.views.rect import ViewAsked
 
 logger = logging.getLogger("asgi_mmo.cluster.node")
 
@@ -280,6 +281,8 @@ class Cluster:
             if self.rooms.draining:
                 raise refuse("server_shutdown", "the room's server is going down; reconnect with your token")
             seat = room.seat_for_token(join.token) if join.token else room.join(join.name)
+            if join.view_width is not None or join.view_height is not None:
+                room.ask_view(seat, join.view_width, join.view_height)
             welcome = owned.connect(seat, join.worker)
             answer = Joined(join.req, seat.player_id, seat.name, seat.token, seat.ack, room.tick,
                             room.config.to_dict(), welcome)  # fmt: skip
@@ -292,7 +295,9 @@ class Cluster:
     def relayed(self) -> list[PlayerRoom]:
         return [mirror for mirror in self.mirrors.values() if not mirror.closed]
 
-    async def join_elsewhere(self, room_id: str, name: str, token: str | None) -> tuple[PlayerRoom, Seat]:
+    async def join_elsewhere(
+        self, room_id: str, name: str, token: str | None, view: ViewAsked = None
+    ) -> tuple[PlayerRoom, Seat]:
         """Join a room this process does not run: through its owner, or by taking it over."""
         deadline = anyio.current_time() + self.timings.join_seconds
         while anyio.current_time() < deadline:
@@ -312,7 +317,7 @@ class Cluster:
                 if mirror is None or mirror.closed:
                     mirror = await self._mirror(room_id)
             try:
-                return mirror, await self._ask_to_join(mirror, name, token)
+                return mirror, await self._ask_to_join(mirror, name, token, view)
             except TimeoutError:
                 # A silent owner: dead, with a lease that has yet to run out? Look again.
                 self._suspect(mirror)
@@ -340,11 +345,13 @@ class Cluster:
         self._mirror_idle_since.pop(room_id, None)
         await self.backend.unsubscribe(room_out(room_id))
 
-    async def _ask_to_join(self, mirror: RoomMirror, name: str, token: str | None) -> Seat:
+    async def _ask_to_join(self, mirror: RoomMirror, name: str, token: str | None, view: ViewAsked) -> Seat:
         request = secrets.token_hex(8)
         call = self._calls[request] = _Call()
         try:
-            self.backend.publish_nowait(room_in(mirror.id), Join(self.worker, request, name, token).encode())
+            width, height = view if view is not None else (None, None)
+            join = Join(self.worker, request, name, token, width, height)
+            self.backend.publish_nowait(room_in(mirror.id), join.encode())
             with anyio.fail_after(self.timings.rpc_seconds):
                 await call.done.wait()
         finally:

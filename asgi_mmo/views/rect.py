@@ -64,7 +64,11 @@ def clamp_size(width: int, height: int, field_width: int, field_height: int) -> 
     )
 
 
-def parse_size(text: str | None) -> tuple[int, int] | None:
+#: the view size a joining player asked for (`view=WxH`), not clamped yet; None: the default
+ViewAsked = tuple[int, int] | None
+
+
+def parse_size(text: str | None) -> ViewAsked:
     """`"64x40"` as `(64, 40)` (not clamped yet); None when it cannot be read."""
     if not text:
         return None

@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
+from asgi_mmo.games.catalog import DEFAULT_GAME
 from asgi_mmo.protocol import (
     NORMAL_CLOSURE,
     Chat,
@@ -86,7 +87,8 @@ async def player_endpoint(websocket: WebSocket) -> None:
     try:
         name = validate_name(query.get("name"))
         room, seat = await registry.join(
-            name=name, room_id=query.get("room"), game=query.get("game") or "snake", token=query.get("token")
+            name=name, room_id=query.get("room"), game=query.get("game") or DEFAULT_GAME, token=query.get("token"),
+            view=parse_size(query.get("view")),
         )
     except ConnectionRefused as refused:
         logger.info("player refused room=%r code=%s", (query.get("room") or "")[:32], refused.code)
@@ -97,8 +99,6 @@ async def player_endpoint(websocket: WebSocket) -> None:
         await websocket.send({"type": "websocket.send", "text": frame})
 
     connection = Connection(send, settings.outbox_frames)
-    if (view := parse_size(query.get("view"))) is not None:
-        room.ask_view(seat, *view)
     welcome = room.connect(seat, connection)
     logger.info("player joined room=%s player=%s name=%r", room.id, seat.player_id, seat.name)
     try:
