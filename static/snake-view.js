@@ -413,6 +413,7 @@ export class SnakeView {
         }
       }
       if (!spot) continue;
+      spot.text = text;
       placed.push(spot);
       ctx.fillStyle = mineOne ? "#ffffff" : "rgba(232, 237, 255, 0.72)";
       ctx.shadowBlur = 4;

@@ -14,6 +14,7 @@ export const applyDelta = applySnakeDelta;
 /** Help texts the page shows; `[Key]` is drawn as a key cap. */
 export const texts = Object.freeze({
   controls: "Arrows / WASD steer · Space respawns · Enter chats",
+  touchControls: "Touch: swipe to steer · tap to play again",
   touchHint: "swipe to steer",
   respawnKeys: "press [Space] or tap to play again",
   respawnTouch: "tap to play again",
