@@ -328,7 +328,7 @@ function fitScores() {
   const first = list.firstElementChild;
   if (first && first.offsetHeight) rowHeight = first.offsetHeight;
   const count = list.children.length;
-  const folded = $("panel-scores").dataset.open !== "true" && PHONE.matches; // only the own row shows
+  const folded = $("panel-scores").dataset.open !== "true" && PHONE.matches; // the top 3 and mine show
   if (folded || !rowHeight || !count || !wrap.clientHeight) {
     list.style.maxHeight = "";
     more.hidden = true;
@@ -366,7 +366,7 @@ $("scores-more").addEventListener("click", () => {
 });
 if (typeof ResizeObserver === "function") new ResizeObserver(() => fitScores()).observe($("scores-wrap"));
 
-// On a phone the score list folds to the own row under the field (a tap opens it).
+// On a phone the score list folds to the top three and the own row (a tap opens it).
 $("scores-toggle").addEventListener("click", () => {
   const panel = $("panel-scores");
   const open = panel.dataset.open !== "true";

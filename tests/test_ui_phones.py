@@ -101,15 +101,17 @@ def test_a_phone_gets_the_field_invite_and_folded_scores(
     page.wait_for_function("() => window.__shared !== undefined")
     shared = page.evaluate("() => window.__shared.url")
     assert shared == f"{server.url}/play/{room}"
-    # folded: the field on top, the own row below it, nothing else of the list
+    # folded: the field on top, the top three and the own row below it
     expect(page.locator("#scores li")).to_have_count(15)
-    expect(page.locator("#scores li:visible")).to_have_count(1)
     expect(page.locator(f"#scores li[data-id='{player}']")).to_be_visible()
+    rank = int(page.inner_text(f"#scores li[data-id='{player}'] .rank"))
+    expect(page.locator("#scores li:visible")).to_have_count(3 if rank <= 3 else 4)
     stage = page.locator("#stage").bounding_box()
     scores = page.locator("#panel-scores").bounding_box()
     assert stage is not None and scores is not None
-    assert stage["width"] == 390 and stage["height"] > 3 * scores["height"]
-    assert scores["y"] + scores["height"] < 844 * 0.6  # the chat starts on the first screen too
+    assert stage["width"] == 390 and stage["height"] > 1.5 * scores["height"]
+    chat = page.locator("#chat-input").bounding_box()
+    assert chat is not None and chat["y"] + chat["height"] < 844  # the chat fits on the first screen too
     page.click("#scores-toggle")
     expect(page.locator("#scores-toggle")).to_have_attribute("aria-expanded", "true")
     page.wait_for_function("() => [...document.querySelectorAll('#scores li')].filter((li) => li.offsetHeight).length > 5")
