@@ -114,7 +114,9 @@ def test_a_phone_gets_the_field_invite_and_folded_scores(
     assert chat is not None and chat["y"] + chat["height"] < 844  # the chat fits on the first screen too
     page.click("#scores-toggle")
     expect(page.locator("#scores-toggle")).to_have_attribute("aria-expanded", "true")
-    page.wait_for_function("() => [...document.querySelectorAll('#scores li')].filter((li) => li.offsetHeight).length > 5")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#scores li')].filter((li) => li.offsetHeight).length > 5"
+    )
     expect(page.locator("#scores-more")).to_be_visible()
     assert_fits(page, "the game page with the scores open")
     assert new_page.errors[page] == []

@@ -104,7 +104,9 @@ def test_a_new_snake_stands_with_a_countdown_until_a_key_starts_it(server: Serve
 
 
 @pytest.mark.parametrize(("width", "height"), SIZES)
-def test_the_death_card_sits_at_the_fields_edge(server: ServerProcess, new_page: Pages, width: int, height: int) -> None:
+def test_the_death_card_sits_at_the_fields_edge(
+    server: ServerProcess, new_page: Pages, width: int, height: int
+) -> None:
     room = create_room(server.url, width=40, height=30, tick_rate=24)
     page = new_page(width, height)
     join(page, server.url, room, "Crasher")

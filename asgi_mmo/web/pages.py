@@ -76,7 +76,10 @@ def page_routes(templates: Jinja2Templates) -> list[BaseRoute]:
 
     def render(request: Request, template: str, context: dict[str, object], status: int = 200) -> Response:
         page = templates.TemplateResponse(
-            request, template, {"ws_path": _root(request) + "/ws", "rooms_api": _root(request) + "/api/rooms", **context}, status_code=status
+            request,
+            template,
+            {"ws_path": _root(request) + "/ws", "rooms_api": _root(request) + "/api/rooms", **context},
+            status_code=status,
         )
         secured = secure_page(request, page, referrer_policy="same-origin")
         if status != 200:
