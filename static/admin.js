@@ -18,7 +18,7 @@ const state = {
   selected: null, // the room id shown in the room panel
   totals: [], // [{t, players, bots, p50, p99}]
   rooms: new Map(), // room id -> {seen, samples: [{t, players, bots, p50, p99}]}
-  previous: null, // {t, msgs, bytes} of the last poll, for rates
+  previous: null, // {t, counters: room id -> {msgs, bytes}} of the last poll, for rates
 };
 
 // ---- the API --------------------------------------------------------------------------
@@ -139,22 +139,32 @@ function update(rooms, detail) {
     if (now - entry.seen > HISTORY_MS) state.rooms.delete(id);
   }
 
-  const msgs = sum(rooms, (r) => r.msgs_out);
-  const bytes = sum(rooms, (r) => r.bytes_out);
+  // Rates from each room's own change since the last poll: a room that closed (or
+  // appeared) in between counts nothing, so a vanished room's counters never make
+  // the rate negative or turn it into a running total.
+  const counters = new Map(rooms.map((r) => [r.id, { msgs: r.msgs_out, bytes: r.bytes_out }]));
   const previous = state.previous;
   const seconds = previous ? (now - previous.t) / 1000 : 0;
-  const rate = (value, before) => (seconds > 0 && value >= before ? (value - before) / seconds : null);
-  state.previous = { t: now, msgs, bytes };
+  let sentMsgs = 0;
+  let sentBytes = 0;
+  if (previous) {
+    for (const [id, count] of counters) {
+      const before = previous.counters.get(id);
+      if (!before) continue;
+      sentMsgs += Math.max(0, count.msgs - before.msgs);
+      sentBytes += Math.max(0, count.bytes - before.bytes);
+    }
+  }
+  state.previous = { t: now, counters };
 
   $("t-rooms").textContent = formatInt(rooms.length);
   $("t-players").textContent = formatInt(totals.players);
   $("t-bots").textContent = formatInt(totals.bots);
   $("t-p99").textContent = rooms.length ? `${formatMs(totals.p99)} ms` : "–";
   $("t-overruns").textContent = formatInt(sum(rooms, (r) => r.overruns));
-  const msgRate = previous ? rate(msgs, previous.msgs) : null;
-  const byteRate = previous ? rate(bytes, previous.bytes) : null;
-  $("t-msgs").textContent = msgRate === null ? formatInt(msgs) : `${formatInt(Math.round(msgRate))}/s`;
-  $("t-bytes").textContent = byteRate === null ? formatBytes(bytes) : `${formatBytes(byteRate)}/s`;
+  const rated = seconds > 0;
+  $("t-msgs").textContent = rated ? `${formatInt(Math.round(sentMsgs / seconds))}/s` : "–";
+  $("t-bytes").textContent = rated ? `${formatBytes(sentBytes / seconds)}/s` : "–";
 
   drawChart($("chart-players"), state.totals, [
     { key: "players", color: COLORS.a, fill: true },
@@ -189,7 +199,13 @@ function renderRooms(rooms) {
   const rows = sorted.map((room) => {
     const row = document.createElement("tr");
     row.dataset.room = room.id;
+    row.className = "clickable";
+    row.title = "Show this room's details";
     if (room.id === state.selected) row.classList.add("selected");
+    // A click anywhere on the row opens the room (its buttons do their own thing).
+    row.addEventListener("click", (event) => {
+      if (!(event.target instanceof Element) || !event.target.closest("button")) select(room.id);
+    });
     const open = document.createElement("button");
     open.type = "button";
     open.className = "link";
@@ -258,6 +274,7 @@ function select(roomId) {
     $("room-id").textContent = roomId;
     $("room-meta").textContent = "loading…";
     $("players-body").replaceChildren();
+    $("room-panel").scrollIntoView({ block: "nearest" });
     poll();
   }
 }

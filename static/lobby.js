@@ -124,7 +124,9 @@ async function choose(name) {
   }
   if (chosen !== name) return; // another game was picked meanwhile
   renderTickRates(module && Array.isArray(module.tickRates) ? module.tickRates : FALLBACK_TICK_RATES);
-  $("game-controls").textContent = module && module.texts ? module.texts.controls : "";
+  const texts = (module && module.texts) || {};
+  $("game-controls").textContent = texts.controls || "";
+  $("game-touch-controls").textContent = texts.touchControls || "";
 }
 
 function renderTickRates(rates) {

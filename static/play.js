@@ -21,6 +21,8 @@ const QUICK = app.dataset.quick === "true";
 const PLAY_PATH = app.dataset.playPath; // ".../play/ROOM"
 const NAME_KEY = "asgi-mmo:name";
 const SEAT_PREFIX = "asgi-mmo:seat:";
+const RELEASED_PREFIX = "asgi-mmo:released-seat:";
+const RELEASED_SEAT_MS = 25_000; // under the server's seat_seconds (30 s by default)
 
 const query = new URLSearchParams(location.search);
 const GAME = app.dataset.game; // the room's game, or the quick join's
@@ -68,6 +70,27 @@ function saveSeat(r, seat) {
 }
 function dropSeat(r) {
   if (r && session) session.removeItem(SEAT_PREFIX + r);
+  if (r && local) local.removeItem(RELEASED_PREFIX + r);
+}
+
+// A tab that goes away (closed, reloaded, navigated off) leaves its seat in
+// localStorage for a while; the next tab that opens this room without a seat of
+// its own takes it (once), so closing the tab and opening the link again resumes
+// the same player instead of seating a second one beside the kept seat.
+function releaseSeat(r, seat) {
+  if (r && local && seat.token) local.setItem(RELEASED_PREFIX + r, JSON.stringify({ ...seat, at: Date.now() }));
+}
+function claimReleasedSeat(r) {
+  if (!r || !local) return null;
+  let seat = null;
+  try {
+    seat = JSON.parse(local.getItem(RELEASED_PREFIX + r) || "null");
+  } catch {
+    seat = null;
+  }
+  local.removeItem(RELEASED_PREFIX + r);
+  if (!seat || !seat.token || !(Date.now() - seat.at < RELEASED_SEAT_MS)) return null;
+  return { token: seat.token, seq: seat.seq };
 }
 
 // ---- the game module, the client and the view ----------------------------
@@ -123,7 +146,9 @@ function playUrl(r) {
 function join(mode = "room") {
   joinMode = mode;
   const target = mode === "quick" ? null : room;
-  const seat = mode === "room" ? loadSeat(target) : null;
+  let seat = mode === "room" ? loadSeat(target) : null;
+  const released = mode === "room" ? claimReleasedSeat(target) : null; // claimed (and dropped) either way
+  if (!seat && !welcomed) seat = released;
   usedToken = Boolean(seat && seat.token);
   setRoomLabel(target);
   client.connect({
@@ -173,6 +198,7 @@ client.addEventListener("welcome", (e) => {
   document.title = `Room ${room} · asgi-mmo`;
   hideBanner();
   $("name-form").hidden = true;
+  stopRoomPeople();
   view.welcome(msg, client.snapshot);
   setAspect(client.snapshot);
   app.dataset.player = msg.player;
@@ -239,7 +265,7 @@ client.addEventListener("close", (e) => {
   $("dead").hidden = true;
 });
 
-// ---- score table, death overlay -----------------------------------------
+// ---- score table, death card, start hint -----------------------------------
 let scoresKey = "";
 
 function onPicture() {
@@ -247,25 +273,37 @@ function onPicture() {
   const dead = Boolean(me && !me.alive);
   $("dead").hidden = !dead;
   if (dead) $("dead-score").textContent = String(me.score ?? 0);
+  const waiting = Boolean(!dead && view.waiting && view.waiting());
+  $("start-hint").hidden = !waiting || !game.texts.startHint;
+  if (dead || waiting) $("touch-hint").hidden = true;
   renderScores();
 }
 
-function renderScores() {
-  const rows = game.players(client.snapshot).slice();
+/** The module's rows, one per player id (a row seen twice is shown once). */
+function scoreRows() {
+  const byId = new Map();
+  for (const row of game.players(client.snapshot)) byId.set(row.id, row);
+  const rows = [...byId.values()];
   rows.sort((a, b) => b.score - a.score || Number(b.alive) - Number(a.alive) || String(a.name).localeCompare(String(b.name)));
+  return rows;
+}
+
+function renderScores() {
+  const rows = scoreRows();
   const key = rows.map((s) => `${s.id}:${s.score}:${s.alive ? 1 : 0}`).join("|") + "#" + view.me;
   if (key === scoresKey) return;
   scoresKey = key;
   const items = rows.map((s, i) => {
     const li = document.createElement("li");
     li.dataset.id = s.id;
-    if (s.id === view.me) li.classList.add("me");
+    const mine = s.id === view.me;
+    if (mine) li.classList.add("me");
     if (!s.alive) li.classList.add("dead");
     const rank = el("span", "rank", String(i + 1));
     const swatch = el("span", "swatch", "");
-    swatch.style.color = s.color || "#2ee6a8";
+    swatch.style.color = (mine && game.ownColor) || s.color || "#2ee6a8";
     const nm = el("span", "name", s.name || "");
-    if (s.id === view.me) nm.append(" ", el("span", "you", "YOU"));
+    if (mine) nm.append(" ", el("span", "you", "YOU"));
     else if (s.bot) nm.append(" ", el("span", "bot", "bot"));
     const score = el("span", "score", String(s.score ?? 0));
     li.append(rank, swatch, nm, score);
@@ -273,8 +311,69 @@ function renderScores() {
   });
   $("scores").replaceChildren(...items);
   const humans = rows.filter((s) => !s.bot).length;
-  $("players-count").textContent = `${humans} player${humans === 1 ? "" : "s"}${rows.length > humans ? ` · ${rows.length - humans} bots` : ""}`;
+  const bots = rows.length - humans;
+  $("players-count").textContent = `${humans} player${humans === 1 ? "" : "s"}${bots ? ` · ${bots} bot${bots === 1 ? "" : "s"}` : ""}`;
+  fitScores();
 }
+
+// The list shows whole rows only: its height is a whole number of rows, and when
+// some do not fit, a "+N more" line under it says so (and scrolls on a click).
+let rowHeight = 0;
+const PHONE = matchMedia("(max-width: 760px)");
+PHONE.addEventListener("change", () => fitScores());
+function fitScores() {
+  const list = $("scores");
+  const wrap = $("scores-wrap");
+  const more = $("scores-more");
+  const first = list.firstElementChild;
+  if (first && first.offsetHeight) rowHeight = first.offsetHeight;
+  const count = list.children.length;
+  const folded = $("panel-scores").dataset.open !== "true" && PHONE.matches; // the top 3 and mine show
+  if (folded || !rowHeight || !count || !wrap.clientHeight) {
+    list.style.maxHeight = "";
+    more.hidden = true;
+    return;
+  }
+  const MORE_H = 26; // .scores-more's height in style.css
+  const room = wrap.clientHeight + (more.hidden ? 0 : more.offsetHeight); // the list's and the "+N more" line's
+  const fitsAll = count * rowHeight <= room;
+  const shown = fitsAll ? count : Math.max(1, Math.floor((room - MORE_H) / rowHeight));
+  list.style.maxHeight = fitsAll ? "" : `${shown * rowHeight}px`;
+  more.hidden = fitsAll;
+  updateMore();
+}
+
+function updateMore() {
+  const list = $("scores");
+  const more = $("scores-more");
+  if (!rowHeight || list.scrollHeight <= list.clientHeight + 1) {
+    more.hidden = true;
+    list.classList.remove("has-more");
+    return;
+  }
+  const below = Math.max(0, Math.round((list.scrollHeight - list.scrollTop - list.clientHeight) / rowHeight));
+  more.hidden = false;
+  more.textContent = below > 0 ? `+${below} more ▾` : "back to the top ▴";
+  more.dataset.below = String(below);
+  list.classList.toggle("has-more", below > 0);
+}
+
+$("scores").addEventListener("scroll", updateMore, { passive: true });
+$("scores-more").addEventListener("click", () => {
+  const list = $("scores");
+  const below = Number($("scores-more").dataset.below || 0);
+  list.scrollTo({ top: below > 0 ? list.scrollTop + list.clientHeight : 0, behavior: "smooth" });
+});
+if (typeof ResizeObserver === "function") new ResizeObserver(() => fitScores()).observe($("scores-wrap"));
+
+// On a phone the score list folds to the top three and the own row (a tap opens it).
+$("scores-toggle").addEventListener("click", () => {
+  const panel = $("panel-scores");
+  const open = panel.dataset.open !== "true";
+  panel.dataset.open = String(open);
+  $("scores-toggle").setAttribute("aria-expanded", String(open));
+  fitScores();
+});
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -382,6 +481,7 @@ function showTexts(texts) {
   };
   $("controls").textContent = texts.controls || "";
   $("touch-hint").textContent = texts.touchHint || "";
+  $("start-hint").textContent = texts.startHint || "";
   keys($("respawn-keys"), texts.respawnKeys);
   keys($("respawn-touch"), texts.respawnTouch);
 }
@@ -390,6 +490,15 @@ $("copy-link").addEventListener("click", async () => {
   if (!room) return;
   const link = new URL(PLAY_PATH.replace(/ROOM$/, encodeURIComponent(room)), location.href).toString();
   const btn = $("copy-link");
+  if (typeof navigator.share === "function") {
+    // the share sheet where there is one (phones, mostly): that is where people share from
+    try {
+      await navigator.share({ title: document.title, text: "Play with me", url: link });
+      return;
+    } catch (err) {
+      if (err && err.name === "AbortError") return; // closed without sharing
+    }
+  }
   try {
     await navigator.clipboard.writeText(link);
     btn.textContent = "Link copied";
@@ -399,14 +508,56 @@ $("copy-link").addEventListener("click", async () => {
   setTimeout(() => (btn.textContent = "Invite"), 1800);
 });
 
+// ---- who is in the room, before joining -------------------------------------
+// The name form shows how many play in the room already: the count the page was
+// rendered with, then `GET /api/rooms` every 3 s (public rooms are listed there).
+let peopleTimer = 0;
+function showRoomPeople(players, bots) {
+  const node = $("room-people");
+  const parts = [];
+  if (players > 0) parts.push(`${players} player${players === 1 ? "" : "s"}`);
+  if (bots > 0) parts.push(`${bots} bot${bots === 1 ? "" : "s"}`);
+  node.textContent = parts.length ? `${parts.join(" and ")} here` : "Nobody here yet: start the game";
+  node.hidden = false;
+  $("scores").dataset.empty = parts.length ? `${parts.join(" · ")} here · join to see them` : "Nobody here yet";
+  $("players-count").textContent = "";
+}
+async function pollRoomPeople() {
+  clearTimeout(peopleTimer);
+  if (welcomed || !room) return;
+  try {
+    const answer = await fetch(app.dataset.roomsApi, { cache: "no-store", headers: { Accept: "application/json" } });
+    if (answer.ok) {
+      const listed = ((await answer.json()).rooms || []).find((r) => r.id === room);
+      // the public listing has no bots: those stay as the page was rendered with
+      if (listed && !welcomed) showRoomPeople(listed.players, listed.bots ?? (Number(app.dataset.bots) || 0));
+    }
+  } catch {
+    // offline: the rendered count stays
+  }
+  if (!welcomed) peopleTimer = setTimeout(pollRoomPeople, 3000);
+}
+function stopRoomPeople() {
+  clearTimeout(peopleTimer);
+  $("room-people").hidden = true;
+  $("scores").dataset.empty = "Nobody here yet";
+}
+
 window.addEventListener("pagehide", () => {
-  if (client.room && client.token) saveSeat(client.room, { token: client.token, seq: client.seq });
+  if (!client.room || !client.token) return;
+  const seat = { token: client.token, seq: client.seq };
+  saveSeat(client.room, seat);
+  releaseSeat(client.room, seat);
+});
+window.addEventListener("pageshow", (e) => {
+  if (e.persisted && client.room) claimReleasedSeat(client.room); // back from the cache: still mine
 });
 
 let hinted = false;
 function hintTouch() {
   if (hinted || !matchMedia("(pointer: coarse)").matches) return;
   hinted = true;
+  if (!$("start-hint").hidden) return; // it says "swipe to start" already
   $("touch-hint").hidden = false;
   setTimeout(() => ($("touch-hint").hidden = true), 4000);
 }
@@ -418,4 +569,8 @@ if (name && name.trim()) {
   name = null;
   $("conn-text").textContent = "waiting for a name";
   askName("");
+  if (!QUICK) {
+    showRoomPeople(Number(app.dataset.players) || 0, Number(app.dataset.bots) || 0);
+    pollRoomPeople();
+  }
 }

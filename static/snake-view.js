@@ -16,6 +16,12 @@ const BORDER = "#2ee6a8";
 const STONE = "#3a4460";
 const STONE_TOP = "#56627f";
 const FOOD_COLORS = [null, "#7cf29a", "#7cf29a", "#a6f46b", "#ffe066", "#ffcc4d", "#ffa94d", "#ff8a5c", "#ff6b9a", "#e77bff"];
+//: the own snake's colour: the page's accent, which no bot wears (a mint the server's
+//: palette lacks), drawn with a white outline and a strong glow
+export const ME_COLOR = "#2ee6a8";
+const ME_OUTLINE = "#ffffff";
+//: the start grace (docs/snake.md rule 1): a new snake stands this long or until a turn
+const START_GRACE_MS = 3000;
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 
 const KEY_DIRS = {
@@ -59,6 +65,8 @@ export class SnakeView {
     this.motion = new Map(); // id -> {moved, tailFrom: [x,y] | null}
     this.last = new Map(); // id -> {head, tail, len} as of the last tick
     this.camera = null; // {x, y} field cell at the view centre, when following
+    this.waitingSince = null; // performance.now() when my snake began to stand (start grace)
+    this._labelWidths = new Map(); // font|name -> measured width
     this.idle = false; // nothing is coming: no spinner while there is no field
     this.dpr = 1;
     this.cssW = 0;
@@ -87,6 +95,8 @@ export class SnakeView {
     this.motion.clear();
     this.last.clear();
     this._remember();
+    this.waitingSince = null;
+    this._noteWaiting();
     this.tickAt = performance.now() - this.tickMs;
   }
 
@@ -104,7 +114,19 @@ export class SnakeView {
       this.motion.set(s.id, { tailFrom: grew ? null : prev.tail });
     }
     this._remember();
+    this._noteWaiting();
     this.tickAt = performance.now();
+  }
+
+  /** True while my snake stands in its start grace (until my first turn or 3 s). */
+  waiting() {
+    const me = this.mySnake();
+    return Boolean(me && me.alive && me.waiting);
+  }
+
+  _noteWaiting() {
+    if (!this.waiting()) this.waitingSince = null;
+    else if (this.waitingSince === null) this.waitingSince = performance.now();
   }
 
   mySnake() {
@@ -318,25 +340,112 @@ export class SnakeView {
     for (const s of living) this._drawSnake(s, cell, f, glow, visible);
     for (const s of mine) this._drawSnake(s, cell, f, true, visible);
 
-    // names over heads
-    if (cell >= 8) {
-      ctx.textAlign = "center";
-      ctx.textBaseline = "bottom";
-      for (const s of [...living, ...mine]) {
-        const h = this._headPoint(s, f);
-        if (!h || !visible(Math.floor(h[0]), Math.floor(h[1]))) continue;
-        const mineOne = s.id === this.me;
-        ctx.font = `${mineOne ? 750 : 600} ${Math.max(10, Math.min(14, cell * 0.62))}px ${FONT}`;
-        ctx.fillStyle = mineOne ? "#eafff6" : "rgba(232, 237, 255, 0.72)";
-        ctx.shadowColor = "rgba(0,0,0,0.9)";
-        ctx.shadowBlur = 4;
-        ctx.fillText(s.name || "", h[0] * cell, (h[1] - 0.55) * cell);
-        ctx.shadowBlur = 0;
-      }
-    }
+    if (this.waitingSince !== null) for (const s of mine) this._drawCountdown(s, cell, now);
+
+    // names by their heads, placed so that none overlaps another or leaves the field
+    if (cell >= 8) this._drawLabels([...mine, ...living], cell, f, ox, oy, W, H);
     ctx.restore();
 
     if (L.follow) this._drawMinimap(snap, L);
+  }
+
+  /**
+   * The name labels: mine first (it always gets a place), then the others nearest
+   * to mine first. Each tries above, below, right and left of its head, pushed
+   * inside the visible part of the field; a label that fits nowhere without
+   * overlapping one already placed is left out this frame.
+   */
+  _drawLabels(snakes, cell, f, ox, oy, W, H) {
+    const ctx = this.ctx;
+    const size = Math.max(10, Math.min(14, cell * 0.62));
+    const lineH = size + 4;
+    // the box labels must stay in: the field, cut to the canvas (field coordinates, px)
+    const box = {
+      x0: Math.max(0, -ox) + 2, y0: Math.max(0, -oy) + 2,
+      x1: Math.min(W * cell, this.cssW - ox) - 2, y1: Math.min(H * cell, this.cssH - oy) - 2,
+    };
+    const heads = [];
+    for (const s of snakes) {
+      const h = this._headPoint(s, f);
+      if (h) heads.push({ s, x: h[0] * cell, y: h[1] * cell });
+    }
+    const mine = heads.find((h) => h.s.id === this.me);
+    if (mine) {
+      const d = (h) => (h.x - mine.x) ** 2 + (h.y - mine.y) ** 2;
+      heads.sort((a, b) => (a === mine ? -1 : b === mine ? 1 : d(a) - d(b)));
+    }
+    const placed = [];
+    const overlaps = (r) => placed.some((p) => r.x < p.x + p.w && p.x < r.x + r.w && r.y < p.y + p.h && p.y < r.y + r.h);
+    ctx.textAlign = "left";
+    ctx.textBaseline = "middle";
+    ctx.shadowColor = "rgba(0,0,0,0.9)";
+    for (const { s, x, y } of heads) {
+      if (x < box.x0 - cell || x > box.x1 + cell || y < box.y0 - cell || y > box.y1 + cell) continue;
+      const mineOne = s.id === this.me;
+      const font = `${mineOne ? 750 : 600} ${size}px ${FONT}`;
+      const text = s.name || "";
+      if (!text) continue;
+      ctx.font = font;
+      const key = `${font}|${text}`;
+      let w = this._labelWidths.get(key);
+      if (w === undefined) {
+        if (this._labelWidths.size > 512) this._labelWidths.clear();
+        w = ctx.measureText(text).width + 6;
+        this._labelWidths.set(key, w);
+      }
+      const gap = cell * 0.62;
+      const candidates = [
+        [x - w / 2, y - gap - lineH], // above
+        [x - w / 2, y + gap], // below
+        [x + gap, y - lineH / 2], // right
+        [x - gap - w, y - lineH / 2], // left
+      ];
+      let spot = null;
+      for (const [cx, cy] of candidates) {
+        const r = {
+          x: clamp(cx, box.x0, Math.max(box.x0, box.x1 - w)),
+          y: clamp(cy, box.y0, Math.max(box.y0, box.y1 - lineH)),
+          w, h: lineH,
+        };
+        if (mineOne || !overlaps(r)) {
+          spot = r;
+          break;
+        }
+      }
+      if (!spot) continue;
+      spot.text = text;
+      placed.push(spot);
+      ctx.fillStyle = mineOne ? "#ffffff" : "rgba(232, 237, 255, 0.72)";
+      ctx.shadowBlur = 4;
+      ctx.fillText(text, spot.x + 3, spot.y + lineH / 2);
+    }
+    ctx.shadowBlur = 0;
+    this.labels = placed; // for tests: the rectangles drawn this frame (field px)
+  }
+
+  /** The start grace: a ring around my standing head that runs down over 3 s. */
+  _drawCountdown(s, cell, now) {
+    const b = s.body || [];
+    if (!b.length) return;
+    const ctx = this.ctx;
+    const cx = (b[0][0] + 0.5) * cell;
+    const cy = (b[0][1] + 0.5) * cell;
+    const left = clamp(1 - (now - this.waitingSince) / START_GRACE_MS, 0, 1);
+    const r = cell * 1.15 + 3;
+    ctx.save();
+    ctx.lineCap = "round";
+    ctx.lineWidth = Math.max(2, cell * 0.16);
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.18)";
+    ctx.beginPath();
+    ctx.arc(cx, cy, r, 0, Math.PI * 2);
+    ctx.stroke();
+    ctx.strokeStyle = ME_COLOR;
+    ctx.shadowColor = ME_COLOR;
+    ctx.shadowBlur = 10;
+    ctx.beginPath();
+    ctx.arc(cx, cy, r, -Math.PI / 2, -Math.PI / 2 + left * Math.PI * 2);
+    ctx.stroke();
+    ctx.restore();
   }
 
   _paintArena(ctx, W, H, cell, ox, oy, [x0, y0, x1, y1]) {
@@ -439,9 +548,9 @@ export class SnakeView {
     if (!b.some(([x, y]) => visible(x, y))) return;
     const ctx = this.ctx;
     const pts = this._cellPoints(s, f);
-    const color = s.color || "#2ee6a8";
     const dead = !s.alive;
     const isMe = s.id === this.me;
+    const color = isMe ? ME_COLOR : s.color || "#2ee6a8";
     ctx.save();
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
@@ -452,6 +561,16 @@ export class SnakeView {
       for (let i = 1; i < pts.length; i++) ctx.lineTo(pts[i][0] * cell, pts[i][1] * cell);
       if (pts.length === 1) ctx.lineTo(pts[0][0] * cell + 0.01, pts[0][1] * cell);
     };
+    // my snake: a white outline under the body
+    if (isMe && !dead) {
+      ctx.shadowColor = ME_COLOR;
+      ctx.shadowBlur = Math.min(30, cell * 1.8);
+      ctx.strokeStyle = ME_OUTLINE;
+      ctx.lineWidth = cell * 0.74 + Math.max(2, cell * 0.2);
+      path();
+      ctx.stroke();
+      ctx.shadowBlur = 0;
+    }
     // body
     if (glow && !dead) {
       ctx.shadowColor = color;

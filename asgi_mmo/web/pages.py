@@ -10,6 +10,9 @@ draws it (`static/games/<game>.js`, docs/client.md "Game modules"), so the
 page loads the right view before it connects. The game comes from the room
 itself (this process's, or another's through the registry's directory); a
 room that does not exist answers a 404 page at once, before a name is asked.
+The page also carries the room's connected players and bots at that moment
+(`data-players`, `data-bots`): the name form says who is there already, which
+`GET /api/rooms` cannot tell for a private room.
 
 `/play/quick` is not a room: the game page quick-joins (no `room` parameter on
 the WebSocket) the game of its `game` query parameter (default
@@ -17,6 +20,8 @@ the WebSocket) the game of its `game` query parameter (default
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,21 +38,37 @@ from asgi_mmo.web.state import registry_of
 QUICK_ROOM = "quick"
 
 
-def _ws_path(request: Request) -> str:
+def _root(request: Request) -> str:
     root_path: str = request.scope.get("root_path", "")
-    return root_path.rstrip("/") + "/ws"
+    return root_path.rstrip("/")
 
 
-async def room_game(registry: RoomRegistry, room_id: str) -> str | None:
-    """The game `room_id` runs, wherever it runs; None if there is no such room."""
+@dataclass(frozen=True, slots=True)
+class RoomSummary:
+    """What the game page needs of a room before it joins."""
+
+    game: str
+    players: int  # connected humans
+    bots: int
+
+
+async def room_summary(registry: RoomRegistry, room_id: str) -> RoomSummary | None:
+    """The game `room_id` runs and who is in it, wherever it runs; None if there is no such room."""
     room = registry.get(room_id)
     if room is not None:
-        return room.config.game
+        bots = sum(1 for seat in room.seats.values() if seat.bot)
+        return RoomSummary(room.config.game, room.players, bots)
     details = await registry.room_details(room_id)
     if details is None:
         return None
     game = details.get("game")
-    return game if isinstance(game, str) else None
+    if not isinstance(game, str):
+        return None
+    listed = details.get("players")
+    entries = [p for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
+    bots = sum(1 for p in entries if p.get("bot"))
+    humans = sum(1 for p in entries if not p.get("bot") and p.get("via"))  # "via": connected somewhere
+    return RoomSummary(game, humans, bots)
 
 
 def page_routes(templates: Jinja2Templates) -> list[BaseRoute]:
@@ -55,7 +76,10 @@ def page_routes(templates: Jinja2Templates) -> list[BaseRoute]:
 
     def render(request: Request, template: str, context: dict[str, object], status: int = 200) -> Response:
         page = templates.TemplateResponse(
-            request, template, {"ws_path": _ws_path(request), **context}, status_code=status
+            request,
+            template,
+            {"ws_path": _root(request) + "/ws", "rooms_api": _root(request) + "/api/rooms", **context},
+            status_code=status,
         )
         secured = secure_page(request, page, referrer_policy="same-origin")
         if status != 200:
@@ -71,21 +95,24 @@ def page_routes(templates: Jinja2Templates) -> list[BaseRoute]:
     async def play(request: Request) -> Response:
         room_id: str = request.path_params["room_id"]
         quick = room_id == QUICK_ROOM
+        players = bots = 0
         if quick:
             game: str | None = request.query_params.get("game") or DEFAULT_GAME
             if game not in GAMES:
                 return missing(request, "No such game", "This server runs no game of that name.")
         else:
             try:
-                game = await room_game(registry_of(request), room_id)
+                summary = await room_summary(registry_of(request), room_id)
             except BackendUnavailable:
                 return missing(
                     request, "Can't reach the rooms", "The game servers can't be reached right now. "
                     "Try again in a moment.", status=503,
                 )  # fmt: skip
-            if game is None:
+            if summary is None:
                 return missing(request, "No such room", f"The room {room_id[:32]!r} does not exist (any more).")
-        return render(request, "play.html", {"room_id": room_id, "quick": quick, "game": game})
+            game, players, bots = summary.game, summary.players, summary.bots
+        context = {"room_id": room_id, "quick": quick, "game": game, "players": players, "bots": bots}
+        return render(request, "play.html", context)
 
     return [
         Route("/", lobby, methods=["GET"], name="lobby"),

@@ -17,6 +17,7 @@ export const applyDelta = applyArenaDelta;
 
 export const texts = Object.freeze({
   controls: "WASD / arrows move · mouse aims · click or Space fires · Enter chats",
+  touchControls: "Touch: the left thumb moves · tap on the right to aim and fire",
   touchHint: "left: move · right: tap to aim and fire",
   respawnKeys: "click or press [Space] to respawn",
   respawnTouch: "tap to respawn",

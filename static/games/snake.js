@@ -3,7 +3,7 @@
 // module has, plus the steering rule the page used to hold.
 
 import { applySnakeDelta, OPPOSITE } from "../snake-delta.js";
-import { SnakeView } from "../snake-view.js";
+import { ME_COLOR, SnakeView } from "../snake-view.js";
 
 /** The protocol name this module draws (`GET /api/games`). */
 export const name = "snake";
@@ -14,10 +14,15 @@ export const applyDelta = applySnakeDelta;
 /** Help texts the page shows; `[Key]` is drawn as a key cap. */
 export const texts = Object.freeze({
   controls: "Arrows / WASD steer · Space respawns · Enter chats",
+  touchControls: "Touch: swipe to steer · tap to play again",
   touchHint: "swipe to steer",
   respawnKeys: "press [Space] or tap to play again",
   respawnTouch: "tap to play again",
+  startHint: "press a key or swipe to start",
 });
+
+/** The colour the own snake is drawn in (no bot wears it): the page's own score row uses it. */
+export const ownColor = ME_COLOR;
 
 /** Tick rates the lobby offers for a new room (`default`: preselected). */
 export const tickRates = Object.freeze([
@@ -49,6 +54,13 @@ export function createView(canvas, { client, touchArea, onInputSent = () => {}, 
   const turn = (dir) => {
     const me = view.mySnake();
     if (!client.connected || !me || !me.alive) return;
+    if (me.waiting) {
+      // Standing in the start grace: any direction starts it (the server ignores a
+      // turn straight back as a turn), the one it faces included.
+      send({ dir });
+      lastDir = dir === OPPOSITE[me.dir] ? me.dir : dir;
+      return;
+    }
     const current = client.pendingInputs > 0 && lastDir ? lastDir : me.dir;
     if (dir === current || dir === OPPOSITE[current]) return;
     send({ dir });
@@ -78,6 +90,7 @@ export function createView(canvas, { client, touchArea, onInputSent = () => {}, 
     reset: (snapshot) => view.reset(snapshot),
     tick: (snapshot) => view.tick(snapshot),
     mine: () => view.mySnake(),
+    waiting: () => view.waiting(),
     respawn,
     destroy: () => view.destroy(),
   };
