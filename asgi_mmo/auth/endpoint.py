@@ -6,7 +6,8 @@ Each connecting player's offer is POSTed to `ASGI_MMO_AUTH_URL` as JSON
 sends its cookies of the game's site on the WebSocket handshake). A 2xx answer
 with a JSON object `{"sub": "...", "name": "..."?}` admits the player; any
 other status refuses them. An endpoint that does not answer within the timeout,
-or answers something else than that object, refuses the player too, and is logged.
+fails (5xx), or answers 2xx with something else than that object refuses the
+player too, and is logged: the deployment has a problem to fix.
 """
 
 from __future__ import annotations
@@ -31,17 +32,15 @@ MAX_ANSWER_BYTES = 16 * 1024
 class HttpAuthorizer:
     """Asks `url` about every player; owns its HTTP client (`async with`)."""
 
-    def __init__(self, url: str, *, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, url: str, *, timeout: float) -> None:
         self._url = url
         self._timeout = timeout
-        self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> HttpAuthorizer:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self._timeout),
             follow_redirects=False,
-            transport=self._transport,
             # A cookie the endpoint sets must not ride along with the next player's request.
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
@@ -70,6 +69,8 @@ class HttpAuthorizer:
                 answer = await self._client.post(self._url, json=body, headers=headers)
         except (httpx.HTTPError, TimeoutError) as error:
             raise self._broken(f"no answer: {type(error).__name__} {error}"[:200]) from None
+        if answer.is_server_error:
+            raise self._broken(f"status {answer.status_code}")
         if not answer.is_success:
             logger.debug("authorization endpoint refused status=%s", answer.status_code)
             raise refuse("unauthorized", "not authorized to play here")
