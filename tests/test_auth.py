@@ -172,7 +172,7 @@ def local_http() -> Iterator[LocalHttp]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield state
@@ -440,26 +440,29 @@ async def test_a_broken_jwks_refuses_and_is_logged(
     assert any("JWKS fetch failed" in record.getMessage() for record in caplog.records)
 
 
-async def test_a_hanging_jwks_refuses_within_the_timeout(
+async def test_a_hanging_jwks_refuses_within_the_timeout_and_known_keys_still_work(
     local_http: LocalHttp, rsa_key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture
 ) -> None:
     local_http.json(200, {"keys": [jwk_of(rsa_key, "k")]})
-    local_http.drip.set()
-    keys = JwksKeys(local_http.url + "/jwks", timeout=TIMEOUT, cache_seconds=60)
+    keys = JwksKeys(local_http.url + "/jwks", timeout=TIMEOUT, cache_seconds=60, refresh_cooldown=0)
     authorizer = JwtAuthorizer(keys, ("RS256",))
-    token = make_token(rsa_key, "RS256", headers={"kid": "k"})
+    await authorizer.authorize(offer(make_token(rsa_key, "RS256", headers={"kid": "k"})))
+    local_http.drip.set()  # from now on the provider hangs
+    unknown = make_token(rsa_key, "RS256", headers={"kid": "new"})
     waits = []
     with caplog.at_level(logging.WARNING, "asgi_mmo.auth"):
-        for _ in range(2):  # the second comes while the first fetch still hangs in its thread
+        for _ in range(2):  # the second comes while the first refetch still hangs in its thread
             started = time.monotonic()
             with pytest.raises(ConnectionRefused) as refused:
-                await authorizer.authorize(offer(token))
+                await authorizer.authorize(offer(unknown))
             waits.append(time.monotonic() - started)
             assert refused.value.code == "unauthorized"
     assert TIMEOUT <= waits[0] < TIMEOUT + 0.4 and waits[1] < 0.1  # the second is refused at once
-    assert len(local_http.seen) == 1  # and starts no thread of its own behind the hanging one
+    assert len(local_http.seen) == 2  # and starts no thread of its own behind the hanging one
     reasons = [r.getMessage() for r in caplog.records if "JWKS fetch failed" in r.getMessage()]
     assert "no answer within" in reasons[0] and "still hangs" in reasons[1]
+    with anyio.fail_after(0.1):  # a player whose key is known gets in meanwhile, without waiting
+        assert (await authorizer.authorize(offer(make_token(rsa_key, "RS256", headers={"kid": "k"})))).subject
     local_http.release.set()
     with anyio.fail_after(5):  # the abandoned thread ends once the drip stops
         while keys._fetching.locked():
