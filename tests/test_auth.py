@@ -33,6 +33,7 @@ from asgi_mmo.auth.base import Offer
 from asgi_mmo.auth.tokens import JwksKeys, JwtAuthorizer
 from asgi_mmo.exceptions import ConfigError, ConnectionRefused
 from asgi_mmo.settings import Settings
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, create_room, require_chromium
 from tests.servers import ROOT, free_port, run_uvicorn
 from tests.wsclient import ClientFactory, expect_close, ws_url
 
@@ -599,3 +600,31 @@ def test_settings_replace_keeps_a_file_key(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text(SECRET)
     settings = Settings(auth="jwt", auth_jwt_key=f"@{tmp_path / 'secret'}")
     assert replace(settings, seat_seconds=1.0).auth_jwt_key == SECRET  # make_client's replace() reruns the checks
+
+
+# ---- the game page passes ?auth= on to the socket ---------------------------------------
+
+
+@pytest.mark.browser
+def test_the_game_page_hands_its_auth_parameter_to_the_socket(tmp_path: Path) -> None:
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    env = {"ASGI_MMO_AUTH": "jwt", "ASGI_MMO_AUTH_JWT_KEY": SECRET, "ASGI_MMO_DB": str(tmp_path / "board.sqlite3"),
+           "ASGI_MMO_BOT_PROCESSES": "0"}
+    token = make_token(SECRET, sub="player-9", name="Claimed")
+    with run_uvicorn(env=env, cwd=tmp_path) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            room = create_room(server.url)
+            page.goto(f"{server.url}/play/{room}?name=typed&auth={token}")
+            page.wait_for_selector("#app[data-player]", timeout=10_000)
+            expect(page.locator("#scores li.me")).to_contain_text("Claimed")
+            assert errors == []
+        finally:
+            browser.close()
+        log = server.log()
+    assert token not in log and "auth=[redacted]" in log
