@@ -13,6 +13,7 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from asgi_mmo.auth.factory import open_authorizer
 from asgi_mmo.backends.base import Backend
 from asgi_mmo.backends.factory import create_backend
 from asgi_mmo.cluster.node import Cluster
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
             Leaderboard(create_store(settings)) as leaderboard,
             PlannerPool(settings.bot_processes) as planners,
             backend or create_backend(settings, worker_name()) as opened,
+            open_authorizer(settings) as authorizer,  # who may play (ASGI_MMO_AUTH; off by default)
             anyio.create_task_group() as tasks,
         ):
             registry = RoomRegistry(
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
             app.state.registry = registry
             app.state.leaderboard = leaderboard
             app.state.planners = planners
+            app.state.authorizer = authorizer
             try:
                 yield
             finally:

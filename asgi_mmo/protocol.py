@@ -41,6 +41,8 @@ CLOSE_CODES: dict[str, int | None] = {
     "replaced": 4002,
     # Extension: the shared backend (Redis) cannot be reached to join a room run elsewhere.
     "unavailable": 1013,
+    # Extension: player authorization is on (ASGI_MMO_AUTH) and refused this player's credential.
+    "unauthorized": 4403,
 }
 #: the close after `leave`: no error, no error frame
 NORMAL_CLOSURE = 1000

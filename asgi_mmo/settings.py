@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asgi_mmo.exceptions import ConfigError
 
@@ -18,6 +18,12 @@ from asgi_mmo.exceptions import ConfigError
 #: everything in this process's memory (backends/base.py picks the backend)
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 MEMORY_SCHEME = "memory://"
+
+#: ASGI_MMO_AUTH's values, and the fields each one reads (asgi_mmo/auth/factory.py builds the authorizer)
+AUTH_MODES = ("off", "jwt", "http")
+AUTH_JWT_FIELDS = ("auth_jwt_key", "auth_jwks_url", "auth_jwt_algorithms", "auth_audience", "auth_issuer")
+AUTH_HTTP_FIELDS = ("auth_url",)
+AUTH_FIELDS_OF = {"off": (), "jwt": AUTH_JWT_FIELDS, "http": AUTH_HTTP_FIELDS}
 
 #: variable name -> (field, meaning); the single source for docs and parsing.
 ENVIRONMENT: dict[str, tuple[str, str]] = {
@@ -41,6 +47,23 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ASGI_MMO_MAX_ROOMS": ("max_rooms", "rooms one process runs at most"),
     "ASGI_MMO_SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", "time to tell players and save rooms at shutdown"),
     "ASGI_MMO_BOT_PROCESSES": ("bot_processes", "worker processes planning bots' paths; 0 plans on the event loop"),
+    # Player authorization (docs/auth.md); off unless ASGI_MMO_AUTH says otherwise.
+    "ASGI_MMO_AUTH": ("auth", "player authorization: off (anyone plays under any name), jwt (a signed token) "
+                      "or http (the deployment's endpoint decides)"),
+    "ASGI_MMO_AUTH_JWT_KEY": ("auth_jwt_key", "jwt: the HS* shared secret, or an RS*/PS*/ES*/EdDSA public key "
+                              "in PEM; @/path/to/file reads it from a file"),
+    "ASGI_MMO_AUTH_JWKS_URL": ("auth_jwks_url", "jwt: an http(s) URL of a JSON Web Key Set (instead of a key)"),
+    "ASGI_MMO_AUTH_JWT_ALGORITHMS": ("auth_jwt_algorithms", "jwt: comma-separated accepted algorithms; "
+                                     "unset: the key's own (HS256 for a secret, RS256/ES256 for a JWKS)"),
+    "ASGI_MMO_AUTH_AUDIENCE": ("auth_audience", "jwt: the `aud` a token must carry; unset: tokens with an `aud` "
+                               "are refused"),
+    "ASGI_MMO_AUTH_ISSUER": ("auth_issuer", "jwt: the `iss` a token must carry; unset: not checked"),
+    "ASGI_MMO_AUTH_LEEWAY_SECONDS": ("auth_leeway_seconds", "jwt: clock skew allowed on `exp` and `nbf`"),
+    "ASGI_MMO_AUTH_JWKS_CACHE_SECONDS": ("auth_jwks_cache_seconds", "jwt: how long a fetched key set is used"),
+    "ASGI_MMO_AUTH_URL": ("auth_url", "http: the endpoint POSTed each player's credential; 2xx JSON "
+                          "{\"sub\", \"name\"?} admits"),
+    "ASGI_MMO_AUTH_TIMEOUT_SECONDS": ("auth_timeout_seconds", "the longest a key set fetch or an endpoint call "
+                                      "may take before the player is refused"),
 }
 
 
@@ -65,14 +88,27 @@ class Settings:
     max_rooms: int = 1000
     shutdown_grace_seconds: float = 5.0
     bot_processes: int = 1
+    auth: str = "off"
+    #: the key's text (a file named `@path` is read at start); never shown in a repr
+    auth_jwt_key: str | None = field(default=None, repr=False)
+    auth_jwks_url: str | None = None
+    #: unset: derived from the key at start (see `_check_auth`)
+    auth_jwt_algorithms: tuple[str, ...] = ()
+    auth_audience: str | None = None
+    auth_issuer: str | None = None
+    auth_leeway_seconds: float = 10.0
+    auth_jwks_cache_seconds: float = 300.0
+    auth_url: str | None = None
+    auth_timeout_seconds: float = 3.0
 
     def __post_init__(self) -> None:
         positive = ("max_message_bytes", "rate_limit", "rate_burst", "flood_seconds", "slow_client_seconds",
-                    "outbox_frames", "max_rooms", "workers")
+                    "outbox_frames", "max_rooms", "workers", "auth_jwks_cache_seconds", "auth_timeout_seconds")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_variable(name)} must be positive, got {getattr(self, name)!r}")
-        for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes"):
+        for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes",
+                     "auth_leeway_seconds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
@@ -92,6 +128,7 @@ class Settings:
                 "only through Redis (memory:// serves one process); set ASGI_MMO_REDIS_URL to a Redis URL "
                 "or run one worker"
             )
+        _check_auth(self)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +141,41 @@ class Settings:
             if raw:
                 values[name] = _convert(variable, raw, fields[name].default)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _check_auth(settings: Settings) -> None:
+    """ASGI_MMO_AUTH and the variables of its mode; a variable of another mode is refused, so a
+    forgotten ASGI_MMO_AUTH=jwt cannot leave the server open while its key is configured."""
+    mode = settings.auth
+    if mode not in AUTH_MODES:
+        raise ConfigError(f"ASGI_MMO_AUTH must be off, jwt or http, got {mode!r}")
+    for name in (*AUTH_JWT_FIELDS, *AUTH_HTTP_FIELDS):
+        if getattr(settings, name) and name not in AUTH_FIELDS_OF[mode]:
+            raise ConfigError(f"{_variable(name)} is set but ASGI_MMO_AUTH is {mode}: set ASGI_MMO_AUTH to "
+                              f"{'jwt' if name in AUTH_JWT_FIELDS else 'http'}, or unset {_variable(name)}")
+    if mode == "jwt":
+        from asgi_mmo.auth.keys import checked_algorithms, load_key, read_key_text
+
+        if bool(settings.auth_jwt_key) == bool(settings.auth_jwks_url):
+            raise ConfigError("ASGI_MMO_AUTH=jwt needs one of ASGI_MMO_AUTH_JWT_KEY (a secret or a PEM public key) "
+                              "or ASGI_MMO_AUTH_JWKS_URL, not both")
+        key = None
+        if settings.auth_jwt_key:
+            text = read_key_text(settings.auth_jwt_key)
+            object.__setattr__(settings, "auth_jwt_key", text)
+            key = load_key(text)
+        else:
+            _check_http_url("auth_jwks_url", settings.auth_jwks_url)
+        object.__setattr__(settings, "auth_jwt_algorithms", checked_algorithms(settings.auth_jwt_algorithms, key))
+    elif mode == "http":
+        if not settings.auth_url:
+            raise ConfigError("ASGI_MMO_AUTH=http needs ASGI_MMO_AUTH_URL, the endpoint that admits players")
+        _check_http_url("auth_url", settings.auth_url)
+
+
+def _check_http_url(name: str, url: str | None) -> None:
+    if not (url or "").startswith(("http://", "https://")):
+        raise ConfigError(f"{_variable(name)} must be an http:// or https:// URL, got {url!r}")
 
 
 def _variable(field_name: str) -> str:
@@ -122,6 +194,6 @@ def _convert(variable: str, raw: str, default: object) -> object:
             return float(raw)
     except ValueError:
         raise ConfigError(f"{variable} must be a number, got {raw!r}") from None
-    if variable == "ASGI_MMO_LOG_LEVEL":
+    if variable in ("ASGI_MMO_LOG_LEVEL", "ASGI_MMO_AUTH"):
         return raw.lower()
     return raw

@@ -133,7 +133,9 @@ let usedToken = false;
 
 function wsUrl() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}${app.dataset.wsPath}`;
+  // Player authorization (docs/auth.md): a page opened with ?auth=<token> hands the token to the socket.
+  const auth = query.get("auth");
+  return `${scheme}//${location.host}${app.dataset.wsPath}${auth ? `?auth=${encodeURIComponent(auth)}` : ""}`;
 }
 
 function playUrl(r) {

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from asgi_mmo.auth.base import Authorizer, Offer
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
 from asgi_mmo.games.catalog import DEFAULT_GAME
@@ -79,13 +80,15 @@ def _host_and_port(netloc: str, default_port: int | None) -> str | None:
 async def player_endpoint(websocket: WebSocket) -> None:
     registry: RoomRegistry = websocket.app.state.registry
     settings: Settings = websocket.app.state.settings
+    authorizer: Authorizer = websocket.app.state.authorizer
     if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origins):
         await websocket.close()  # before accept: the server answers HTTP 403
         return
     await websocket.accept()
     query = websocket.query_params
     try:
-        name = validate_name(query.get("name"))
+        identity = await authorizer.authorize(Offer.of(websocket))  # None: authorization is off
+        name = identity.name if identity and identity.name else validate_name(query.get("name"))
         room, seat = await registry.join(
             name=name, room_id=query.get("room"), game=query.get("game") or DEFAULT_GAME, token=query.get("token"),
             view=parse_size(query.get("view")),
