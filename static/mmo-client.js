@@ -29,6 +29,7 @@ export const FATAL_CLOSE_CODES = Object.freeze({
   4401: "bad_token",
   4404: "room_not_found",
   4409: "room_full",
+  4403: "unauthorized", // the deployment's authorization refused this player (docs/auth.md)
 });
 
 /** Close codes that mean "come back with your token". */
@@ -39,7 +40,9 @@ const RESUMABLE_CLOSE_CODES = Object.freeze({
 });
 
 /** Errors after which the server closes the socket and retrying is useless. */
-const FATAL_ERRORS = new Set(["bad_name", "bad_token", "room_not_found", "room_full", "room_closed", "replaced"]);
+const FATAL_ERRORS = new Set([
+  "bad_name", "bad_token", "room_not_found", "room_full", "room_closed", "replaced", "unauthorized",
+]);
 
 function event(type, detail) {
   return new CustomEvent(type, { detail });

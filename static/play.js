@@ -42,6 +42,7 @@ const ERROR_WORDS = {
   too_big: "A message was too big for the server.",
   bad_message: "The server didn't understand a message.",
   replaced: "This seat is being played in another tab or window.",
+  unauthorized: "This server let you in only with a valid sign-in. Open the game from your site again.",
 };
 
 // ---- storage (may be unavailable: private modes, sandboxed frames) -----

@@ -127,9 +127,11 @@ def test_a_locked_database_never_delays_ticks(client: TestClient, settings: Sett
         registry_room = portal_of(client).call(registry_of(client).get, room)
         assert registry_room is not None
         lateness = registry_room.stats.lateness_ms()
-        # Ticks kept their schedule while the write waited a second for the lock.
-        assert len(ticks) >= 35
-        assert lateness["p99"] < 20, lateness
+        # Ticks kept their schedule while the write waited a second for the lock. A write on
+        # the loop would stop every tick for that second (lateness near 1,000 ms, a tick or two
+        # in the window); the bounds leave room for a busy machine, not for a blocked loop.
+        assert len(ticks) >= 25
+        assert lateness["max"] < 250, lateness
 
         def on_board() -> list[Message]:
             entries: list[Message] = client.get("/api/leaderboard").json()["entries"]
