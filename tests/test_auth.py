@@ -458,11 +458,12 @@ async def test_a_hanging_jwks_refuses_within_the_timeout_and_known_keys_still_wo
                 await authorizer.authorize(offer(unknown))
             waits.append(time.monotonic() - started)
             assert refused.value.code == "unauthorized"
-    assert TIMEOUT <= waits[0] < TIMEOUT + 0.4 and waits[1] < 0.1  # the second is refused at once
+    # the first waits out the timeout (not the hanging provider); the second is refused at once
+    assert TIMEOUT <= waits[0] < TIMEOUT + 1.0 and waits[1] < TIMEOUT / 2
     assert len(local_http.seen) == 2  # and starts no thread of its own behind the hanging one
     reasons = [r.getMessage() for r in caplog.records if "JWKS fetch failed" in r.getMessage()]
     assert "no answer within" in reasons[0] and "still hangs" in reasons[1]
-    with anyio.fail_after(0.1):  # a player whose key is known gets in meanwhile, without waiting
+    with anyio.fail_after(TIMEOUT / 2):  # a player whose key is known gets in meanwhile, without waiting
         assert (await authorizer.authorize(offer(make_token(rsa_key, "RS256", headers={"kid": "k"})))).subject
     local_http.release.set()
     with anyio.fail_after(5):  # the abandoned thread ends once the drip stops

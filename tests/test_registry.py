@@ -296,7 +296,7 @@ async def test_statistics_count_ticks_and_traffic() -> None:
         assert stats["tick"] == room.tick >= 10
         assert stats["msgs_out"] >= 2 * (room.tick - 1)
         assert stats["bytes_out"] > stats["msgs_out"] * 20
-        assert 0 <= stats["tick_ms"]["p50"] <= stats["tick_ms"]["p99"] <= stats["tick_ms"]["max"] < 20
+        assert 0 <= stats["tick_ms"]["p50"] <= stats["tick_ms"]["p99"] <= stats["tick_ms"]["max"] < 250
         assert stats["players"] == 2 and stats["worker"] == registry.worker
         tasks.cancel_scope.cancel()
 

@@ -262,8 +262,9 @@ async def test_locked_database_does_not_delay_the_event_loop(tmp_path: Path) -> 
             write_time = time.monotonic() - started
             stop.set()
     assert write_time > 0.5, "the write should have waited for the lock"
-    assert read_time < 0.2
-    assert worst < 0.2, f"event loop was {worst * 1000:.0f} ms late"
+    # A read or a loop blocked by the locked write would wait out the whole second.
+    assert read_time < 0.5
+    assert worst < 0.5, f"event loop was {worst * 1000:.0f} ms late"
     assert table(path) == {("alice", False): 42}
 
 
