@@ -14,6 +14,8 @@ from asgi_mmo.settings import Settings
 from tests.wsclient import ClientFactory
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: chromium and its pages, for every module that drives a browser
+pytest_plugins = ["tests.browser_fixtures"]
 
 
 def require(condition: bool, what: str) -> None:

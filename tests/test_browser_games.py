@@ -15,14 +15,11 @@ import pytest
 
 from asgi_mmo.games.arena.delta import apply_delta as apply_arena_delta
 from tests.browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Pages,
     attribute,
     create_room,
     delaying_proxy,
     join,
-    require_chromium,
     watching,
 )
 from tests.servers import ServerProcess, run_uvicorn
@@ -37,38 +34,10 @@ DELAY = 0.150
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
-def expect(browser: Browser) -> Expect:
-    """Playwright's `expect` (imported late: the module loads without Playwright)."""
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect
-
-
-@pytest.fixture(scope="module")
 def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     work = tmp_path_factory.mktemp("browser-games-server")
     with run_uvicorn(env={"ASGI_MMO_DB": str(work / "leaderboard.sqlite3")}, cwd=work) as running:
         yield running
-
-
-@pytest.fixture
-def new_page(browser: Browser) -> Iterator[Pages]:
-    pages = Pages(browser)
-    yield pages
-    pages.close()
 
 
 def sent_inputs(page: Page) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, Pages, create_room, join, require_chromium
+from tests.browser_support import Pages, create_room, join
 from tests.servers import ServerProcess, run_uvicorn
 
 if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
@@ -23,38 +23,11 @@ ADMIN_TOKEN = "phones-test-token"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
-def expect(browser: Browser) -> Expect:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect
-
-
-@pytest.fixture(scope="module")
 def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     work = tmp_path_factory.mktemp("ui-phones-server")
     env = {"ASGI_MMO_DB": str(work / "leaderboard.sqlite3"), "ASGI_MMO_ADMIN_TOKEN": ADMIN_TOKEN}
     with run_uvicorn(env=env, cwd=work) as running:
         yield running
-
-
-@pytest.fixture
-def new_page(browser: Browser) -> Iterator[Pages]:
-    pages = Pages(browser)
-    yield pages
-    pages.close()
 
 
 def assert_fits(page: Page, what: str) -> None:

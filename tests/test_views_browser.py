@@ -8,7 +8,6 @@ every frame, which must equal the Python picture's.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,6 @@ import anyio
 import pytest
 
 from asgi_mmo.games.snake.viewdelta import ViewPicture, inside
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.test_views import Viewer, stepping, view_room
 
 if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
@@ -64,19 +62,6 @@ async def _record() -> Recording:
 def recording() -> Recording:
     with ThreadPoolExecutor(1) as thread:  # its own event loop, away from Playwright's
         return thread.submit(anyio.run, _record).result()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 APPLY = """async ([welcome, frames]) => {
