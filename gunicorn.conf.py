@@ -3,7 +3,10 @@
 * `ASGI_MMO_WORKERS` workers (default 1) on `ASGI_MMO_BIND` (default 127.0.0.1:8000);
   several workers need `ASGI_MMO_REDIS_URL`, and the settings are checked here,
   in the master, so a bad value stops gunicorn before any worker starts.
-* The master settles the admin token: when `ASGI_MMO_ADMIN_TOKEN` is unset it
+* The master binds the addresses itself, first: a taken port stops gunicorn
+  with one line naming the address (no retries, no token made). Once it
+  listens it prints the lobby and dashboard URLs.
+* Then it settles the admin token: when `ASGI_MMO_ADMIN_TOKEN` is unset it
   makes one, prints it once and puts it into the environment every worker
   inherits, so every worker accepts the same token.
 * Metrics use prometheus-client's multiprocess mode: the master makes a fresh
@@ -29,7 +32,7 @@ from typing import Any
 
 from uvicorn_worker import UvicornWorker
 
-from asgi_mmo.cli import uvicorn_options
+from asgi_mmo.cli import announce_urls, cannot_listen, host_port, uvicorn_options
 from asgi_mmo.exceptions import ConfigError
 from asgi_mmo.settings import Settings
 
@@ -61,6 +64,7 @@ _made_metrics_dir: str | None = None
 def on_starting(server: Any) -> None:
     """In the master, before any worker exists."""
     global _made_metrics_dir
+    _listen(server)  # first: a taken port ends here, before anything is made
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         os.makedirs(directory, exist_ok=True)
@@ -71,6 +75,11 @@ def on_starting(server: Any) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     server.log.info("asgi-mmo: prometheus multiprocess directory %s", directory)
 
+    for listener in server.LISTENERS:
+        address = listener.sock.getsockname()
+        if isinstance(address, tuple):  # TCP; a unix socket has no URL
+            announce_urls(address[0], address[1])
+
     from asgi_mmo.web.admin import settle_admin_token
 
     settle_admin_token()
@@ -78,6 +87,36 @@ def on_starting(server: Any) -> None:
     # gunicorn stops its workers gracefully (SIGTERM) on SIGTERM but abruptly (SIGQUIT) on SIGINT;
     # asgi-mmo drains its players on both, as it does under uvicorn.
     server.handle_int = server.handle_term
+
+
+def _listen(server: Any) -> None:
+    """Bind the configured addresses now, before the token is made, and hand them to gunicorn.
+
+    gunicorn would bind them itself after this hook, retrying a taken port for five seconds
+    with a log line each time; here it is one line naming the address and exit status 1.
+    Sockets gunicorn inherits (a re-exec on USR2, systemd's, fd://) or that each worker
+    binds (`reuse_port`) are left to gunicorn.
+    """
+    addresses = server.cfg.address
+    inherited = "GUNICORN_FD" in os.environ or "LISTEN_FDS" in os.environ
+    if server.LISTENERS or inherited or server.cfg.reuse_port or any(isinstance(a, int) for a in addresses):
+        return
+    from gunicorn.sock import TCP6Socket, TCPSocket, UnixSocket
+    from gunicorn.util import is_ipv6
+
+    listeners = []
+    for address in addresses:
+        if isinstance(address, tuple):
+            kind, shown = (TCP6Socket if is_ipv6(address[0]) else TCPSocket), host_port(*address)
+        else:
+            kind, shown = UnixSocket, f"unix:{os.fsdecode(address)}"
+        try:
+            listeners.append(kind(address, server.cfg, server.log))
+        except OSError as error:
+            for listener in listeners:
+                listener.close()
+            sys.exit(cannot_listen(shown, error))
+    server.LISTENERS = listeners
 
 
 def child_exit(server: Any, worker: Any) -> None:
