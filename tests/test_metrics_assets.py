@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 
 from asgi_mmo.app import create_app
 from asgi_mmo.settings import Settings
+from tests.conftest import require
 from tests.servers import ROOT
 from tests.wsclient import create_room, next_of, ws_url
 
@@ -203,8 +204,8 @@ def test_every_metric_the_alerts_read_is_exported(exported: Exported) -> None:
 
 def test_promtool_checks_the_rules_and_runs_their_unit_tests() -> None:
     promtool = shutil.which("promtool")
-    if promtool is None:  # the metric names are checked above without it
-        pytest.skip("promtool is not installed (Debian: apt-get install prometheus)")
+    require(promtool is not None, "promtool (Debian package prometheus; scripts/setup test installs it)")
+    assert promtool is not None
     for command in (["check", "rules", str(ALERTS)], ["test", "rules", str(ALERT_TESTS)]):
         done = subprocess.run([promtool, *command], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
