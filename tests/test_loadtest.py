@@ -382,3 +382,22 @@ def test_bench_latency_smoke_with_tiny_numbers(tmp_path: Path) -> None:
     assert set(line["medians"]) == {"asgi-mmo", "baseline"}
     for figures in line["medians"].values():
         assert figures["server_us_per_msg"] > 0 and figures["drops"] == 0
+
+
+@pytest.mark.e2e
+def test_bench_world_smoke_with_tiny_numbers(tmp_path: Path) -> None:
+    results = tmp_path / "results.jsonl"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "world.py"), "--players", "6", "--bots", "2", "--size", "200",
+         "--view", "32x24", "--rooms", "2", "--duration", "1", "--runs", "1", "--results", str(results)],
+        cwd=ROOT / "bench", capture_output=True, text=True, timeout=180, env={**os.environ},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = json.loads(results.read_text().splitlines()[-1])
+    assert line["scenario"] == "world" and set(line["medians"]) == {"world", "plain", "broadcast"}
+    for figures in line["medians"].values():
+        assert figures["server_us_per_msg"] > 0 and figures["bytes_per_player_tick"] > 0 and figures["drops"] == 0
+    assert set(line["ratios"]) == {"cpu_per_msg_world_over_plain", "cpu_per_msg_world_over_broadcast",
+                                   "bytes_world_over_broadcast"}
+    assert set(line["targets"]) == {"lateness_p99_under_10_ms", "ticks_delivered_98_percent", "no_drops",
+                                    "bytes_per_player_tick_1500", "cpu_per_msg_1_3x_plain"}
