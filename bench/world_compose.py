@@ -45,8 +45,8 @@ from asgi_mmo.games.snake.game import SnakeWithBots  # noqa: E402
 from asgi_mmo.room import Room  # noqa: E402
 from asgi_mmo.roomconfig import RoomConfig  # noqa: E402
 from asgi_mmo.seat import Seat  # noqa: E402
-from asgi_mmo.stats import RoomStats  # noqa: E402
 from asgi_mmo.settings import Settings  # noqa: E402
+from asgi_mmo.stats import RoomStats  # noqa: E402
 from asgi_mmo.views.rect import parse_size  # noqa: E402
 
 TURNS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}

@@ -39,7 +39,8 @@ _ACK_SKIP = len(',"ack":')
 
 class Player:
     __slots__ = ("stats", "rng", "number", "chat_every", "driver", "died_marker", "respawned_marker",
-                 "died_end", "died_needle", "socket", "player_id", "pid_bytes", "period", "last_tick", "seq", "pending", "alive",
+                 "died_end", "died_needle", "socket", "player_id", "pid_bytes", "period", "last_tick", "seq",
+                 "pending", "alive",
                  "respawn_seq", "respawn_waits", "offsets", "best_offset", "welcomed", "leaving", "closed",
                  "_timers", "_loop")
 
