@@ -173,10 +173,12 @@ def busy_between(before: dict[str, tuple[int, int]], after: dict[str, tuple[int,
 def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp_up: float | None = None,
             deflate: bool | None = None, compression: bool = False, tick_rate: int = 20,
             chat_every: float = 0.0, progress: bool = False, seed: int = 1, game: str = "snake",
-            options: dict[str, Any] | None = None, driver: str = "auto") -> dict[str, Any]:
+            options: dict[str, Any] | None = None, driver: str = "auto", view: tuple[int, int] | None = None,
+            world: bool = False, bots: int = 0, field: tuple[int, int] | None = None) -> dict[str, Any]:
     """One load test against a fresh server of `kind`; the loadtest summary plus the server's side.
 
-    `game`, `options`, `driver`: as `asgi-mmo loadtest --game --option --driver` (the baseline runs snake only).
+    `game`, `options`, `driver`, `view`, `world`, `bots`, `field`: as `asgi-mmo loadtest --game --option
+    --driver --view --world --bots --width --height` (the baseline runs snake only).
     """
     if kind == "baseline" and game != "snake":
         raise ValueError("the baseline server runs snake only")
@@ -194,7 +196,9 @@ def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp
 
         config = LoadConfig(url=url, players=players, rooms=rooms, ramp_up=ramp, duration=duration,
                             tick_rate=tick_rate, chat_every=chat_every, compression=compression,
-                            progress=progress, seed=seed, game=game, options=options or {}, driver=driver)
+                            progress=progress, seed=seed, game=game, options=options or {}, driver=driver,
+                            view=view, world=world, bots=bots,
+                            width=field[0] if field else None, height=field[1] if field else None)
         import uvloop
 
         result = uvloop.run(LoadTest(config).run(on_window))
@@ -223,6 +227,7 @@ def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp
             "lateness_p99_ms_max": max(r.get("lateness_ms", {}).get("p99", 0) for r in rooms_seen),
             "tick_ms_p99_max": max(r.get("tick_ms", {}).get("p99", 0) for r in rooms_seen),
             "tick_ms_p50_median": median([r.get("tick_ms", {}).get("p50", 0) for r in rooms_seen]),
+            "msgs_out": sum(r.get("msgs_out", 0) for r in rooms_seen),
         }
     result["held"] = held(result)
     return result

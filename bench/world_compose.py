@@ -8,23 +8,33 @@ its frame at once. Reported: the game's step and the views' composition
 (median and p99), and the bytes a player gets per tick. Not the server
 benchmark: no network, no event loop contention; it measures the view code.
 
-    python bench/world_compose.py [--players 1000] [--bots 100] [--ticks 200] [--view 64x40] [--plain]
+    python bench/world_compose.py [--players 1000] [--bots 100] [--ticks 200] [--view 64x40] [--plain | --nine-grid]
 
 `--plain` runs the same world as a plain room (every player gets every change),
-timing `fanout.fan_out` instead, for comparison.
+timing `fanout.fan_out` instead, for comparison. `--nine-grid` runs the view
+room with the textbook interest management of Mirror, KBEngine or OgarII in
+place of the views' composer: each player's frame is built from the 3 x 3
+buckets around its head (the changes of the buckets it saw last tick, the
+snapshots of the ones it enters) and JSON-encoded for that player alone.
+`--profile` prints the 15 costliest functions (cProfile, cumulative) of the
+measured ticks.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import anyio
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -34,7 +44,9 @@ from asgi_mmo.games.base import GameSetup  # noqa: E402
 from asgi_mmo.games.snake.game import SnakeWithBots  # noqa: E402
 from asgi_mmo.room import Room  # noqa: E402
 from asgi_mmo.roomconfig import RoomConfig  # noqa: E402
+from asgi_mmo.seat import Seat  # noqa: E402
 from asgi_mmo.settings import Settings  # noqa: E402
+from asgi_mmo.stats import RoomStats  # noqa: E402
 from asgi_mmo.views.rect import parse_size  # noqa: E402
 
 TURNS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
@@ -44,7 +56,44 @@ async def _take(frame: str) -> None:
     pass
 
 
-async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size: int, plain: bool) -> None:
+class NineGrid:
+    """A nine-grid fan-out: per player, the 3 x 3 buckets around its head, encoded for it alone."""
+
+    def __init__(self, game: SnakeWithBots, bucket: int) -> None:
+        self.game = game
+        self.bucket = bucket
+        self.grids: dict[str, frozenset[tuple[int, int]]] = {}
+
+    def fan_out(self, seats: Iterable[Seat], tick: int, changes: Mapping[tuple[int, int], dict[str, Any]],
+                stats: RoomStats, *, now: float, slow_after: float, room_id: str) -> None:
+        game, size, grids = self.game, self.bucket, self.grids
+        for seat in seats:
+            connection = seat.connection
+            if connection is None:
+                continue
+            focus = game.focus(seat.player_id)
+            old = grids.get(seat.player_id, frozenset())
+            if focus is None:
+                grid = old
+            else:
+                bx, by = focus[0] // size, focus[1] // size
+                grid = frozenset((bx + dx, by + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+            grids[seat.player_id] = grid
+            frame: dict[str, Any] = {"type": "tick", "tick": tick, "ack": seat.ack}
+            entered = [game.bucket_snapshot(bx, by, size) for bx, by in grid - old]
+            changed = [change for bucket in grid & old if (change := changes.get(bucket)) is not None]
+            if entered:
+                frame["enter"] = entered
+            if changed:
+                frame["buckets"] = changed
+            text = orjson.dumps(frame).decode()
+            if connection.deliver_nowait(text, now):
+                stats.msgs_out += 1
+                stats.bytes_out += len(text)
+
+
+async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size: int, plain: bool,
+               nine_grid: bool = False, profile: bool = False) -> None:
     config = RoomConfig(view=not plain, width=size, height=size, bots=bots, tick_rate=20, max_players=players)
     game = SnakeWithBots.create(GameSetup(size, size, {}, 1))
     room = Room("world", config, game, Settings(bot_processes=0, outbox_frames=64))
@@ -59,7 +108,9 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
 
         return timed_fan_out
 
-    if room.viewers is not None:
+    if room.viewers is not None and nine_grid:
+        vars(room.viewers)["fan_out"] = timed(NineGrid(game, room.viewers.bucket).fan_out)
+    elif room.viewers is not None:
         vars(room.viewers)["fan_out"] = timed(room.viewers.fan_out)
     else:
         room_module.__dict__["fan_out"] = timed(room_module.__dict__["fan_out"])
@@ -75,11 +126,14 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
             seats.append(seat)
         steps: list[float] = []
         now = 0.0
+        profiler = cProfile.Profile() if profile else None
         for tick in range(ticks + 20):
             if tick == 20:  # warmed up: every snake moves, views have settled
                 spent.clear()
                 steps.clear()
                 room.stats.msgs_out = room.stats.bytes_out = 0
+                if profiler is not None:
+                    profiler.enable()
             for seat in seats:
                 head, direction, alive = game.head_of(seat.player_id)
                 seat_seq = seat.ack + 1
@@ -97,11 +151,15 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
         tasks.cancel_scope.cancel()
     compose = sorted(spent)
     whole = sorted(steps)
-    what = "a plain room" if plain else f"views of {view[0]}x{view[1]}"
+    what = ("a plain room" if plain else f"a nine-grid of {room.viewers.bucket if room.viewers else 0}-cell buckets"
+            if nine_grid else f"views of {view[0]}x{view[1]}")
     print(f"world {size}x{size}, {players} players ({what}), {bots} bots, {ticks} ticks")
-    print(f"{'fan-out' if plain else 'view composition'}: {_ms(compose)} a tick")
+    print(f"{'fan-out' if plain else 'nine-grid fan-out' if nine_grid else 'view composition'}: {_ms(compose)} a tick")
     print(f"whole step (game, bots' plan requests, views): {_ms(whole)}")
     print(f"bytes per player-tick: {room.stats.bytes_out / max(1, room.stats.msgs_out):.0f}")
+    if profiler is not None:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(15)
 
 
 def _ms(values: list[float]) -> str:
@@ -117,7 +175,10 @@ if __name__ == "__main__":
     parser.add_argument("--ticks", type=int, default=200)
     parser.add_argument("--view", default="64x40")
     parser.add_argument("--size", type=int, default=1000)
-    parser.add_argument("--plain", action="store_true")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--plain", action="store_true", help="a plain room: every change to every player")
+    kind.add_argument("--nine-grid", action="store_true", help="the 3 x 3 buckets around each head, JSON per player")
+    parser.add_argument("--profile", action="store_true", help="cProfile the measured ticks")
     args = parser.parse_args()
     size = parse_size(args.view) or (64, 40)
-    anyio.run(main, args.players, args.bots, args.ticks, size, args.size, args.plain)
+    anyio.run(main, args.players, args.bots, args.ticks, size, args.size, args.plain, args.nine_grid, args.profile)

@@ -112,6 +112,40 @@ async def test_a_death_in_the_tick_makes_the_player_respawn() -> None:
     assert socket.sent[-1] == {"type": "leave"}
 
 
+def view_welcome() -> bytes:
+    snake = {"id": "abcd0123", "name": "load0", "alive": True, "dir": "right", "body": [[5, 5]], "serials": [1]}
+    return orjson.dumps({"type": "welcome", "player": "abcd0123", "tick_rate": 20, "tick": 10,
+                         "view": {"x": 0, "y": 0, "width": 32, "height": 24, "bucket": 32},
+                         "state": {"width": 200, "height": 200, "snakes": [snake], "food": [], "stones": []}})
+
+
+def entry(sid: str, alive: bool) -> dict[str, object]:
+    return {"id": sid, "name": "load0", "color": "#fff", "dir": "up", "alive": alive, "score": 0, "bot": False}
+
+
+async def test_in_a_view_room_the_player_reads_its_death_from_its_own_entry() -> None:
+    stats = LoadStats()
+    player = Player(stats, 0, random.Random(1), chat_every=0)
+    player.socket = socket = FakeSocket()
+    player.on_message(view_welcome(), 1.0)
+    assert player.alive
+    other_died = {"b": [0, 0], "snakes": [entry("ffff0000", False), entry("abcd0123", True)],
+                  "cells": [["abcd0123", 6, 5, 2]]}
+    player.on_message(tick_frame(11, 0, buckets=[other_died]), 1.05)
+    assert player.alive, "another snake's death, its own entry alive"
+    player.on_message(tick_frame(12, 0, buckets=[{"cut": [["abcd0123", 5, 5]]}]), 1.1)
+    assert player.alive, "no entry of its own: nothing said about it"
+    own_died = {"b": [0, 0], "snakes": [entry("abcd0123", False)]}
+    player.on_message(tick_frame(13, 0, view={"x": 1, "y": 0, "width": 32, "height": 24, "bucket": 32},
+                                 enter=[{**own_died, "cells": [], "food": [], "stones": []}]), 1.15)
+    assert not player.alive and stats.deaths == 1
+    player._act()
+    respawn = socket.sent[-1]
+    assert respawn["data"] == {"respawn": True}
+    player.on_message(tick_frame(14, respawn["seq"], buckets=[{"snakes": [entry("abcd0123", True)]}]), 1.2)
+    assert player.alive and stats.respawned == 1
+
+
 def arena_welcome(alive: bool = True) -> bytes:
     ship = {"id": "abcd0123", "name": "load0", "x": 5.0, "y": 5.0, "vx": 0.0, "vy": 0.0, "aim": 0.0, "hp": 3,
             "alive": alive, "score": 0, "bot": False}
@@ -222,7 +256,7 @@ def test_loadtest_help_describes_every_option(capsys: pytest.CaptureFixture[str]
     text = capsys.readouterr().out
     for option in ("--url", "--players", "--rooms", "--ramp-up", "--duration", "--tick-rate", "--chat-every",
                    "--json", "--compression", "--client", "--width", "--height", "--seed", "--quiet", "--game",
-                   "--option", "--driver"):
+                   "--option", "--driver", "--view", "--world", "--bots"):
         assert option in text
 
 
@@ -277,6 +311,28 @@ def test_loadtest_drives_the_arena_deaths_and_respawns_included(tmp_path: Path) 
 
 
 @pytest.mark.e2e
+def test_a_view_room_costs_far_fewer_bytes_per_player_tick_than_a_plain_one(tmp_path: Path) -> None:
+    env = {"ASGI_MMO_DB": str(tmp_path / "lb.sqlite3"), "ASGI_MMO_LOG_LEVEL": "warning"}
+    world = ("--players", "30", "--rooms", "1", "--bots", "20", "--width", "400", "--height", "400",
+             "--duration", "2")
+    with run_uvicorn(env=env, cwd=tmp_path) as server:
+        viewed = run_loadtest(server.url, *world, "--view", "32x24")
+        plain = run_loadtest(server.url, *world)
+        refused = subprocess.run(
+            [sys.executable, "-m", "asgi_mmo.cli", "loadtest", "--url", server.url, "--game", "arena", "--world"],
+            cwd=ROOT, capture_output=True, text=True, timeout=30,
+        )
+    assert viewed["view"] == "32x24" and plain["view"] is None and viewed["field"] == plain["field"] == [400, 400]
+    for summary in (viewed, plain):
+        assert summary["connected"] == 30 and summary["drops"] == 0 and summary["ticks"] > 0
+        assert summary["bytes_per_player_tick"] > 0 and summary["window_bytes"] > 0
+        assert 0.9 <= summary["ticks_delivered"] <= 1.01
+        assert summary["inputs_acked"] > 0 and summary["errors"] == {}
+    assert viewed["bytes_per_player_tick"] * 4 < plain["bytes_per_player_tick"], (viewed, plain)
+    assert refused.returncode == 2 and "refused the room" in refused.stderr
+
+
+@pytest.mark.e2e
 def test_the_examples_driver_is_accepted_by_every_game(tmp_path: Path) -> None:
     env = {"ASGI_MMO_DB": str(tmp_path / "lb.sqlite3"), "ASGI_MMO_LOG_LEVEL": "warning"}
     with run_uvicorn(env=env, cwd=tmp_path) as server:
@@ -326,3 +382,22 @@ def test_bench_latency_smoke_with_tiny_numbers(tmp_path: Path) -> None:
     assert set(line["medians"]) == {"asgi-mmo", "baseline"}
     for figures in line["medians"].values():
         assert figures["server_us_per_msg"] > 0 and figures["drops"] == 0
+
+
+@pytest.mark.e2e
+def test_bench_world_smoke_with_tiny_numbers(tmp_path: Path) -> None:
+    results = tmp_path / "results.jsonl"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "world.py"), "--players", "6", "--bots", "2", "--size", "200",
+         "--view", "32x24", "--rooms", "2", "--duration", "1", "--runs", "1", "--results", str(results)],
+        cwd=ROOT / "bench", capture_output=True, text=True, timeout=180, env={**os.environ},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = json.loads(results.read_text().splitlines()[-1])
+    assert line["scenario"] == "world" and set(line["medians"]) == {"world", "plain", "broadcast"}
+    for figures in line["medians"].values():
+        assert figures["server_us_per_msg"] > 0 and figures["bytes_per_player_tick"] > 0 and figures["drops"] == 0
+    assert set(line["ratios"]) == {"cpu_per_msg_world_over_plain", "cpu_per_msg_world_over_broadcast",
+                                   "bytes_world_over_broadcast"}
+    assert set(line["targets"]) == {"lateness_p99_under_10_ms", "ticks_delivered_98_percent", "no_drops",
+                                    "bytes_per_player_tick_1500", "cpu_per_msg_1_3x_plain"}

@@ -7,6 +7,13 @@ of each tick frame, where the server always puts them
 (`{"type":"tick","tick":N,"ack":M,`), looks for its own id only inside the
 list the driver names (`"died":[...]`, and while a respawn waits, the list of
 the ones that came back), and parses every other message with orjson.
+
+In a view room (its `welcome` carries `view`) a tick has no `died` list: a
+death shows as the snake's entry with `"alive":false` in a bucket's `snakes`
+(or an entering bucket's snapshot), and the player's own head is always inside
+its own view. So there the player looks for its own entry, `{"id":"ID",`, and
+for `"alive":false` before the entry's `}`: the same two finds and one slice
+as in a plain room.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ _ACK_SKIP = len(',"ack":')
 
 class Player:
     __slots__ = ("stats", "rng", "number", "chat_every", "driver", "died_marker", "respawned_marker",
-                 "socket", "player_id", "pid_bytes", "period", "last_tick", "seq", "pending", "alive",
+                 "died_end", "died_needle", "socket", "player_id", "pid_bytes", "period", "last_tick", "seq",
+                 "pending", "alive",
                  "respawn_seq", "respawn_waits", "offsets", "best_offset", "welcomed", "leaving", "closed",
                  "_timers", "_loop")
 
@@ -43,6 +51,9 @@ class Player:
         #: how it plays (snake's turns unless told)
         self.driver = driver = driver if driver is not None else SnakeDriver(rng)
         self.died_marker = driver.died_marker
+        #: the end of the span after `died_marker` and what in it tells the player's own death
+        self.died_end = b"]"
+        self.died_needle = b""  # the player's quoted id, once welcomed
         self.respawned_marker = driver.respawned_marker
         self.number = number
         self.chat_every = chat_every
@@ -82,7 +93,7 @@ class Player:
                 self._acked(ack, now)
             if self.alive:
                 died = data.find(self.died_marker)
-                if died > 0 and self.pid_bytes in data[died:data.find(b"]", died)]:
+                if died > 0 and self.died_needle in data[died:data.find(self.died_end, died)]:
                     self.alive = False
                     stats.deaths += 1
             elif self.respawn_waits:
@@ -127,7 +138,11 @@ class Player:
     def _welcome(self, message: dict[str, Any], now: float) -> None:
         self.welcomed = True
         self.player_id = message["player"]
-        self.pid_bytes = f'"{self.player_id}"'.encode()
+        self.pid_bytes = self.died_needle = f'"{self.player_id}"'.encode()
+        if "view" in message and self.died_marker:
+            # a view room: the player's own entry, not a `died` list (see the module docstring)
+            self.died_marker = f'{{"id":"{self.player_id}",'.encode()
+            self.died_end, self.died_needle = b"}", b'"alive":false'
         self.period = 1.0 / message["tick_rate"]
         self.last_tick = message["tick"]
         self._alive_in(message["state"])

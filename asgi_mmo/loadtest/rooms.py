@@ -99,6 +99,10 @@ class RoomRequest:
     tick_rate: int
     field: tuple[int, int] | None  # None: the game's default
     options: Mapping[str, OptionValue]
+    #: view rooms (`"view": true`): each player gets only the part of the field around it
+    view: bool = False
+    #: the server's bots in each room
+    bots: int = 0
 
     def body(self) -> dict[str, object]:
         body: dict[str, object] = {
@@ -110,6 +114,10 @@ class RoomRequest:
             body["width"], body["height"] = self.field
         if self.options:
             body["options"] = dict(self.options)
+        if self.view:
+            body["view"] = True
+        if self.bots:
+            body["bots"] = self.bots
         return body
 
 

@@ -5,6 +5,13 @@ each player is a socket protocol plus a few timers, no task of its own.
 
     asgi-mmo loadtest --url http://127.0.0.1:8000 --players 1000 --rooms 20 \
         --ramp-up 10 --duration 30 [--game arena] [--option hit_points=5]
+    asgi-mmo loadtest --players 1000 --rooms 1 --view 64x40 --width 1000 --height 1000 --bots 100
+
+`--view WxH` (or `--world`, the server's default view size) makes view rooms
+(`"view": true`) and has every player join with `view=WxH`. The summary's
+`bytes_per_player_tick` is what the players received in the window (bytes
+off the wire, WebSocket headers included) over the tick frames they got
+(players x ticks): the figure views exist to shrink.
 
 Timeline: the game's GAME_INFO is read (`GET /api/games`), rooms of that game
 are made (`POST /api/rooms`), players connect evenly over `--ramp-up`
@@ -75,6 +82,15 @@ class LoadConfig:
     options: Mapping[str, OptionValue] = field(default_factory=dict)
     #: "auto": the game's own driver when it has one; "examples": its input schema's examples
     driver: str = "auto"
+    #: view rooms: True makes them; `view` is the size each player asks for (None: the server's default)
+    world: bool = False
+    view: tuple[int, int] | None = None
+    #: the server's bots in each room made
+    bots: int = 0
+
+    @property
+    def view_rooms(self) -> bool:
+        return self.world or self.view is not None
 
     def driver_kind(self) -> DriverKind:
         return driver_kind(self.game, self.driver)
@@ -93,11 +109,14 @@ class LoadConfig:
 WindowHook = Callable[[str], None]
 
 
-def ws_url(base: str, room: str | None, name: str, game: str = "snake") -> str:
-    """The player's socket: its room, or (no room) a quick join into the game."""
+def ws_url(base: str, room: str | None, name: str, game: str = "snake",
+           view: tuple[int, int] | None = None) -> str:
+    """The player's socket: its room, or (no room) a quick join into the game; its view size if any."""
     parts = urlsplit(base)
     scheme = "wss" if parts.scheme == "https" else "ws"
     query = {"name": name, **({"room": room} if room else {"game": game})}
+    if view is not None:
+        query["view"] = f"{view[0]}x{view[1]}"
     return f"{scheme}://{parts.netloc}/ws?{urlencode(query)}"
 
 
@@ -140,13 +159,14 @@ class LoadTest:
             await self._ramp(rooms)
             stats = self.stats
             stats.window = True
-            cpu0, wall0 = time.process_time(), time.monotonic()
+            cpu0, wall0, bytes0 = time.process_time(), time.monotonic(), self._bytes_in()
             if on_window:
                 on_window("start")
             await asyncio.sleep(config.duration)
             if on_window:
                 on_window("end")
             window_s, cpu_s = time.monotonic() - wall0, time.process_time() - cpu0
+            window_bytes = self._bytes_in() - bytes0
             stats.window = False
             stats.connected_at_end = stats.connected
         finally:
@@ -159,12 +179,21 @@ class LoadTest:
             "chat_every_s": config.chat_every, "compression": "deflate" if config.compression else "none",
             "client": config.client, "game": config.game, "driver": driver_name(self.driver_kind),
             "options": made.get("options", {}), "field": made.get("field"),
+            "view": f"{config.view[0]}x{config.view[1]}" if config.view else "default" if config.world else None,
+            "bots": config.bots,
             "deflate_negotiated": sum(1 for p in self.players if p.socket is not None and p.socket.deflate),
         }
         result = summary(stats, [p.offsets for p in self.players], settings, window_s, cpu_s)
-        bytes_in = sum(p.socket.bytes_in for p in self.players if p.socket is not None)
-        result["mean_frame_bytes"] = round(bytes_in / stats.messages) if stats.messages else 0
+        result["mean_frame_bytes"] = round(self._bytes_in() / stats.messages) if stats.messages else 0
+        result["window_bytes"] = window_bytes
+        result["bytes_per_player_tick"] = round(window_bytes / stats.ticks) if stats.ticks else 0
+        expected = config.players * window_s * config.tick_rate
+        result["ticks_delivered"] = round(stats.ticks / expected, 4) if expected else 0.0
         return result
+
+    def _bytes_in(self) -> int:
+        """Bytes every player's socket received so far."""
+        return sum(p.socket.bytes_in for p in self.players if p.socket is not None)
 
     async def _prepare(self) -> tuple[list[str | None], dict[str, Any]]:
         """The game's GAME_INFO and the rooms; the room ids and the settings they were made with."""
@@ -179,7 +208,8 @@ class LoadTest:
             field = config.field_size()
             request = RoomRequest(game=config.game, rooms=config.rooms, players=config.players,
                                   tick_rate=config.tick_rate, field=field,
-                                  options=typed_options(config.options, self.game_info))
+                                  options=typed_options(config.options, self.game_info),
+                                  view=config.view_rooms, bots=config.bots)
             made = await create_rooms(http, request)
         answered = made.settings
         used_field = ([answered["width"], answered["height"]] if "width" in answered and "height" in answered
@@ -201,7 +231,7 @@ class LoadTest:
             rng = random.Random(self.rng.random())
             player = Player(self.stats, number, rng, config.chat_every, self.driver_kind(rng, info))
             self.players.append(player)
-            url = ws_url(config.url, rooms[number % len(rooms)], f"load{number}", config.game)
+            url = ws_url(config.url, rooms[number % len(rooms)], f"load{number}", config.game, config.view)
             tasks.append(loop.create_task(self._connect(player, url)))
         await asyncio.gather(*tasks)
         # Let the last welcomes arrive before the window opens.
@@ -272,7 +302,10 @@ def format_table(result: dict[str, Any]) -> str:
         ("game", f"{result['game']} ({result['driver']} driver)"
                  + (f"  options {result['options']}" if result["options"] else "")),
         ("window", f"{result['window_s']} s after a {result['ramp_up_s']} s ramp-up"),
-        ("ticks received", f"{result['ticks']} ({result['ticks_per_s']}/s)"),
+        ("ticks received", f"{result['ticks']} ({result['ticks_per_s']}/s,"
+                           f" {result['ticks_delivered'] * 100:.1f}% of players x ticks)"),
+        ("bytes per player-tick", f"{result['bytes_per_player_tick']}"
+                                  + (f"  (views {result['view']})" if result["view"] else "  (plain rooms)")),
         ("tick lateness", f"p50 {lat['p50']} ms  p99 {lat['p99']} ms  max {lat['max']} ms"),
         ("input to ack", f"p50 {ack['p50']} ms  p99 {ack['p99']} ms  max {ack['max']} ms"
                          f"  ({result['acks_measured']} inputs)"),
@@ -328,12 +361,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "player; arena 60 x 40 for 50 ships, scaled; other games their own default)")
     parser.add_argument("--height", type=int, default=None,
                         help="field height of the rooms made (default: as for --width)")
+    parser.add_argument("--view", type=_view_size, default=None, metavar="WxH",
+                        help="make view rooms (\"view\": true; games with views only, snake) and have every "
+                             "player ask for a view of W x H cells (view=WxH; the server clamps each side)")
+    parser.add_argument("--world", action="store_true",
+                        help="make view rooms; without --view the players take the server's default view size")
+    parser.add_argument("--bots", type=int, default=DEFAULTS.bots,
+                        help="the server's bots in each room made, 0-100 (default %(default)s)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the players' random choices")
     parser.add_argument("--json", action="store_true",
                         help="print only the JSON line on standard output (the table goes to standard error)")
     parser.add_argument("--quiet", action="store_true", help="no live progress line")
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow a --url that is not a loopback address (only load servers you run)")
+
+
+def _view_size(text: str) -> tuple[int, int]:
+    """`WxH` of `--view`, two positive integers."""
+    width, x, height = text.lower().partition("x")
+    if not (x and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise argparse.ArgumentTypeError(f"wants WxH (for example 64x40), not {text!r}")
+    return int(width), int(height)
 
 
 def config_from_args(args: argparse.Namespace) -> LoadConfig:
@@ -343,6 +391,7 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         compression=args.compression == "deflate", client=args.client, width=args.width, height=args.height,
         seed=args.seed, progress=not args.quiet, game=args.game,
         options=dict(parse_option(text) for text in args.option), driver=args.driver,
+        world=args.world, view=args.view, bots=args.bots,
     )
 
 
