@@ -43,7 +43,7 @@ export function isSpaceKey(e) {
 }
 
 /** A key for the page, not the game: a shortcut, or typing in a field. @param {KeyboardEvent} e */
-export function isPageKey(e) {
+function isPageKey(e) {
   return e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target);
 }
 
@@ -79,6 +79,27 @@ export class Listeners {
   removeAll() {
     for (const undo of this.#undo.splice(0)) undo();
   }
+}
+
+/**
+ * The game's keys pressed anywhere on the page (not while typing, nor with a modifier):
+ * a direction (also on auto-repeat, which `repeat` tells) and Space (not on repeat).
+ * @param {Listeners} listeners
+ * @param {(dir: string, repeat: boolean) => void} onDirection
+ * @param {() => void} onSpace
+ */
+export function onGameKeys(listeners, onDirection, onSpace) {
+  listeners.on(window, "keydown", (/** @type {KeyboardEvent} */ e) => {
+    if (isPageKey(e)) return;
+    const dir = keyDirection(e);
+    if (dir) {
+      e.preventDefault();
+      onDirection(dir, e.repeat);
+    } else if (isSpaceKey(e)) {
+      e.preventDefault();
+      if (!e.repeat) onSpace();
+    }
+  });
 }
 
 // ---- the stage ----------------------------------------------------------------
@@ -203,6 +224,16 @@ export function drawFieldBorder(ctx, /** @type {number} */ w, /** @type {number}
   ctx.lineWidth = 2;
   ctx.strokeRect(-1, -1, w + 2, h + 2);
   ctx.restore();
+}
+
+/** An X of half-width `k` centred on (x, y), in the current stroke style. @param {CanvasRenderingContext2D} ctx */
+export function strokeCross(ctx, /** @type {number} */ x, /** @type {number} */ y, /** @type {number} */ k) {
+  ctx.beginPath();
+  ctx.moveTo(x - k, y - k);
+  ctx.lineTo(x + k, y + k);
+  ctx.moveTo(x + k, y - k);
+  ctx.lineTo(x - k, y + k);
+  ctx.stroke();
 }
 
 /** The spinner in the middle while there is no field yet. @param {CanvasStage} stage @param {number} now */

@@ -8,7 +8,7 @@
 
 import {
   ACCENT, CanvasStage, FIELD, FONT, Listeners, clamp, drawFieldBorder, drawMinimap, drawSpinner,
-  isPageKey, isSpaceKey, keyDirection, lerp, nameFont, runFrames,
+  lerp, nameFont, onGameKeys, runFrames, strokeCross,
 } from "./canvas.js";
 import { DIRS } from "./snake-delta.js";
 
@@ -121,17 +121,13 @@ export class SnakeView extends CanvasStage {
 
   _bind() {
     const on = this.listeners.on.bind(this.listeners);
-    on(window, "keydown", (e) => {
-      if (isPageKey(e)) return;
-      const dir = keyDirection(e);
-      if (dir) {
-        e.preventDefault();
-        if (!e.repeat) this.onTurn(dir);
-      } else if (isSpaceKey(e)) {
-        e.preventDefault();
-        if (!e.repeat) this.onRespawn();
-      }
-    });
+    onGameKeys(
+      this.listeners,
+      (dir, repeat) => {
+        if (!repeat) this.onTurn(dir);
+      },
+      () => this.onRespawn(),
+    );
 
     // Swipes: a finger that travels far enough steers, and can steer again
     // without lifting; a short touch is a tap.
@@ -549,12 +545,7 @@ export class SnakeView extends CanvasStage {
           ctx.strokeStyle = "#ffffff";
           ctx.lineWidth = Math.max(1, cell * 0.06);
           ctx.setLineDash([]);
-          ctx.beginPath();
-          ctx.moveTo(ex - k, ey - k);
-          ctx.lineTo(ex + k, ey + k);
-          ctx.moveTo(ex + k, ey - k);
-          ctx.lineTo(ex - k, ey + k);
-          ctx.stroke();
+          strokeCross(ctx, ex, ey, k);
         } else {
           ctx.fillStyle = "#ffffff";
           ctx.beginPath();

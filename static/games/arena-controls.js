@@ -4,7 +4,7 @@
 // mouse button, Space; the right thumb). Knows nothing of ships or the
 // network: arena.js turns these into inputs.
 
-import { Listeners, isPageKey, isSpaceKey, keyDirection } from "../canvas.js";
+import { Listeners, isSpaceKey, keyDirection, onGameKeys } from "../canvas.js";
 
 /** CSS px the thumb travels from where it landed for a full stick (less on a short field). */
 const STICK_RADIUS = 56;
@@ -85,18 +85,14 @@ export class ArenaControls {
 
   _bind() {
     const on = this.listeners.on.bind(this.listeners);
-    on(window, "keydown", (e) => {
-      if (isPageKey(e)) return;
-      const dir = keyDirection(e);
-      if (dir) {
-        e.preventDefault();
+    onGameKeys(
+      this.listeners,
+      (dir) => {
         this.held.add(dir);
         this._keysStick();
-      } else if (isSpaceKey(e)) {
-        e.preventDefault();
-        if (!e.repeat) this._trigger(true);
-      }
-    });
+      },
+      () => this._trigger(true),
+    );
     // A key let go counts wherever the focus went meanwhile (the chat).
     on(window, "keyup", (e) => {
       const dir = keyDirection(e);

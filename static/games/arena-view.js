@@ -4,7 +4,7 @@
 // nothing of the network or of input devices: arena.js hands it a scene
 // every animation frame. Player names are drawn with fillText, never markup.
 
-import { ACCENT, CanvasStage, FIELD, clamp, drawFieldBorder, drawMinimap, drawSpinner, nameFont } from "../canvas.js";
+import { ACCENT, CanvasStage, FIELD, clamp, drawFieldBorder, drawMinimap, drawSpinner, nameFont, strokeCross } from "../canvas.js";
 import { rayExit } from "./arena-rules.js";
 
 const GRID = "rgba(130, 160, 255, 0.06)";
@@ -137,13 +137,7 @@ export class ArenaPainter extends CanvasStage {
       ctx.arc(cx, cy, r, 0, Math.PI * 2);
       ctx.stroke();
       ctx.setLineDash([]);
-      const k = r * 0.45;
-      ctx.beginPath();
-      ctx.moveTo(cx - k, cy - k);
-      ctx.lineTo(cx + k, cy + k);
-      ctx.moveTo(cx + k, cy - k);
-      ctx.lineTo(cx - k, cy + k);
-      ctx.stroke();
+      strokeCross(ctx, cx, cy, r * 0.45);
       ctx.restore();
       return;
     }
