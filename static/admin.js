@@ -1,6 +1,8 @@
 // asgi-mmo admin dashboard: polls the admin API, draws the tables and small canvas charts.
 // Everything the server sends is shown with textContent, never parsed as HTML.
 
+import { tableCell } from "./pages.js";
+
 const API = document.body.dataset.api || "/admin/api";
 const TOKEN_KEY = "asgi-mmo-admin-token";
 const POLL_MS = 1500;
@@ -212,23 +214,23 @@ function renderRooms(rooms) {
     open.textContent = room.id;
     open.title = "Show this room's players";
     open.addEventListener("click", () => select(room.id));
-    const idCell = cell(open);
+    const idCell = tableCell(open);
     if (room.private) idCell.append(badge("private"));
     row.append(
       idCell,
-      cell(room.game),
-      cell(`${formatInt(room.players)} / ${formatInt(room.max_players)}`, "num"),
-      cell(formatInt(room.bots), "num"),
-      cell(`${room.tick_rate} Hz`, "num"),
-      cell(formatInt(room.tick), "num"),
-      cell(formatMs(room.tick_ms.p50), "num"),
-      cell(formatMs(room.tick_ms.p99), "num" + (room.tick_ms.p99 * room.tick_rate > 500 ? " warn" : "")),
-      cell(formatInt(room.overruns), "num" + (room.overruns > 0 ? " warn" : "")),
-      cell(formatInt(room.msgs_in), "num"),
-      cell(formatInt(room.msgs_out), "num"),
-      cell(formatBytes(room.bytes_out), "num"),
-      cell(room.worker, "mono small"),
-      cell(closeButton(room.id)),
+      tableCell(room.game),
+      tableCell(`${formatInt(room.players)} / ${formatInt(room.max_players)}`, "num"),
+      tableCell(formatInt(room.bots), "num"),
+      tableCell(`${room.tick_rate} Hz`, "num"),
+      tableCell(formatInt(room.tick), "num"),
+      tableCell(formatMs(room.tick_ms.p50), "num"),
+      tableCell(formatMs(room.tick_ms.p99), "num" + (room.tick_ms.p99 * room.tick_rate > 500 ? " warn" : "")),
+      tableCell(formatInt(room.overruns), "num" + (room.overruns > 0 ? " warn" : "")),
+      tableCell(formatInt(room.msgs_in), "num"),
+      tableCell(formatInt(room.msgs_out), "num"),
+      tableCell(formatBytes(room.bytes_out), "num"),
+      tableCell(room.worker, "mono small"),
+      tableCell(closeButton(room.id)),
     );
     return row;
   });
@@ -299,14 +301,14 @@ function renderRoom(room) {
     const row = document.createElement("tr");
     const connected = p.bot ? "–" : p.connected_s > 0 ? formatDuration(p.connected_s) : "away";
     row.append(
-      cell(p.name, "name"),
-      cell(p.id, "mono small"),
-      cell(badge(p.bot ? "bot" : "human", p.bot ? "badge-bot" : "badge-human")),
-      cell(formatInt(p.score ?? 0), "num"),
-      cell(p.alive ? "yes" : "no", p.alive ? "ok" : "muted"),
-      cell(connected, "num" + (connected === "away" ? " muted" : "")),
-      cell(p.latency_ms == null ? "–" : formatMs(p.latency_ms), "num"),
-      cell(queueMeter(p.queue), "num"),
+      tableCell(p.name, "name"),
+      tableCell(p.id, "mono small"),
+      tableCell(badge(p.bot ? "bot" : "human", p.bot ? "badge-bot" : "badge-human")),
+      tableCell(formatInt(p.score ?? 0), "num"),
+      tableCell(p.alive ? "yes" : "no", p.alive ? "ok" : "muted"),
+      tableCell(connected, "num" + (connected === "away" ? " muted" : "")),
+      tableCell(p.latency_ms == null ? "–" : formatMs(p.latency_ms), "num"),
+      tableCell(queueMeter(p.queue), "num"),
     );
     return row;
   }));
@@ -435,14 +437,6 @@ function hexAlpha(hex, alpha) {
 }
 
 // ---- small helpers ------------------------------------------------------------------------
-
-function cell(content, className = "") {
-  const td = document.createElement("td");
-  if (className) td.className = className;
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content;
-  return td;
-}
 
 function badge(text, className = "") {
   const span = document.createElement("span");

@@ -2,6 +2,8 @@
 // creating a room with the chosen game's options, the leaderboard. Every name
 // from the server is shown with textContent.
 
+import { getJson, tableCell } from "./pages.js";
+
 const $ = (id) => document.getElementById(id);
 const NAME_KEY = "asgi-mmo:name";
 const GAME_KEY = "asgi-mmo:game";
@@ -64,9 +66,7 @@ const FALLBACK_TICK_RATES = [{ value: 10, label: "10", default: true }, { value:
 
 async function loadGames() {
   try {
-    const res = await fetch("/api/games", { headers: { Accept: "application/json" }, cache: "no-store" });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const body = await res.json();
+    const body = await getJson("/api/games");
     for (const info of Array.isArray(body.games) ? body.games : []) {
       games.set(info.name, info);
       titles.set(info.name, info.title || info.name);
@@ -250,14 +250,6 @@ function ago(created) {
   return `${Math.floor(s / 86400)} d ago`;
 }
 
-function td(text, cls) {
-  const cell = document.createElement("td");
-  if (cls) cell.className = cls;
-  if (text instanceof Node) cell.append(text);
-  else cell.textContent = text;
-  return cell;
-}
-
 function renderRooms(rooms) {
   rooms.sort((a, b) => b.players - a.players || String(a.id).localeCompare(String(b.id)));
   const rows = rooms.map((r) => {
@@ -278,7 +270,7 @@ function renderRooms(rooms) {
     btn.textContent = full ? "Full" : "Join";
     btn.disabled = full;
     btn.addEventListener("click", () => go(r.id));
-    tr.append(td(code), td(titles.get(r.game) || r.game), td(players, "num"), td(ago(r.created_at)), td(btn));
+    tr.append(tableCell(code), tableCell(titles.get(r.game) || r.game), tableCell(players, "num"), tableCell(ago(r.created_at)), tableCell(btn));
     return tr;
   });
   $("rooms-body").replaceChildren(...rows);
@@ -288,9 +280,7 @@ function renderRooms(rooms) {
 
 async function refreshRooms() {
   try {
-    const res = await fetch("/api/rooms", { headers: { Accept: "application/json" }, cache: "no-store" });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const body = await res.json();
+    const body = await getJson("/api/rooms");
     renderRooms(Array.isArray(body.rooms) ? body.rooms : []);
     $("rooms-status").textContent = `updated ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`;
   } catch (err) {
@@ -302,13 +292,10 @@ async function refreshRooms() {
 async function refreshLeaders() {
   let entries = [];
   try {
-    const res = await fetch("/api/leaderboard?limit=10", { headers: { Accept: "application/json" }, cache: "no-store" });
-    if (res.ok) {
-      const body = await res.json();
-      if (Array.isArray(body.entries)) entries = body.entries;
-    }
+    const body = await getJson("/api/leaderboard?limit=10");
+    if (Array.isArray(body.entries)) entries = body.entries;
   } catch {
-    /* no leaderboard yet: shown as empty */
+    /* no leaderboard yet, or an error answer: shown as empty */
   }
   const rows = entries.map((e) => {
     const li = document.createElement("li");

@@ -11,6 +11,7 @@
 // same name and rewrites the address to the room it landed in.
 
 import { MmoClient } from "./mmo-client.js";
+import { getJson } from "./pages.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
@@ -529,14 +530,11 @@ async function pollRoomPeople() {
   clearTimeout(peopleTimer);
   if (welcomed || !room) return;
   try {
-    const answer = await fetch(app.dataset.roomsApi, { cache: "no-store", headers: { Accept: "application/json" } });
-    if (answer.ok) {
-      const listed = ((await answer.json()).rooms || []).find((r) => r.id === room);
-      // the public listing has no bots: those stay as the page was rendered with
-      if (listed && !welcomed) showRoomPeople(listed.players, listed.bots ?? (Number(app.dataset.bots) || 0));
-    }
+    const listed = ((await getJson(app.dataset.roomsApi)).rooms || []).find((r) => r.id === room);
+    // the public listing has no bots: those stay as the page was rendered with
+    if (listed && !welcomed) showRoomPeople(listed.players, listed.bots ?? (Number(app.dataset.bots) || 0));
   } catch {
-    // offline: the rendered count stays
+    // offline, or an error answer: the rendered count stays
   }
   if (!welcomed) peopleTimer = setTimeout(pollRoomPeople, 3000);
 }

@@ -6,43 +6,25 @@
 // sees. Everything is drawn with canvas calls (names with fillText), so no
 // player data ever becomes markup.
 
+import {
+  ACCENT, CanvasStage, FIELD, FONT, Listeners, clamp, drawFieldBorder, drawMinimap, drawSpinner,
+  lerp, nameFont, onGameKeys, runFrames, strokeCross,
+} from "./canvas.js";
 import { DIRS } from "./snake-delta.js";
 
-const BG = "#070a12";
-const ARENA = "#0b1120";
 const GRID = "rgba(130, 160, 255, 0.07)";
 const GRID_MAJOR = "rgba(130, 160, 255, 0.12)";
-const BORDER = "#2ee6a8";
 const STONE = "#3a4460";
 const STONE_TOP = "#56627f";
 const FOOD_COLORS = [null, "#7cf29a", "#7cf29a", "#a6f46b", "#ffe066", "#ffcc4d", "#ffa94d", "#ff8a5c", "#ff6b9a", "#e77bff"];
 //: the own snake's colour: the page's accent, which no bot wears (a mint the server's
 //: palette lacks), drawn with a white outline and a strong glow
-export const ME_COLOR = "#2ee6a8";
+export const ME_COLOR = ACCENT;
 const ME_OUTLINE = "#ffffff";
 //: the start grace (docs/snake.md rule 1): a new snake stands this long or until a turn
 const START_GRACE_MS = 3000;
-const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 
-const KEY_DIRS = {
-  ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right",
-  KeyW: "up", KeyS: "down", KeyA: "left", KeyD: "right",
-};
-
-function lerp(a, b, f) {
-  return a + (b - a) * f;
-}
-
-function clamp(v, lo, hi) {
-  return Math.max(lo, Math.min(hi, v));
-}
-
-function isTyping(target) {
-  if (!target || !(target instanceof Element)) return false;
-  return target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true']") !== null;
-}
-
-export class SnakeView {
+export class SnakeView extends CanvasStage {
   /**
    * @param {HTMLCanvasElement} canvas
    * @param {object} options
@@ -52,8 +34,7 @@ export class SnakeView {
    * @param {HTMLElement} [options.touchArea] where swipes are read (default: the canvas)
    */
   constructor(canvas, { onTurn, onRespawn, onSwipeStart, touchArea } = {}) {
-    this.canvas = canvas;
-    this.ctx = canvas.getContext("2d", { alpha: false });
+    super(canvas);
     this.onTurn = onTurn || (() => {});
     this.onRespawn = onRespawn || (() => {});
     this.onSwipeStart = onSwipeStart || (() => {});
@@ -64,20 +45,18 @@ export class SnakeView {
     this.tickAt = 0; // performance.now() of the last tick
     this.motion = new Map(); // id -> {moved, tailFrom: [x,y] | null}
     this.last = new Map(); // id -> {head, tail, len} as of the last tick
-    this.camera = null; // {x, y} field cell at the view centre, when following
     this.waitingSince = null; // performance.now() when my snake began to stand (start grace)
     this._labelWidths = new Map(); // font|name -> measured width
     this.idle = false; // nothing is coming: no spinner while there is no field
-    this.dpr = 1;
-    this.cssW = 0;
-    this.cssH = 0;
     this.frame = 0;
-    this._raf = 0;
-    this._listeners = [];
+    this.listeners = new Listeners();
     this._bind();
-    this._resize();
-    this._loop = this._loop.bind(this);
-    this._raf = requestAnimationFrame(this._loop);
+    this.listeners.add(
+      runFrames(this, (now) => {
+        this.frame += 1;
+        this.draw(now);
+      }),
+    );
   }
 
   /** Who "I" am: my snake is drawn on top, labelled and followed. */
@@ -135,36 +114,26 @@ export class SnakeView {
   }
 
   destroy() {
-    cancelAnimationFrame(this._raf);
-    for (const [target, type, fn, opts] of this._listeners) target.removeEventListener(type, fn, opts);
-    this._listeners = [];
+    this.listeners.removeAll();
   }
 
   // ---- input -----------------------------------------------------------
 
-  _on(target, type, fn, opts) {
-    target.addEventListener(type, fn, opts);
-    this._listeners.push([target, type, fn, opts]);
-  }
-
   _bind() {
-    this._on(window, "keydown", (e) => {
-      if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target)) return;
-      const dir = KEY_DIRS[e.code] || KEY_DIRS[e.key];
-      if (dir) {
-        e.preventDefault();
-        if (!e.repeat) this.onTurn(dir);
-      } else if (e.code === "Space" || e.key === " ") {
-        e.preventDefault();
-        if (!e.repeat) this.onRespawn();
-      }
-    });
+    const on = this.listeners.on.bind(this.listeners);
+    onGameKeys(
+      this.listeners,
+      (dir, repeat) => {
+        if (!repeat) this.onTurn(dir);
+      },
+      () => this.onRespawn(),
+    );
 
     // Swipes: a finger that travels far enough steers, and can steer again
     // without lifting; a short touch is a tap.
     let start = null;
     const MIN = 22;
-    this._on(this.touchArea, "pointerdown", (e) => {
+    on(this.touchArea, "pointerdown", (e) => {
       if (e.pointerType === "mouse") {
         this.canvas.focus({ preventScroll: true });
         return;
@@ -172,7 +141,7 @@ export class SnakeView {
       start = { x: e.clientX, y: e.clientY, moved: false, id: e.pointerId };
       this.onSwipeStart();
     });
-    this._on(this.touchArea, "pointermove", (e) => {
+    on(this.touchArea, "pointermove", (e) => {
       if (!start || e.pointerId !== start.id) return;
       const dx = e.clientX - start.x;
       const dy = e.clientY - start.y;
@@ -190,15 +159,8 @@ export class SnakeView {
         if (me && !me.alive) this.onRespawn();
       }
     };
-    this._on(this.touchArea, "pointerup", end);
-    this._on(this.touchArea, "pointercancel", end);
-
-    this._on(window, "resize", () => this._resize());
-    if (typeof ResizeObserver === "function") {
-      const ro = new ResizeObserver(() => this._resize());
-      ro.observe(this.canvas);
-      this._listeners.push([{ removeEventListener: () => ro.disconnect() }, "", null, undefined]);
-    }
+    on(this.touchArea, "pointerup", end);
+    on(this.touchArea, "pointercancel", end);
   }
 
   // ---- drawing ---------------------------------------------------------
@@ -212,64 +174,22 @@ export class SnakeView {
     }
   }
 
-  _resize() {
-    const dpr = Math.max(1, Math.min(window.devicePixelRatio || 1, 3));
-    const w = this.canvas.clientWidth;
-    const h = this.canvas.clientHeight;
-    if (!w || !h) return;
-    const bw = Math.round(w * dpr);
-    const bh = Math.round(h * dpr);
-    if (this.canvas.width !== bw || this.canvas.height !== bh) {
-      this.canvas.width = bw;
-      this.canvas.height = bh;
-    }
-    this.dpr = bw / w;
-    this.cssW = w;
-    this.cssH = h;
-  }
-
-  _loop(now) {
-    this._raf = requestAnimationFrame(this._loop);
-    if (document.hidden) return;
-    if (this.canvas.clientWidth !== this.cssW || this.canvas.clientHeight !== this.cssH) this._resize();
-    this.frame += 1;
-    this.draw(now);
-  }
-
   /** Cell size and the field's top-left corner on the canvas, in CSS px. */
   _layout() {
     const snap = this.snapshot;
-    const W = snap.width || 1;
-    const H = snap.height || 1;
-    const pad = Math.min(16, Math.max(6, Math.min(this.cssW, this.cssH) * 0.025));
-    const fit = Math.min((this.cssW - 2 * pad) / W, (this.cssH - 2 * pad) / H);
-    const minCell = this.cssW < 600 ? 9 : 12;
-    if (fit >= minCell) {
-      this.camera = null;
-      return { cell: fit, ox: (this.cssW - W * fit) / 2, oy: (this.cssH - H * fit) / 2, follow: false };
-    }
-    // The field is too big to show whole: follow my snake.
-    const cell = minCell;
     const me = this.mySnake();
-    const target = me && me.body && me.body.length ? { x: me.body[0][0] + 0.5, y: me.body[0][1] + 0.5 } : { x: W / 2, y: H / 2 };
-    const halfW = this.cssW / cell / 2;
-    const halfH = this.cssH / cell / 2;
-    target.x = W * cell <= this.cssW ? W / 2 : clamp(target.x, halfW - pad / cell, W - halfW + pad / cell);
-    target.y = H * cell <= this.cssH ? H / 2 : clamp(target.y, halfH - pad / cell, H - halfH + pad / cell);
-    if (!this.camera) this.camera = { ...target };
-    this.camera.x = lerp(this.camera.x, target.x, 0.12);
-    this.camera.y = lerp(this.camera.y, target.y, 0.12);
-    return { cell, ox: this.cssW / 2 - this.camera.x * cell, oy: this.cssH / 2 - this.camera.y * cell, follow: true };
+    // The field is too big to show whole: follow my snake's head.
+    const head = me && me.body && me.body.length ? { x: me.body[0][0] + 0.5, y: me.body[0][1] + 0.5 } : null;
+    const L = this.layoutField(snap.width || 1, snap.height || 1, head, this.cssW < 600 ? 9 : 12, 0.12);
+    return { ...L, cell: L.scale };
   }
 
   draw(now = performance.now()) {
     const ctx = this.ctx;
     const snap = this.snapshot;
     if (!snap || !snap.width || !snap.height) {
-      ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-      ctx.fillStyle = BG;
-      ctx.fillRect(0, 0, this.cssW, this.cssH);
-      if (!this.idle) this._drawWaiting(now);
+      this.clear();
+      if (!this.idle) drawSpinner(this, now);
       return;
     }
     const L = this._layout();
@@ -382,7 +302,7 @@ export class SnakeView {
     for (const { s, x, y } of heads) {
       if (x < box.x0 - cell || x > box.x1 + cell || y < box.y0 - cell || y > box.y1 + cell) continue;
       const mineOne = s.id === this.me;
-      const font = `${mineOne ? 750 : 600} ${size}px ${FONT}`;
+      const font = nameFont(size, mineOne);
       const text = s.name || "";
       if (!text) continue;
       ctx.font = font;
@@ -449,12 +369,10 @@ export class SnakeView {
   }
 
   _paintArena(ctx, W, H, cell, ox, oy, [x0, y0, x1, y1]) {
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    ctx.fillStyle = BG;
-    ctx.fillRect(0, 0, this.cssW, this.cssH);
+    this.clear(ctx);
     ctx.save();
     ctx.translate(ox, oy);
-    ctx.fillStyle = ARENA;
+    ctx.fillStyle = FIELD;
     ctx.fillRect(0, 0, W * cell, H * cell);
     if (cell >= 5) {
       ctx.lineWidth = 1 / this.dpr;
@@ -476,11 +394,7 @@ export class SnakeView {
         ctx.stroke();
       }
     }
-    ctx.shadowColor = BORDER;
-    ctx.shadowBlur = 18;
-    ctx.strokeStyle = "rgba(46, 230, 168, 0.75)";
-    ctx.lineWidth = 2;
-    ctx.strokeRect(-1, -1, W * cell + 2, H * cell + 2);
+    drawFieldBorder(ctx, W * cell, H * cell);
     ctx.restore();
   }
 
@@ -550,7 +464,7 @@ export class SnakeView {
     const pts = this._cellPoints(s, f);
     const dead = !s.alive;
     const isMe = s.id === this.me;
-    const color = isMe ? ME_COLOR : s.color || "#2ee6a8";
+    const color = isMe ? ME_COLOR : s.color || ACCENT;
     ctx.save();
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
@@ -631,12 +545,7 @@ export class SnakeView {
           ctx.strokeStyle = "#ffffff";
           ctx.lineWidth = Math.max(1, cell * 0.06);
           ctx.setLineDash([]);
-          ctx.beginPath();
-          ctx.moveTo(ex - k, ey - k);
-          ctx.lineTo(ex + k, ey + k);
-          ctx.moveTo(ex + k, ey - k);
-          ctx.lineTo(ex - k, ey + k);
-          ctx.stroke();
+          strokeCross(ctx, ex, ey, k);
         } else {
           ctx.fillStyle = "#ffffff";
           ctx.beginPath();
@@ -653,47 +562,13 @@ export class SnakeView {
   }
 
   _drawMinimap(snap, L) {
-    const ctx = this.ctx;
-    const maxW = Math.min(150, this.cssW * 0.32);
-    const scale = maxW / snap.width;
-    const w = snap.width * scale;
-    const h = snap.height * scale;
-    const x = this.cssW - w - 10;
-    const y = this.cssH - h - 10;
-    ctx.save();
-    ctx.globalAlpha = 0.85;
-    ctx.fillStyle = "rgba(7, 10, 18, 0.85)";
-    ctx.strokeStyle = "rgba(46, 230, 168, 0.5)";
-    ctx.lineWidth = 1;
-    ctx.fillRect(x, y, w, h);
-    ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
+    const scale = Math.min(150, this.cssW * 0.32) / snap.width;
+    const dots = [];
     for (const s of snap.snakes || []) {
       if (!s.alive || !s.body || !s.body.length) continue;
-      const mine = s.id === this.me;
-      ctx.fillStyle = mine ? "#ffffff" : s.color || "#2ee6a8";
-      const size = mine ? 4 : 2.5;
-      ctx.fillRect(x + s.body[0][0] * scale - size / 2, y + s.body[0][1] * scale - size / 2, size, size);
+      dots.push({ x: s.body[0][0], y: s.body[0][1], color: s.color || ACCENT, mine: s.id === this.me });
     }
-    ctx.strokeStyle = "rgba(255, 255, 255, 0.55)";
-    ctx.strokeRect(x + (-L.ox / L.cell) * scale, y + (-L.oy / L.cell) * scale, (this.cssW / L.cell) * scale, (this.cssH / L.cell) * scale);
-    ctx.restore();
-  }
-
-  _drawWaiting(now) {
-    const ctx = this.ctx;
-    const cx = this.cssW / 2;
-    const cy = this.cssH / 2;
-    ctx.save();
-    ctx.strokeStyle = "rgba(46, 230, 168, 0.8)";
-    ctx.lineWidth = 4;
-    ctx.lineCap = "round";
-    ctx.shadowColor = "#2ee6a8";
-    ctx.shadowBlur = 12;
-    const a = (now / 400) % (Math.PI * 2);
-    ctx.beginPath();
-    ctx.arc(cx, cy, 18, a, a + Math.PI * 1.3);
-    ctx.stroke();
-    ctx.restore();
+    drawMinimap(this, snap, scale, dots, L, 0.85);
   }
 }
 

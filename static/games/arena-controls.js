@@ -4,17 +4,10 @@
 // mouse button, Space; the right thumb). Knows nothing of ships or the
 // network: arena.js turns these into inputs.
 
-const KEYS = {
-  ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right",
-  KeyW: "up", KeyS: "down", KeyA: "left", KeyD: "right",
-};
+import { Listeners, isSpaceKey, keyDirection, onGameKeys } from "../canvas.js";
+
 /** CSS px the thumb travels from where it landed for a full stick (less on a short field). */
 const STICK_RADIUS = 56;
-
-function isTyping(target) {
-  if (!target || !(target instanceof Element)) return false;
-  return target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true']") !== null;
-}
 
 /** Pointer events on these belong to the page (forms, banners), not to the game. */
 function isPageControl(target) {
@@ -51,18 +44,12 @@ export class ArenaControls {
     this.held = new Set();
     this.stickPointer = null;
     this.aimPointer = null;
-    this._listeners = [];
+    this.listeners = new Listeners();
     this._bind();
   }
 
   destroy() {
-    for (const [target, type, fn] of this._listeners) target.removeEventListener(type, fn);
-    this._listeners = [];
-  }
-
-  _on(target, type, fn, options) {
-    target.addEventListener(type, fn, options);
-    this._listeners.push([target, type, fn]);
+    this.listeners.removeAll();
   }
 
   _local(e) {
@@ -97,28 +84,25 @@ export class ArenaControls {
   }
 
   _bind() {
-    this._on(window, "keydown", (e) => {
-      if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target)) return;
-      const dir = KEYS[e.code] || KEYS[e.key];
-      if (dir) {
-        e.preventDefault();
+    const on = this.listeners.on.bind(this.listeners);
+    onGameKeys(
+      this.listeners,
+      (dir) => {
         this.held.add(dir);
         this._keysStick();
-      } else if (e.code === "Space" || e.key === " ") {
-        e.preventDefault();
-        if (!e.repeat) this._trigger(true);
-      }
-    });
+      },
+      () => this._trigger(true),
+    );
     // A key let go counts wherever the focus went meanwhile (the chat).
-    this._on(window, "keyup", (e) => {
-      const dir = KEYS[e.code] || KEYS[e.key];
+    on(window, "keyup", (e) => {
+      const dir = keyDirection(e);
       if (dir && this.held.delete(dir)) this._keysStick();
-      else if ((e.code === "Space" || e.key === " ") && this.triggerDown) this._trigger(false);
+      else if (isSpaceKey(e) && this.triggerDown) this._trigger(false);
     });
-    this._on(window, "blur", () => this._releaseAll());
-    this._on(document, "visibilitychange", () => document.hidden && this._releaseAll());
+    on(window, "blur", () => this._releaseAll());
+    on(document, "visibilitychange", () => document.hidden && this._releaseAll());
 
-    this._on(this.area, "pointermove", (e) => {
+    on(this.area, "pointermove", (e) => {
       if (e.pointerType === "mouse") {
         this.aimPoint = this._local(e);
         this.handlers.onAim();
@@ -134,7 +118,7 @@ export class ArenaControls {
         this.handlers.onAim();
       }
     });
-    this._on(this.area, "pointerdown", (e) => {
+    on(this.area, "pointerdown", (e) => {
       if (isPageControl(e.target)) return;
       const p = this._local(e);
       if (e.pointerType === "mouse") {
@@ -169,8 +153,8 @@ export class ArenaControls {
         this._trigger(false);
       }
     };
-    this._on(window, "pointerup", up);
-    this._on(window, "pointercancel", up);
-    this._on(this.area, "contextmenu", (e) => e.preventDefault());
+    on(window, "pointerup", up);
+    on(window, "pointercancel", up);
+    on(this.area, "contextmenu", (e) => e.preventDefault());
   }
 }

@@ -4,21 +4,14 @@
 // nothing of the network or of input devices: arena.js hands it a scene
 // every animation frame. Player names are drawn with fillText, never markup.
 
+import { ACCENT, CanvasStage, FIELD, clamp, drawFieldBorder, drawMinimap, drawSpinner, nameFont, strokeCross } from "../canvas.js";
 import { rayExit } from "./arena-rules.js";
 
-const BG = "#070a12";
-const FIELD = "#0b1120";
 const GRID = "rgba(130, 160, 255, 0.06)";
 const GRID_MAJOR = "rgba(130, 160, 255, 0.12)";
-const BORDER = "#2ee6a8";
-const HP_ON = "#2ee6a8";
+const HP_ON = ACCENT;
 const HP_LOW = "#ff5a78";
 const HP_OFF = "rgba(232, 237, 255, 0.18)";
-const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
-
-function clamp(v, lo, hi) {
-  return Math.max(lo, Math.min(hi, v));
-}
 
 /**
  * @typedef {object} Scene
@@ -32,33 +25,12 @@ function clamp(v, lo, hi) {
  * @property {boolean} idle nothing is coming: no spinner
  */
 
-export class ArenaPainter {
+export class ArenaPainter extends CanvasStage {
   /** @param {HTMLCanvasElement} canvas */
   constructor(canvas) {
-    this.canvas = canvas;
-    this.ctx = canvas.getContext("2d", { alpha: false });
-    this.dpr = 1;
-    this.cssW = 0;
-    this.cssH = 0;
-    this.camera = null; // world point at the view's centre, when following
+    super(canvas);
+    /** @type {import("../canvas.js").FieldLayout} the last frame's */
     this.layout = { scale: 10, ox: 0, oy: 0, follow: false };
-    this.resize();
-  }
-
-  resize() {
-    const dpr = Math.max(1, Math.min(window.devicePixelRatio || 1, 3));
-    const w = this.canvas.clientWidth;
-    const h = this.canvas.clientHeight;
-    if (!w || !h) return;
-    const bw = Math.round(w * dpr);
-    const bh = Math.round(h * dpr);
-    if (this.canvas.width !== bw || this.canvas.height !== bh) {
-      this.canvas.width = bw;
-      this.canvas.height = bh;
-    }
-    this.dpr = bw / w;
-    this.cssW = w;
-    this.cssH = h;
   }
 
   /** A point in CSS px of the canvas, in world units (by the last frame's layout). */
@@ -67,42 +39,20 @@ export class ArenaPainter {
     return { x: (point.x - L.ox) / L.scale, y: (point.y - L.oy) / L.scale };
   }
 
-  /** Scale (CSS px per unit) and the field's top-left corner: whole, or around `focus`. */
-  _layout(W, H, focus) {
-    const pad = clamp(Math.min(this.cssW, this.cssH) * 0.025, 6, 16);
-    const fit = Math.min((this.cssW - 2 * pad) / W, (this.cssH - 2 * pad) / H);
-    const minScale = this.cssW < 600 ? 5.5 : 9;
-    if (fit >= minScale) {
-      this.camera = null;
-      return { scale: fit, ox: (this.cssW - W * fit) / 2, oy: (this.cssH - H * fit) / 2, follow: false };
-    }
-    const scale = minScale;
-    const halfW = this.cssW / scale / 2;
-    const halfH = this.cssH / scale / 2;
-    const target = focus ? { x: focus.x, y: focus.y } : { x: W / 2, y: H / 2 };
-    target.x = W * scale <= this.cssW ? W / 2 : clamp(target.x, halfW - pad / scale, W - halfW + pad / scale);
-    target.y = H * scale <= this.cssH ? H / 2 : clamp(target.y, halfH - pad / scale, H - halfH + pad / scale);
-    if (!this.camera) this.camera = { ...target };
-    this.camera.x += (target.x - this.camera.x) * 0.15;
-    this.camera.y += (target.y - this.camera.y) * 0.15;
-    return { scale, ox: this.cssW / 2 - this.camera.x * scale, oy: this.cssH / 2 - this.camera.y * scale, follow: true };
-  }
-
   /** @param {Scene} scene @param {number} now */
   draw(scene, now) {
-    if (this.canvas.clientWidth !== this.cssW || this.canvas.clientHeight !== this.cssH) this.resize();
+    this.fit();
     const ctx = this.ctx;
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    ctx.fillStyle = BG;
-    ctx.fillRect(0, 0, this.cssW, this.cssH);
+    this.clear();
     const pic = scene.picture;
     if (!pic || !pic.width || !pic.height) {
-      if (!scene.idle) this._drawWaiting(now);
+      if (!scene.idle) drawSpinner(this, now);
       return;
     }
     const ships = pic.ships || [];
     const mine = ships.find((s) => s.id === scene.me) || null;
-    const L = (this.layout = this._layout(pic.width, pic.height, mine));
+    const minScale = this.cssW < 600 ? 5.5 : 9;
+    const L = (this.layout = this.layoutField(pic.width, pic.height, mine, minScale, 0.15));
     const rules = pic.rules || {};
     const radius = rules.ship_radius || 0.8;
     ctx.save();
@@ -151,13 +101,7 @@ export class ArenaPainter {
       ctx.strokeStyle = style;
       ctx.stroke();
     }
-    ctx.save();
-    ctx.shadowColor = BORDER;
-    ctx.shadowBlur = 18;
-    ctx.strokeStyle = "rgba(46, 230, 168, 0.75)";
-    ctx.lineWidth = 2;
-    ctx.strokeRect(-1, -1, W * s + 2, H * s + 2);
-    ctx.restore();
+    drawFieldBorder(ctx, W * s, H * s);
   }
 
   /** The own ship's line of fire, to the range or the wall: where a shot would go. */
@@ -182,7 +126,7 @@ export class ArenaPainter {
     const cx = ship.x * s;
     const cy = ship.y * s;
     const r = Math.max(3, radius * s);
-    const color = ship.color || "#2ee6a8";
+    const color = ship.color || ACCENT;
     ctx.save();
     if (!ship.alive) {
       ctx.globalAlpha = 0.3;
@@ -193,13 +137,7 @@ export class ArenaPainter {
       ctx.arc(cx, cy, r, 0, Math.PI * 2);
       ctx.stroke();
       ctx.setLineDash([]);
-      const k = r * 0.45;
-      ctx.beginPath();
-      ctx.moveTo(cx - k, cy - k);
-      ctx.lineTo(cx + k, cy + k);
-      ctx.moveTo(cx + k, cy - k);
-      ctx.lineTo(cx - k, cy + k);
-      ctx.stroke();
+      strokeCross(ctx, cx, cy, r * 0.45);
       ctx.restore();
       return;
     }
@@ -247,7 +185,7 @@ export class ArenaPainter {
     }
     // name above, hit points below
     const size = clamp(r * 1.35, 10, 13);
-    ctx.font = `${isMe ? 750 : 600} ${size}px ${FONT}`;
+    ctx.font = nameFont(size, isMe);
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";
     ctx.fillStyle = isMe ? "#ffffff" : "rgba(232, 237, 255, 0.78)";
@@ -339,44 +277,13 @@ export class ArenaPainter {
   }
 
   _drawMinimap(pic, L, me) {
-    const ctx = this.ctx;
     const small = this.cssW < 600;
     const maxW = Math.min(150, this.cssW * (small ? 0.24 : 0.3));
     const scale = Math.min(maxW / pic.width, (this.cssH * (small ? 0.22 : 0.3)) / pic.height);
-    const w = pic.width * scale;
-    const h = pic.height * scale;
-    const x = this.cssW - w - 10;
-    const y = this.cssH - h - 10;
-    ctx.save();
-    ctx.fillStyle = "rgba(7, 10, 18, 0.85)";
-    ctx.strokeStyle = "rgba(46, 230, 168, 0.5)";
-    ctx.lineWidth = 1;
-    ctx.fillRect(x, y, w, h);
-    ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
+    const dots = [];
     for (const s of pic.ships || []) {
-      if (!s.alive) continue;
-      const mine = s.id === me;
-      ctx.fillStyle = mine ? "#ffffff" : s.color || "#2ee6a8";
-      const size = mine ? 4 : 2.5;
-      ctx.fillRect(x + s.x * scale - size / 2, y + s.y * scale - size / 2, size, size);
+      if (s.alive) dots.push({ x: s.x, y: s.y, color: s.color || ACCENT, mine: s.id === me });
     }
-    ctx.strokeStyle = "rgba(255, 255, 255, 0.55)";
-    ctx.strokeRect(x + (-L.ox / L.scale) * scale, y + (-L.oy / L.scale) * scale, (this.cssW / L.scale) * scale, (this.cssH / L.scale) * scale);
-    ctx.restore();
-  }
-
-  _drawWaiting(now) {
-    const ctx = this.ctx;
-    ctx.save();
-    ctx.strokeStyle = "rgba(46, 230, 168, 0.8)";
-    ctx.lineWidth = 4;
-    ctx.lineCap = "round";
-    ctx.shadowColor = BORDER;
-    ctx.shadowBlur = 12;
-    const a = (now / 400) % (Math.PI * 2);
-    ctx.beginPath();
-    ctx.arc(this.cssW / 2, this.cssH / 2, 18, a, a + Math.PI * 1.3);
-    ctx.stroke();
-    ctx.restore();
+    drawMinimap(this, pic, scale, dots, L);
   }
 }

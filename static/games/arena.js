@@ -7,6 +7,7 @@
 // once for the stick, the trigger and respawns; aim changes at most every
 // AIM_EVERY_MS, and all of them within a budget under the server's rate limit.
 
+import { runFrames } from "../canvas.js";
 import { Interpolator, Predictor, bindNetcode, lerpEntity } from "../netcode.js";
 import { ArenaControls } from "./arena-controls.js";
 import { applyArenaDelta, shipPredictor, traceShot } from "./arena-rules.js";
@@ -273,10 +274,9 @@ export function createView(canvas, { client, touchArea, onInputSent = () => {}, 
   const painter = new ArenaPainter(canvas);
   canvas.style.cursor = "crosshair";
   const trail = []; // the own ship as drawn, last frames (for tests)
-  let raf = 0;
+  let stopFrames = () => {};
   let lastPicture = null;
   let lastOwn = null;
-  const onResize = () => painter.resize();
 
   const view = {
     name,
@@ -316,8 +316,7 @@ export function createView(canvas, { client, touchArea, onInputSent = () => {}, 
     mine: ownNow,
     respawn,
     destroy() {
-      cancelAnimationFrame(raf);
-      window.removeEventListener("resize", onResize);
+      stopFrames();
       controls.destroy();
       net.unbind();
       clearTimeout(aimTimer);
@@ -330,9 +329,7 @@ export function createView(canvas, { client, touchArea, onInputSent = () => {}, 
     return list.map((p) => ({ ...p, age: (now - p.at) / ms }));
   };
 
-  const loop = () => {
-    raf = requestAnimationFrame(loop);
-    if (document.hidden) return;
+  const frame = () => {
     const now = performance.now(); // one clock for the netcode: never earlier than its last push
     view.frame += 1;
     const picture = net.frame(now);
@@ -379,7 +376,6 @@ export function createView(canvas, { client, touchArea, onInputSent = () => {}, 
       if (trail.length > 240) trail.shift();
     }
   };
-  raf = requestAnimationFrame(loop);
-  window.addEventListener("resize", onResize);
+  stopFrames = runFrames(painter, frame);
   return view;
 }
