@@ -153,7 +153,7 @@ class Watcher:
         elif message["type"] == "chat":
             self.chats.append(message)
 
-    def wait_for(self, what: str, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    def wait_for(self, what: str, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             left = deadline - time.monotonic()
