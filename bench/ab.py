@@ -11,19 +11,12 @@ from __future__ import annotations
 
 import argparse
 
-from common import append_result, brief, measure, median, output_path_override, pin_self
+from common import add_ab_arguments, append_result, brief, measure, median, output_path_override, pin_self
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("before")
-    parser.add_argument("after")
-    parser.add_argument("--players", type=int, default=1000)
-    parser.add_argument("--rooms", type=int, default=20)
-    parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--label", default="", help="what changed, for the results file")
-    parser.add_argument("--results", default=None)
+    add_ab_arguments(parser, runs=5)
     args = parser.parse_args()
     output_path_override(args.results)
     pin_self()

@@ -16,38 +16,18 @@ rooms' own tick duration), appends one line to bench/results.jsonl.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from common import append_result, brief, measure, median, output_path_override, pin_self
+from common import append_result, brief, measure, median, output_path_override, pin_self, run_figures
 
 GAMES = ("snake", "arena")
 
 
-def figures(results: list[dict]) -> dict[str, float]:
+def figures(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The medians over one game's runs."""
-
-    def rooms(key: str) -> list[float]:
-        return [r["server_rooms"][key] for r in results if "server_rooms" in r]
-
-    return {
-        "lateness_p50_ms": median([r["lateness_ms"]["p50"] for r in results]),
-        "lateness_p99_ms": median([r["lateness_ms"]["p99"] for r in results]),
-        "ack_p50_ms": median([r["ack_ms"]["p50"] for r in results]),
-        "ack_p99_ms": median([r["ack_ms"]["p99"] for r in results]),
-        "server_cpu_frac": median([r["server_cpu_frac"] for r in results]),
-        "server_us_per_msg": median([r["server_us_per_msg"] for r in results]),
-        "mean_frame_bytes": median([r["mean_frame_bytes"] for r in results]),
-        "inputs_per_s": median([r["acks_measured"] / r["window_s"] for r in results]),  # sent in the window, acked
-        "room_tick_ms_p50": median(rooms("tick_ms_p50_median")),
-        "room_tick_ms_p99_max": median(rooms("tick_ms_p99_max")),
-        "rss_kb_per_player": median([r["rss_kb_per_player"] for r in results]),
-        "loadgen_cpu": median([r["loadgen_cpu"] for r in results]),
-        "loadgen_us_per_msg": median([r["loadgen_us_per_msg"] for r in results]),
-        "deaths": sum(r["deaths"] for r in results),
-        "respawns": sum(r["respawns"] for r in results),
-        "drops": sum(r["drops"] for r in results),
-        "ticks_missed": sum(r["ticks_missed"] for r in results),
-        "connected_min": min(r["connected"] for r in results),
-    }
+    figures = run_figures(results, medians=("mean_frame_bytes", "loadgen_us_per_msg"), sums=("respawns",))
+    figures["inputs_per_s"] = median([r["acks_measured"] / r["window_s"] for r in results])  # sent in the window
+    return figures
 
 
 def main() -> None:

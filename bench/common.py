@@ -14,6 +14,7 @@ Servers: `asgi-mmo` is `uvicorn asgi_mmo.app:app` with the options of
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -275,3 +276,42 @@ def output_path_override(path: str | None) -> None:
     global RESULTS
     if path:
         RESULTS = Path(path)
+
+
+def run_figures(results: list[dict[str, Any]], *, medians: tuple[str, ...] = (), sums: tuple[str, ...] = ()
+                ) -> dict[str, Any]:
+    """The figures of several runs of one scenario: medians of the measured values, sums of the
+    counts, the fewest players connected; `medians`/`sums` add a scenario's own keys."""
+
+    def rooms(key: str) -> list[float]:
+        return [r["server_rooms"][key] for r in results if "server_rooms" in r]
+
+    figures: dict[str, Any] = {
+        "lateness_p50_ms": median([r["lateness_ms"]["p50"] for r in results]),
+        "lateness_p99_ms": median([r["lateness_ms"]["p99"] for r in results]),
+        "ack_p50_ms": median([r["ack_ms"]["p50"] for r in results]),
+        "ack_p99_ms": median([r["ack_ms"]["p99"] for r in results]),
+        "server_cpu_frac": median([r["server_cpu_frac"] for r in results]),
+        "server_us_per_msg": median([r["server_us_per_msg"] for r in results]),
+        "room_tick_ms_p50": median(rooms("tick_ms_p50_median")),
+        "room_tick_ms_p99_max": median(rooms("tick_ms_p99_max")),
+        "loadgen_cpu": median([r["loadgen_cpu"] for r in results]),
+        "rss_kb_per_player": median([r["rss_kb_per_player"] for r in results]),
+    }
+    figures |= {key: median([r[key] for r in results]) for key in medians}
+    figures |= {key: sum(r[key] for r in results) for key in ("drops", "ticks_missed", "deaths", *sums)}
+    figures["connected_min"] = min(r["connected"] for r in results)
+    return figures
+
+
+def add_ab_arguments(parser: argparse.ArgumentParser, *, runs: int) -> None:
+    """The arguments of an A/B of two trees (bench/ab.py, bench/loadgen.py)."""
+    parser.add_argument("before")
+    parser.add_argument("after")
+    parser.add_argument("--players", type=int, default=1000)
+    parser.add_argument("--rooms", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--label", default="", help="what changed, for the results file")
+    parser.add_argument("--results", default=None)
+

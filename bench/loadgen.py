@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 
-from common import LOADGEN_CPU, append_result, median, output_path_override, server
+from common import LOADGEN_CPU, add_ab_arguments, append_result, median, output_path_override, server
 
 
 def run_loadgen(tree: str, url: str, args: argparse.Namespace) -> dict:
@@ -40,15 +40,8 @@ def run_loadgen(tree: str, url: str, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("before")
-    parser.add_argument("after")
-    parser.add_argument("--players", type=int, default=1000)
-    parser.add_argument("--rooms", type=int, default=20)
-    parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--runs", type=int, default=3)
+    add_ab_arguments(parser, runs=3)
     parser.add_argument("--game", default="snake", help="the game (the before tree must know --game otherwise)")
-    parser.add_argument("--label", default="", help="what changed, for the results file")
-    parser.add_argument("--results", default=None)
     args = parser.parse_args()
     output_path_override(args.results)
     trees = {"before": args.before, "after": args.after}

@@ -28,7 +28,7 @@ import argparse
 import os
 from typing import Any
 
-from common import append_result, brief, measure, median, output_path_override, pin_self
+from common import append_result, brief, measure, median, output_path_override, pin_self, run_figures
 
 SCENARIOS = ("world", "plain", "broadcast")
 
@@ -50,32 +50,12 @@ def run_scenario(name: str, args: argparse.Namespace, view: tuple[int, int]) -> 
 
 def figures(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The medians over one scenario's runs."""
-
-    def rooms(key: str) -> list[float]:
-        return [r["server_rooms"][key] for r in results if "server_rooms" in r]
-
-    return {
-        "lateness_p50_ms": median([r["lateness_ms"]["p50"] for r in results]),
-        "lateness_p99_ms": median([r["lateness_ms"]["p99"] for r in results]),
-        "ack_p50_ms": median([r["ack_ms"]["p50"] for r in results]),
-        "ack_p99_ms": median([r["ack_ms"]["p99"] for r in results]),
-        "ticks_delivered": median([r["ticks_delivered"] for r in results]),
-        "bytes_per_player_tick": median([r["bytes_per_player_tick"] for r in results]),
-        "server_cpu_frac": median([r["server_cpu_frac"] for r in results]),
-        "server_us_per_msg": median([r["server_us_per_msg"] for r in results]),
-        "room_tick_ms_p50": median(rooms("tick_ms_p50_median")),
-        "room_tick_ms_p99_max": median(rooms("tick_ms_p99_max")),
-        "room_overruns": median(rooms("overruns")),
-        "room_ticks_dropped": median(rooms("ticks_dropped")),
-        "loadgen_cpu": median([r["loadgen_cpu"] for r in results]),
-        "rss_kb_per_player": median([r["rss_kb_per_player"] for r in results]),
-        "drops": sum(r["drops"] for r in results),
-        "connection_failures": sum(r["connection_failures"] for r in results),
-        "ticks_missed": sum(r["ticks_missed"] for r in results),
-        "state_resyncs": sum(r["state_resyncs"] for r in results),
-        "deaths": sum(r["deaths"] for r in results),
-        "connected_min": min(r["connected"] for r in results),
-    }
+    figures = run_figures(results, medians=("ticks_delivered", "bytes_per_player_tick"),
+                          sums=("connection_failures", "state_resyncs"))
+    rooms = [r["server_rooms"] for r in results if "server_rooms" in r]
+    figures["room_overruns"] = median([room["overruns"] for room in rooms])
+    figures["room_ticks_dropped"] = median([room["ticks_dropped"] for room in rooms])
+    return figures
 
 
 def ratios(run: dict[str, dict[str, Any]]) -> dict[str, float]:
