@@ -190,8 +190,8 @@ class RoomRegistry:
             room, seat = await self._join(name=name, room_id=room_id, game=game, token=token, view=view)
         except BackendUnavailable:
             raise refuse("unavailable", "the rooms of other servers cannot be reached right now; try again") from None
-        if view is not None:
-            room.ask_view(seat, *view)  # (a mirror passed it with the join already: asked again, no change)
+        if view is not None and self.get(room.id) is room:  # a relayed join carried it to the owner
+            room.ask_view(seat, *view)
         return room, seat
 
     async def _join(
