@@ -7,7 +7,7 @@ import time
 import pytest
 
 from asgi_mmo.games.snake.directions import DIRECTIONS
-from asgi_mmo.games.snake.pathfinding import PlanRequest, plan_path, run_plan, safe_moves
+from asgi_mmo.games.snake.pathfinding import PlanRequest, best_move, plan_path, run_plan, safe_moves
 
 
 def parse(*rows: str) -> tuple[int, int, bytearray, tuple[int, int], list[tuple[int, int]]]:
@@ -241,3 +241,31 @@ def test_safe_moves_never_deadly_on_random_fields(seed: int) -> None:
         # Every move it offers survives, and it offers every one that does.
         assert set(moves) == survivable
         assert len(moves) == len(survivable)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_best_move_is_the_first_safe_move(seed: int) -> None:
+    """The bots' cheap fallback picks what `safe_moves` would, on fields open and cramped."""
+    import random
+
+    rng = random.Random(seed)
+    w, h = 16, 12
+    blocked = bytearray(rng.random() < 0.1 + 0.05 * seed for _ in range(w * h))
+    for _ in range(80):
+        head = (rng.randrange(w), rng.randrange(h))
+        current = rng.choice([*DIRECTIONS, None])
+        limit = rng.choice([4, 24, 64])
+        moves = safe_moves(w, h, blocked, head, current, limit)
+        assert best_move(w, h, blocked, head, current, limit) == (moves[0] if moves else None)
+
+
+def test_best_move_leaves_a_pocket_for_open_space() -> None:
+    w, h, blocked, head, _ = parse(
+        "#########",
+        "#.#......",
+        "#.#......",
+        "#.H......",
+        "##.......",
+    )
+    assert best_move(w, h, blocked, head, "up", 8) == "right"
+    assert best_move(w, h, blocked, (-1, 0), "up") is None

@@ -2,7 +2,7 @@
 
 Pure code like the game. Each tick, `act` gives every live bot a turn: the
 next cell of its plan if that cell is still safe, otherwise the roomiest safe
-move (`pathfinding.safe_moves`, cheap and bounded). Bots whose plan ran out,
+move (`pathfinding.best_move`, cheap and bounded). Bots whose plan ran out,
 went stale or lost its food ask for a new one: a breadth-first search
 (`pathfinding.plan_path`) over a window around the head, which the room runs
 in worker processes. Plans come back some ticks later; `accept` turns them
@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from asgi_mmo.games.snake.directions import DIRECTIONS, OPPOSITE
-from asgi_mmo.games.snake.pathfinding import PlanRequest, safe_moves
+from asgi_mmo.games.snake.grid import FieldGrid
+from asgi_mmo.games.snake.pathfinding import PlanRequest, best_move
 from asgi_mmo.games.snake.rules import RESPAWN, Cell, SnakeGame
 
 #: A plan covers this many cells around the head each way (a 65 x 65 window).
@@ -50,7 +51,8 @@ class SnakeBots:
         self._tick = tick
         game = self.game
         requests: list[tuple[str, PlanRequest]] = []
-        grid: bytearray | None = None
+        field = game.field_grid()  # kept by the rules: no per-tick copy of the field
+        grid = field.blocked
         food = game.food_cells()
         bots = game.bot_ids()
         for gone in set(self._brains) - set(bots):
@@ -67,19 +69,16 @@ class SnakeBots:
                     brain.dead_since = None
                 continue
             brain.dead_since = None
-            if grid is None:
-                grid = game.blocked_grid()
             turn = self._planned_turn(brain, head, moving, grid)
             if turn is None:
                 brain.path.clear()
-                moves = safe_moves(game.width, game.height, grid, head, moving, SPACE_LIMIT)
-                turn = moves[0] if moves else None
+                turn = best_move(game.width, game.height, grid, head, moving, SPACE_LIMIT)
             if turn is not None and turn != moving:
                 game.apply_input(bot_id, turn)
             stale = not brain.path or brain.goal not in food or tick - brain.planned_at > REPLAN_TICKS
             if stale and brain.waiting is None:
                 brain.waiting = head
-                requests.append((bot_id, self._request(grid, head)))
+                requests.append((bot_id, self._request(field, head)))
         return requests
 
     def accept(self, bot_id: str, plan: list[str]) -> None:
@@ -131,17 +130,13 @@ class SnakeBots:
                 best = (number, direction)
         return best[1] if best else None
 
-    def _request(self, grid: bytearray, head: Cell) -> PlanRequest:
-        """A plan request for the window around `head`, in the window's coordinates."""
-        game = self.game
-        width, height = game.width, game.height
+    def _request(self, field: FieldGrid, head: Cell) -> PlanRequest:
+        """A plan request for the window around `head`, in the window's coordinates.
+
+        Its cost is the window's (a few row slices), never the field's or its food's."""
+        width, height = field.width, field.height
         x0, y0 = max(0, head[0] - WINDOW_RADIUS), max(0, head[1] - WINDOW_RADIUS)
         x1, y1 = min(width, head[0] + WINDOW_RADIUS + 1), min(height, head[1] + WINDOW_RADIUS + 1)
-        blocked = b"".join(grid[y * width + x0 : y * width + x1] for y in range(y0, y1))
-        food = game.food_cells()
-        if len(food) <= (x1 - x0) * (y1 - y0):
-            targets = [(x - x0, y - y0) for x, y in food if x0 <= x < x1 and y0 <= y < y1]
-        else:
-            targets = [(x - x0, y - y0) for y in range(y0, y1) for x in range(x0, x1) if (x, y) in food]
+        blocked, targets = field.window(x0, y0, x1, y1)
         window_head = (head[0] - x0, head[1] - y0)
         return PlanRequest(x1 - x0, y1 - y0, blocked, window_head, tuple(targets), MAX_NODES)

@@ -3,8 +3,8 @@
 
 The rules and numbers are written out in `docs/snake.md`. Per-tick work is
 proportional to the number of snakes and changes, never to the field's area:
-the cells of live snakes, food and stones are kept in sets and dicts that
-every step updates incrementally.
+the cells of live snakes, food and stones are kept in sets and dicts, and in
+a `grid.FieldGrid` for bots, that every step updates incrementally.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from asgi_mmo.games.base import BotDriver, Bucket, GameSetup, InvalidInput, Scor
 from asgi_mmo.games.options import Option
 from asgi_mmo.games.snake.delta import apply_delta as apply_delta  # clients import it from here
 from asgi_mmo.games.snake.directions import DIR_OF_STEP, DIRECTIONS, OPPOSITE
+from asgi_mmo.games.snake.grid import SNAKE, STONE, FieldGrid
 from asgi_mmo.games.snake.snake import Snake
 from asgi_mmo.games.snake.spatial import SnakeBuckets, view_snapshot
 
@@ -101,6 +102,7 @@ class SnakeGame:
         self._occupied: set[Cell] = set()  # every cell of every live snake
         self._food: dict[Cell, int] = {}
         self._stones: dict[Cell, None] = {}  # insertion order: oldest first
+        self._grid = FieldGrid(width, height)  # the same, as bytes (what bots plan on)
         #: the field by bucket, kept once a view room asks for it (`bucket_changes`)
         self._spatial: SnakeBuckets | None = None
         self._reset_delta()
@@ -143,6 +145,7 @@ class SnakeGame:
                 game._occupied.update(snake.body)
         game._food = {(x, y): v for x, y, v in saved["food"]}
         game._stones = {(x, y): None for x, y in saved["stones"]}
+        game._grid = FieldGrid.of(game.width, game.height, game._occupied, game._stones, game._food)
         return game
 
     def save(self) -> dict[str, Any]:
@@ -177,6 +180,7 @@ class SnakeGame:
         if not snake.alive:
             return None
         self._occupied.difference_update(snake.body)
+        self._grid.mark(snake.body, 0)
         return self._score_event(snake)
 
     @classmethod
@@ -214,6 +218,8 @@ class SnakeGame:
         """One cell per tick, whatever the tick's length; `dt` counts down the start grace."""
         live = [s for s in self._snakes.values() if s.alive and not self._stands(s, dt)]
         occupied, stones, food, index = self._occupied, self._stones, self._food, self._spatial
+        grid = self._grid
+        blocked = grid.blocked
         # 1. Every live snake's new head; tails of non-growing snakes move on.
         planned: list[tuple[Snake, Cell, bool]] = []
         arrivals: dict[Cell, int] = {}
@@ -246,6 +252,7 @@ class SnakeGame:
         for s in dying:  # its body stays where it was, as a ghost that blocks no one
             s.alive = False
             occupied.difference_update(s.body)
+            grid.mark(s.body, 0)
             self._d_died[s.id] = None
             if index is not None:
                 index.changed_snakes[s.id] = None
@@ -258,12 +265,14 @@ class SnakeGame:
             else:
                 tail = s.body.pop()
                 occupied.discard(tail)
+                blocked[tail[1] * width + tail[0]] = 0
                 if index is not None:
                     index.cut_cell(s.id, tail)
         eaten = 0
         for s, head, growing in movers:
             s.body.appendleft(head)
             occupied.add(head)
+            blocked[head[1] * width + head[0]] = SNAKE
             s.serial += 1
             if index is not None:
                 index.moved(s, head)
@@ -359,15 +368,9 @@ class SnakeGame:
         snake = self._snakes[player_id]
         return (snake.body[0] if snake.body else (-1, -1)), snake.dir, snake.alive
 
-    def blocked_grid(self) -> bytearray:
-        """The field as `W*H` bytes (index `y*W + x`), 1 where live bodies and stones are."""
-        grid = bytearray(self.width * self.height)
-        width = self.width
-        for x, y in self._occupied:
-            grid[y * width + x] = 1
-        for x, y in self._stones:
-            grid[y * width + x] = 1
-        return grid
+    def field_grid(self) -> FieldGrid:
+        """The field as bytes, current (read-only for bots: the rules keep it)."""
+        return self._grid
 
     def food_cells(self) -> dict[Cell, int]:
         """Food by cell (read-only view for bots)."""
@@ -407,6 +410,7 @@ class SnakeGame:
             raise ValueError(f"direction must be one of {list(DIRECTIONS)}")
         snake = old if old is not None else self._join(player_id, name or player_id, bot)
         self._occupied.difference_update(own)
+        self._grid.mark(own, 0)
         for cell in cells:
             if self._food.pop(cell, None) is not None:
                 self._note_food_gone(cell)
@@ -420,6 +424,7 @@ class SnakeGame:
             raise ValueError(f"cannot put food {value} at {(x, y)}")
         self._food[(x, y)] = value
         self._d_food[(x, y)] = value
+        self._grid.food[y * self.width + x] = value
         if self._spatial is not None:
             self._spatial.set_food((x, y), value)
 
@@ -507,6 +512,7 @@ class SnakeGame:
         snake.alive, snake.respawn = True, False
         snake.waiting, snake.turned = (None if snake.bot else START_GRACE_SECONDS), False
         self._occupied.update(cells)
+        self._grid.mark(cells, SNAKE)
         self._d_added[snake.id] = None
 
     def _spawn(self, snake: Snake) -> bool:
@@ -545,10 +551,12 @@ class SnakeGame:
             value = self._rng.choices(FOOD_VALUES, FOOD_WEIGHTS)[0]
             self._food[cell] = value
             self._d_food[cell] = value
+            self._grid.food[cell[1] * self.width + cell[0]] = value
             if self._spatial is not None:
                 self._spatial.set_food(cell, value)
 
     def _note_food_gone(self, cell: Cell) -> None:
+        self._grid.food[cell[1] * self.width + cell[0]] = 0
         if self._spatial is not None:
             self._spatial.set_food(cell, None)
         if self._d_food.pop(cell, None) is None:
@@ -562,11 +570,13 @@ class SnakeGame:
     def _add_stone(self, cell: Cell) -> None:
         self._stones[cell] = None
         self._d_stones[cell] = None
+        self._grid.mark((cell,), STONE)
         if (index := self._spatial) is not None:
             index.set_stone(cell, True)
         while len(self._stones) > self.stone_limit:
             oldest = next(iter(self._stones))
             del self._stones[oldest]
+            self._grid.mark((oldest,), 0)
             if index is not None:
                 index.set_stone(oldest, False)
             if oldest in self._d_stones:  # added and removed within one delta
