@@ -4,9 +4,14 @@ A view room of 1000 x 1000 snake cells, 1,000 human players with 64x40 views
 (steered at random, away from walls, respawned when dead) and 100 bots, stepped
 at 20 Hz in simulated time, without sockets: each player's connection takes
 its frame at once. Reported: the game's step and the views' composition
-(`Viewers.fan_out`: following, joining, splicing, handing over) in ms per tick
-(median and p99), and the bytes a player gets per tick. Not the server
-benchmark: no network, no event loop contention; it measures the view code.
+(`Viewers.fan_out`: following, joining, splicing, handing over) in ms of
+process CPU time per tick (median and p99; CPU time, not wall time, so other
+processes on a shared machine do not count), and the bytes a player gets per
+tick. The bots' plans are answered between ticks by an inline planner, as the
+server's worker processes answer them, and their CPU is reported apart
+(`--no-plans`: never answered, every bot falls back on safe moves and asks
+again each tick). Not the server benchmark: no network, no event loop
+contention; it measures the view code.
 
     python bench/world_compose.py [--players 1000] [--bots 100] [--ticks 200] [--view 64x40] [--plain | --nine-grid]
 
@@ -23,6 +28,7 @@ measured ticks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import pstats
 import random
@@ -35,6 +41,7 @@ from typing import Any
 
 import anyio
 import orjson
+from anyio import wait_all_tasks_blocked
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -42,6 +49,7 @@ import asgi_mmo.room as room_module  # noqa: E402
 from asgi_mmo.connection import Connection  # noqa: E402
 from asgi_mmo.games.base import GameSetup  # noqa: E402
 from asgi_mmo.games.snake.game import SnakeWithBots  # noqa: E402
+from asgi_mmo.games.snake.pathfinding import PlanRequest, run_plan  # noqa: E402
 from asgi_mmo.room import Room  # noqa: E402
 from asgi_mmo.roomconfig import RoomConfig  # noqa: E402
 from asgi_mmo.seat import Seat  # noqa: E402
@@ -92,19 +100,25 @@ class NineGrid:
                 stats.bytes_out += len(text)
 
 
+async def _plan_inline(function: str, request: PlanRequest) -> list[str]:
+    return run_plan(request)  # what a worker process runs (`Game.plan_function`)
+
+
 async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size: int, plain: bool,
-               nine_grid: bool = False, profile: bool = False) -> None:
+               nine_grid: bool = False, profile: bool = False, plans: bool = True) -> None:
     config = RoomConfig(view=not plain, width=size, height=size, bots=bots, tick_rate=20, max_players=players)
     game = SnakeWithBots.create(GameSetup(size, size, {}, 1))
-    room = Room("world", config, game, Settings(bot_processes=0, outbox_frames=64))
+    room = Room("world", config, game, Settings(bot_processes=0, outbox_frames=64),
+                planner=_plan_inline if plans else None)
     room.add_bots(bots)
     spent: list[float] = []
+    clock = time.process_time
 
     def timed(fan_out: Callable[..., object]) -> Callable[..., None]:
         def timed_fan_out(*args: object, **kwargs: object) -> None:
-            started = time.perf_counter()
+            started = clock()
             fan_out(*args, **kwargs)
-            spent.append(time.perf_counter() - started)
+            spent.append(clock() - started)
 
         return timed_fan_out
 
@@ -115,7 +129,9 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
     else:
         room_module.__dict__["fan_out"] = timed(room_module.__dict__["fan_out"])
     rng = random.Random(2)
-    async with anyio.create_task_group() as tasks:
+    bot_plans = room._bots  # (the room's; its planning runs in the room's tick loop, here below)
+    async with anyio.create_task_group() as tasks, (
+            bot_plans.planning() if bot_plans is not None else contextlib.nullcontext()):
         seats = []
         for number in range(players):
             seat = room.join(f"p{number}")
@@ -125,12 +141,14 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
             connection.attach(tasks)
             seats.append(seat)
         steps: list[float] = []
+        planned: list[float] = []
         now = 0.0
         profiler = cProfile.Profile() if profile else None
         for tick in range(ticks + 20):
             if tick == 20:  # warmed up: every snake moves, views have settled
                 spent.clear()
                 steps.clear()
+                planned.clear()
                 room.stats.msgs_out = room.stats.bytes_out = 0
                 if profiler is not None:
                     profiler.enable()
@@ -145,9 +163,12 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
                 if rng.random() < 0.1 or not (0 <= ahead[0] < size and 0 <= ahead[1] < size):
                     room.handle_input(seat, seat_seq, {"dir": rng.choice(list(TURNS))})
             now += 0.05
-            started = time.perf_counter()
+            started = clock()
             room.step(now)
-            steps.append(time.perf_counter() - started)
+            steps.append(clock() - started)
+            started = clock()
+            await wait_all_tasks_blocked()  # the plans asked for this tick are answered
+            planned.append(clock() - started)
         tasks.cancel_scope.cancel()
     compose = sorted(spent)
     whole = sorted(steps)
@@ -156,6 +177,8 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
     print(f"world {size}x{size}, {players} players ({what}), {bots} bots, {ticks} ticks")
     print(f"{'fan-out' if plain else 'nine-grid fan-out' if nine_grid else 'view composition'}: {_ms(compose)} a tick")
     print(f"whole step (game, bots' plan requests, views): {_ms(whole)}")
+    print(f"bots' plans (worker processes in the server): {_ms(sorted(planned))}" if plans else
+          "bots' plans: never answered (--no-plans)")
     print(f"bytes per player-tick: {room.stats.bytes_out / max(1, room.stats.msgs_out):.0f}")
     if profiler is not None:
         profiler.disable()
@@ -179,6 +202,8 @@ if __name__ == "__main__":
     kind.add_argument("--plain", action="store_true", help="a plain room: every change to every player")
     kind.add_argument("--nine-grid", action="store_true", help="the 3 x 3 buckets around each head, JSON per player")
     parser.add_argument("--profile", action="store_true", help="cProfile the measured ticks")
+    parser.add_argument("--no-plans", action="store_true", help="never answer the bots' plan requests")
     args = parser.parse_args()
     size = parse_size(args.view) or (64, 40)
-    anyio.run(main, args.players, args.bots, args.ticks, size, args.size, args.plain, args.nine_grid, args.profile)
+    anyio.run(main, args.players, args.bots, args.ticks, size, args.size, args.plain, args.nine_grid, args.profile,
+              not args.no_plans)

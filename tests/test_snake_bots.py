@@ -39,6 +39,26 @@ def test_a_bot_plans_its_way_to_food() -> None:
     assert game.player_stats("bot")["score"] >= 5
 
 
+def test_a_plan_that_starts_with_a_turn_is_followed_from_the_next_cell() -> None:
+    """A plan comes back after the head moved on: it is asked for from the cell the head
+    moves to, so the bot follows it at once instead of asking again tick after tick."""
+    game = SnakeGame(20, 20, seed=1, food_count=0, stone_limit=0)
+    game.place_snake("bot", [(5, 10), (4, 10), (3, 10)], bot=True)
+    game.place_food(5, 4, 5)  # up and back left: the way starts with a turn
+    bots = SnakeBots(game)
+    asked = 0
+    for tick in range(9):  # 7 steps from the next cell, one tick for the plan to come
+        if game.player_stats("bot")["score"]:
+            break
+        requests = bots.act(tick)
+        asked += len(requests)
+        game.step()
+        for bot_id, request in requests:
+            bots.accept(bot_id, run_plan(request))
+    assert game.player_stats("bot") == {"score": 5, "alive": True}
+    assert asked == 1
+
+
 def four_bots(seed: int) -> tuple[SnakeGame, SnakeBots]:
     game = SnakeGame(30, 30, seed=seed)
     for number in range(4):

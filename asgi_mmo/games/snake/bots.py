@@ -4,8 +4,8 @@ Pure code like the game. Each tick, `act` gives every live bot a turn: the
 next cell of its plan if that cell is still safe, otherwise the roomiest safe
 move (`pathfinding.best_move`, cheap and bounded). Bots whose plan ran out,
 went stale or lost its food ask for a new one: a breadth-first search
-(`pathfinding.plan_path`) over a window around the head, which the room runs
-in worker processes. Plans come back some ticks later; `accept` turns them
+(`pathfinding.plan_path`) from the cell the head moves to this tick, over a
+window around it, which the room runs in worker processes. Plans come back some ticks later; `accept` turns them
 into cells on the field, and `act` picks up wherever the bot's head is on the
 path by then. Dead bots respawn after a short pause.
 """
@@ -37,7 +37,7 @@ class _Brain:
     path: dict[Cell, int] = field(default_factory=dict)  # cell -> its step number on the plan
     goal: Cell | None = None
     planned_at: int = -1_000_000
-    waiting: Cell | None = None  # the head a plan in flight starts from
+    waiting: Cell | None = None  # the cell a plan in flight starts from
     dead_since: int | None = None
 
 
@@ -77,8 +77,16 @@ class SnakeBots:
                 game.apply_input(bot_id, turn)
             stale = not brain.path or brain.goal not in food or tick - brain.planned_at > REPLAN_TICKS
             if stale and brain.waiting is None:
-                brain.waiting = head
-                requests.append((bot_id, self._request(field, head)))
+                # Planned from where the head will be after this tick's move: the plan
+                # comes back a tick later at the soonest, and then starts under the head.
+                dx, dy = DIRECTIONS[turn or moving]
+                start = (head[0] + dx, head[1] + dy)
+                if not (0 <= start[0] < field.width and 0 <= start[1] < field.height) or grid[
+                    start[1] * field.width + start[0]
+                ]:
+                    start = head
+                brain.waiting = start
+                requests.append((bot_id, self._request(field, start)))
         return requests
 
     def accept(self, bot_id: str, plan: list[str]) -> None:
@@ -88,7 +96,7 @@ class SnakeBots:
         cell, brain.waiting = brain.waiting, None
         if not plan:
             return
-        # Directions do not depend on the window: the path starts at the head the request was for.
+        # Directions do not depend on the window: the path starts at the cell the request was for.
         path: dict[Cell, int] = {cell: 0}
         for number, direction in enumerate(plan, start=1):
             dx, dy = DIRECTIONS[direction]
@@ -131,7 +139,7 @@ class SnakeBots:
         return best[1] if best else None
 
     def _request(self, field: FieldGrid, head: Cell) -> PlanRequest:
-        """A plan request for the window around `head`, in the window's coordinates.
+        """A plan request from `head` for the window around it, in the window's coordinates.
 
         Its cost is the window's (a few row slices), never the field's or its food's."""
         width, height = field.width, field.height
