@@ -11,7 +11,10 @@ player's `ack`:
     ,"enter":[SNAPSHOT of each bucket the view enters],"buckets":[FRAGMENT of each other dirty bucket it covers]}
 
 (either key left out when its list is empty). Nothing here looks at the
-field: only at the buckets that views cover.
+field: only at the buckets that views cover. A bucket's snapshot is kept
+from tick to tick until the bucket changes (every change to a bucket's
+content, a snake's entry included, puts the bucket in that tick's changes),
+so a view entering a quiet bucket costs no new snapshot.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ Text = tuple[str, int]
 
 
 def _text(json: str) -> Text:
-    return json, len(json.encode()) - len(json)
+    return json, 0 if json.isascii() else len(json.encode()) - len(json)
 
 
 class ViewComposer:
@@ -39,15 +42,25 @@ class ViewComposer:
         self.size = size
         #: the buckets of each covered rectangle seen (kept across ticks)
         self._bucket_lists: dict[BucketRect, tuple[Bucket, ...]] = {}
+        #: bucket snapshots as JSON, kept until the bucket changes (strings: no work for the
+        #: garbage collector, unlike the dicts, which are built afresh each tick they are needed)
+        self._snapshot_json: dict[Bucket, str] = {}
         self.begin(0, {})
 
     def begin(self, tick: int, changes: Mapping[Bucket, dict[str, Any]]) -> None:
-        """A new tick: its changes by bucket; every cache of the previous tick is dropped."""
+        """A new tick: its changes by bucket; the previous tick's caches are dropped, but
+        for the snapshots of buckets that did not change."""
         self.tick = tick
         #: each changed bucket's fragment, serialised once: most buckets are seen by someone
-        self._fragments: dict[Bucket, str] = {b: orjson.dumps(change).decode() for b, change in changes.items()}
+        dumps = orjson.dumps
+        self._fragments: dict[Bucket, str] = {b: dumps(change).decode() for b, change in changes.items()}
         self._snapshots: dict[Bucket, dict[str, Any]] = {}
-        self._snapshot_json: dict[Bucket, str] = {}
+        snapshot_json = self._snapshot_json
+        if len(snapshot_json) > 4 * len(changes) + 4096:  # a bound: most are dropped below anyway
+            snapshot_json.clear()
+        for b in changes:
+            snapshot_json.pop(b, None)
+        self._same: dict[BucketRect, Text] = {}
         self._tails: dict[tuple[BucketRect, BucketRect], Text] = {}
         self._states: dict[BucketRect, Text] = {}
         self._rects: dict[Rect, str] = {}
@@ -81,22 +94,24 @@ class ViewComposer:
 
     def tail(self, old: BucketRect, new: BucketRect) -> Text:
         """What follows the ack in the tick of a view that covered `old` and covers `new`."""
+        fragments = self._fragments
+        if old is new:  # most views, most ticks
+            text = self._same.get(new)
+            if text is not None:
+                return text
+            get = fragments.get
+            changed = [fragment for bucket in self._buckets_of(new) if (fragment := get(bucket)) is not None]
+            text = self._same[new] = _text(f',"buckets":[{",".join(changed)}]}}' if changed else "}")
+            return text
         key = (old, new)
         text = self._tails.get(key)
         if text is not None:
             return text
-        fragments = self._fragments
         buckets = self._buckets_of(new)
-        if old is new:  # most views, most ticks
-            entered: list[str] = []
-            changed = [fragment for bucket in buckets if (fragment := fragments.get(bucket)) is not None]
-        else:
-            entered = [self.snapshot_text(bucket) for bucket in buckets if not old.holds(bucket)]
-            changed = [
-                fragment
-                for bucket in buckets
-                if old.holds(bucket) and (fragment := fragments.get(bucket)) is not None
-            ]
+        entered = [self.snapshot_text(bucket) for bucket in buckets if not old.holds(bucket)]
+        changed = [
+            fragment for bucket in buckets if old.holds(bucket) and (fragment := fragments.get(bucket)) is not None
+        ]
         parts = []
         if entered:
             parts.append(f'"enter":[{",".join(entered)}]')

@@ -291,9 +291,12 @@ class SnakeGame:
         for s in self._snakes.values():
             if s.respawn:
                 self._spawn(s)
+        heads: set[Cell] | None = None  # made once a step, only if a stone is raised
         for _ in range(eaten):
             if self._rng.random() < self.stone_chance:
-                self._raise_stone()
+                if heads is None:
+                    heads = {s.body[0] for s in self._snakes.values() if s.alive}
+                self._raise_stone(heads)
         self._replenish_food()
         return events
 
@@ -562,8 +565,8 @@ class SnakeGame:
         if self._d_food.pop(cell, None) is None:
             self._d_eaten[cell] = None
 
-    def _raise_stone(self) -> None:
-        cell = self._random_free_cell(far_from={s.body[0] for s in self._snakes.values() if s.alive})
+    def _raise_stone(self, heads: set[Cell]) -> None:
+        cell = self._random_free_cell(far_from=heads)
         if cell is not None:
             self._add_stone(cell)
 

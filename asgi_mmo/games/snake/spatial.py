@@ -36,13 +36,14 @@ class Snake(Protocol):
 class SnakeBuckets:
     def __init__(self, size: int) -> None:
         self.size = size
-        #: bucket -> snake id -> cell -> serial
-        self.cells: dict[Bucket, dict[str, dict[Cell, int]]] = {}
+        #: bucket -> (snake id, cell) -> serial: flat keys, one dict level per change
+        self.cells: dict[Bucket, dict[tuple[str, Cell], int]] = {}
         self.food: dict[Bucket, dict[Cell, int]] = {}
         self.stones: dict[Bucket, dict[Cell, None]] = {}
-        self._cells_changed: dict[Bucket, dict[tuple[str, Cell], int | None]] = {}
-        self._food_changed: dict[Bucket, dict[Cell, int | None]] = {}
-        self._stones_changed: dict[Bucket, dict[Cell, bool]] = {}
+        #: this tick's cell changes, all buckets in one dict (grouped by bucket in `take`)
+        self._cells_changed: dict[tuple[str, Cell], int | None] = {}
+        self._food_changed: dict[Cell, int | None] = {}
+        self._stones_changed: dict[Cell, bool] = {}
         #: bucket -> snakes whose whole entry its fragment carries
         self._shown: dict[Bucket, dict[str, None]] = {}
         #: snakes whose entry (alive, score, dir, ...) changed: shown in every bucket they touch
@@ -67,23 +68,23 @@ class SnakeBuckets:
     def bucket(self, cell: Cell) -> Bucket:
         return (cell[0] // self.size, cell[1] // self.size)
 
-    # ---- changes, as the rules make them --------------------------------------------------
+    # ---- changes, as the rules make them (every move of every snake: kept lean) ----------
 
     def add_cell(self, sid: str, cell: Cell, serial: int) -> None:
-        b = (cell[0] // self.size, cell[1] // self.size)
-        self.cells.setdefault(b, {}).setdefault(sid, {})[cell] = serial
-        self._cells_changed.setdefault(b, {})[(sid, cell)] = serial
-
-    def cut_cell(self, sid: str, cell: Cell) -> None:
+        key = (sid, cell)
         b = (cell[0] // self.size, cell[1] // self.size)
         here = self.cells.get(b)
-        if here is not None and (own := here.get(sid)) is not None:
-            own.pop(cell, None)
-            if not own:
-                del here[sid]
-                if not here:
-                    del self.cells[b]
-        self._cells_changed.setdefault(b, {})[(sid, cell)] = None
+        if here is None:
+            here = self.cells[b] = {}
+        here[key] = serial
+        self._cells_changed[key] = serial
+
+    def cut_cell(self, sid: str, cell: Cell) -> None:
+        key = (sid, cell)
+        here = self.cells.get((cell[0] // self.size, cell[1] // self.size))
+        if here is not None:
+            here.pop(key, None)
+        self._cells_changed[key] = None
 
     def set_food(self, cell: Cell, value: int | None) -> None:
         """A food of `value` at `cell`, or (None) the food there is gone."""
@@ -94,7 +95,7 @@ class SnakeBuckets:
                 here.pop(cell, None)
         else:
             self.food.setdefault(b, {})[cell] = value
-        self._food_changed.setdefault(b, {})[cell] = value
+        self._food_changed[cell] = value
 
     def set_stone(self, cell: Cell, present: bool) -> None:
         b = (cell[0] // self.size, cell[1] // self.size)
@@ -102,17 +103,22 @@ class SnakeBuckets:
             self.stones.setdefault(b, {})[cell] = None
         elif (here := self.stones.get(b)) is not None:
             here.pop(cell, None)
-        self._stones_changed.setdefault(b, {})[cell] = present
+        self._stones_changed[cell] = present
 
     def moved(self, snake: Snake, head: Cell) -> None:
         """The snake's head reached `head` (its serial counted already)."""
-        self.add_cell(snake.id, head, snake.serial)
-        b = (head[0] // self.size, head[1] // self.size)
+        sid, size = snake.id, self.size
+        key = (sid, head)
+        bx, by = head[0] // size, head[1] // size
+        here = self.cells.get((bx, by))
+        if here is None:
+            here = self.cells[(bx, by)] = {}
+        here[key] = self._cells_changed[key] = snake.serial
         body = snake.body
-        if len(body) < 2 or (body[1][0] // self.size, body[1][1] // self.size) != b:
-            self.show(snake.id, b)  # its head entered a bucket: clients there may not know it
+        if len(body) < 2 or body[1][0] // size != bx or body[1][1] // size != by:
+            self.show(sid, (bx, by))  # its head entered a bucket: clients there may not know it
         if snake.next_dir != snake.dir:
-            self.changed_snakes[snake.id] = None
+            self.changed_snakes[sid] = None
 
     def show(self, sid: str, b: Bucket) -> None:
         """The bucket's fragment carries the snake's entry (its head entered the bucket)."""
@@ -125,8 +131,8 @@ class SnakeBuckets:
         here = self.cells.get(b, {})
         return {
             "b": [b[0], b[1]],
-            "snakes": [snakes[sid].entry() for sid in here],
-            "cells": [[sid, x, y, serial] for sid, own in here.items() for (x, y), serial in own.items()],
+            "snakes": [snakes[sid].entry() for sid in dict.fromkeys(sid for sid, _ in here)],
+            "cells": [[sid, x, y, serial] for (sid, (x, y)), serial in here.items()],
             "food": [[x, y, v] for (x, y), v in self.food.get(b, {}).items()],
             "stones": [[x, y] for x, y in self.stones.get(b, {})],
         }
@@ -139,14 +145,21 @@ class SnakeBuckets:
                 for b in {(x // size, y // size) for x, y in changed.body}:
                     self.show(sid, b)
         fragments: dict[Bucket, dict[str, Any]] = {}
-        for b, changes in self._cells_changed.items():
-            cut = [[sid, x, y] for (sid, (x, y)), serial in changes.items() if serial is None]
-            added = [[sid, x, y, serial] for (sid, (x, y)), serial in changes.items() if serial is not None]
-            fragment = fragments[b] = {}
-            if cut:
-                fragment["cut"] = cut
-            if added:
-                fragment["cells"] = added
+        for (sid, (x, y)), serial in self._cells_changed.items():
+            b = (x // size, y // size)
+            fragment = fragments.get(b)
+            if fragment is None:
+                fragment = fragments[b] = {}
+            if serial is None:
+                cut = fragment.get("cut")
+                if cut is None:
+                    cut = fragment["cut"] = []
+                cut.append([sid, x, y])
+            else:
+                added = fragment.get("cells")
+                if added is None:
+                    added = fragment["cells"] = []
+                added.append([sid, x, y, serial])
         memo: dict[str, dict[str, Any]] = {}
         for b, shown in self._shown.items():
             entries = []
@@ -157,25 +170,28 @@ class SnakeBuckets:
                     entries.append(memo[sid])
             if entries:
                 fragments.setdefault(b, {})["snakes"] = entries
-        for b, food in self._food_changed.items():
-            fragment = fragments.setdefault(b, {})
-            eaten = [[x, y] for (x, y), v in food.items() if v is None]
-            placed = [[x, y, v] for (x, y), v in food.items() if v is not None]
-            if eaten:
-                fragment["eaten"] = eaten
-            if placed:
-                fragment["food"] = placed
-        for b, stones in self._stones_changed.items():
-            fragment = fragments.setdefault(b, {})
-            removed = [[x, y] for (x, y), present in stones.items() if not present]
-            raised = [[x, y] for (x, y), present in stones.items() if present]
-            if removed:
-                fragment["stones_removed"] = removed
-            if raised:
-                fragment["stones"] = raised
+        for (x, y), value in self._food_changed.items():
+            fragment = fragments.setdefault((x // size, y // size), {})
+            if value is None:
+                fragment.setdefault("eaten", []).append([x, y])
+            else:
+                fragment.setdefault("food", []).append([x, y, value])
+        for (x, y), present in self._stones_changed.items():
+            fragment = fragments.setdefault((x // size, y // size), {})
+            fragment.setdefault("stones" if present else "stones_removed", []).append([x, y])
         self._cells_changed, self._food_changed, self._stones_changed, self._shown = {}, {}, {}, {}
         self.changed_snakes = {}
-        return {b: fragment for b, fragment in fragments.items() if fragment}
+        return {b: _ordered(fragment) for b, fragment in fragments.items() if fragment}
+
+
+#: a fragment's keys in the order a client applies them (docs/snake.md "Views")
+_KEYS = ("cut", "cells", "snakes", "eaten", "food", "stones_removed", "stones")
+
+
+def _ordered(fragment: dict[str, Any]) -> dict[str, Any]:
+    if len(fragment) < 2 or list(fragment) == [key for key in _KEYS if key in fragment]:
+        return fragment
+    return {key: fragment[key] for key in _KEYS if key in fragment}
 
 
 def view_snapshot(width: int, height: int, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
