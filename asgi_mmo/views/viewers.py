@@ -25,7 +25,7 @@ from asgi_mmo.seat import Seat
 from asgi_mmo.stats import RoomStats
 from asgi_mmo.views.compose import ViewComposer
 from asgi_mmo.views.deliver import ViewFrames, ViewState
-from asgi_mmo.views.rect import DEFAULT_SIZE, BucketRect, Rect, clamp_size, follow, place
+from asgi_mmo.views.rect import DEFAULT_SIZE, MARGIN, BucketRect, Rect, clamp_size, follow, place
 
 #: the side of a bucket, in cells: a view's picture holds nothing farther than this outside it
 BUCKET_SIZE = 32
@@ -88,6 +88,11 @@ class Viewers:
             center = (old.x + old.width // 2, old.y + old.height // 2)
             rect = place(focus or center, *view.resize, *self.field)
             view.resize = None
+        elif focus is None or (
+            old.x + MARGIN <= focus[0] <= old.x + old.width - 1 - MARGIN
+            and old.y + MARGIN <= focus[1] <= old.y + old.height - 1 - MARGIN
+        ):
+            return view, old, view.covered, new  # most views, most ticks: `follow` keeps it
         rect = follow(rect, focus, *self.field)
         covered = view.covered
         if rect is not old and (moved := BucketRect.of(rect, self.bucket)) != covered:

@@ -219,7 +219,7 @@ class SnakeGame:
         live = [s for s in self._snakes.values() if s.alive and not self._stands(s, dt)]
         occupied, stones, food, index = self._occupied, self._stones, self._food, self._spatial
         grid = self._grid
-        blocked = grid.blocked
+        blocked, moves = grid.blocked, self._d_moves
         # 1. Every live snake's new head; tails of non-growing snakes move on.
         planned: list[tuple[Snake, Cell, bool]] = []
         arrivals: dict[Cell, int] = {}
@@ -274,10 +274,11 @@ class SnakeGame:
             occupied.add(head)
             blocked[head[1] * width + head[0]] = SNAKE
             s.serial += 1
-            if index is not None:
+            if index is not None:  # a view room: its moves go by bucket, never in a delta
                 index.moved(s, head)
+            else:
+                moves.append([s.id, head[0], head[1], int(growing)])
             s.dir = s.next_dir
-            self._d_moves.append([s.id, head[0], head[1], int(growing)])
             value = food.pop(head, None)
             if value is not None:
                 self._note_food_gone(head)

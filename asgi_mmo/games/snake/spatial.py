@@ -132,9 +132,9 @@ class SnakeBuckets:
         return {
             "b": [b[0], b[1]],
             "snakes": [snakes[sid].entry() for sid in dict.fromkeys(sid for sid, _ in here)],
-            "cells": [[sid, x, y, serial] for (sid, (x, y)), serial in here.items()],
-            "food": [[x, y, v] for (x, y), v in self.food.get(b, {}).items()],
-            "stones": [[x, y] for x, y in self.stones.get(b, {})],
+            "cells": [(sid, x, y, serial) for (sid, (x, y)), serial in here.items()],
+            "food": [(x, y, v) for (x, y), v in self.food.get(b, {}).items()],
+            "stones": list(self.stones.get(b, {})),
         }
 
     def take(self, snakes: Mapping[str, Snake]) -> dict[Bucket, dict[str, Any]]:
@@ -154,12 +154,12 @@ class SnakeBuckets:
                 cut = fragment.get("cut")
                 if cut is None:
                     cut = fragment["cut"] = []
-                cut.append([sid, x, y])
+                cut.append((sid, x, y))
             else:
                 added = fragment.get("cells")
                 if added is None:
                     added = fragment["cells"] = []
-                added.append([sid, x, y, serial])
+                added.append((sid, x, y, serial))
         memo: dict[str, dict[str, Any]] = {}
         for b, shown in self._shown.items():
             entries = []
@@ -173,12 +173,12 @@ class SnakeBuckets:
         for (x, y), value in self._food_changed.items():
             fragment = fragments.setdefault((x // size, y // size), {})
             if value is None:
-                fragment.setdefault("eaten", []).append([x, y])
+                fragment.setdefault("eaten", []).append((x, y))
             else:
-                fragment.setdefault("food", []).append([x, y, value])
+                fragment.setdefault("food", []).append((x, y, value))
         for (x, y), present in self._stones_changed.items():
             fragment = fragments.setdefault((x // size, y // size), {})
-            fragment.setdefault("stones" if present else "stones_removed", []).append([x, y])
+            fragment.setdefault("stones" if present else "stones_removed", []).append((x, y))
         self._cells_changed, self._food_changed, self._stones_changed, self._shown = {}, {}, {}, {}
         self.changed_snakes = {}
         return {b: _ordered(fragment) for b, fragment in fragments.items() if fragment}
