@@ -117,36 +117,11 @@ class Viewers:
             composer, tick, lambda _, covered: composer.state(covered), stats,
             now=now, slow_after=slow_after, room_id=room_id,
         )  # fmt: skip
-        move, hand, tail, head = self.move, frames.hand, composer.tail, frames.head
-        views, focus_of = self._views, self.game.focus
-        sent = size = 0
+        move, hand = self.move, frames.hand
         for seat in seats:
-            connection = seat.connection
-            if connection is None:
+            if seat.connection is None:
                 continue
-            # Most views, most ticks: the view stays (no new size, its focus inside its
-            # margins) and the client is in step; `move` and `hand` inlined, as their own
-            # fast paths would do it.
-            view = views.get(seat.player_id)
-            if view is not None and view.resize is None and not connection.needs_state:
-                focus, rect = focus_of(seat.player_id), view.rect
-                if focus is None or (
-                    rect.x + MARGIN <= focus[0] <= rect.x + rect.width - 1 - MARGIN
-                    and rect.y + MARGIN <= focus[1] <= rect.y + rect.height - 1 - MARGIN
-                ):
-                    covered = view.covered
-                    text, extra = tail(covered, covered)
-                    frame = f"{head}{seat.ack}{text}"
-                    if connection.deliver_nowait(frame, now):
-                        sent += 1
-                        size += len(frame) + extra
-                    else:
-                        connection.needs_state = True  # behind: a `state` brings it back
-                        stats.ticks_dropped += 1
-                    continue
             view, rect, covered, new = move(seat.player_id)
             if new:
-                connection.needs_state = True
+                seat.connection.needs_state = True
             hand(seat, view, rect, covered)
-        stats.msgs_out += sent
-        stats.bytes_out += size
