@@ -73,6 +73,23 @@ def test_planning_bots_eat_several_times_more_than_wandering_ones() -> None:
     assert planned >= 3 * wandering, (planned, wandering)
 
 
+def test_bots_on_a_field_far_larger_than_their_window_find_food() -> None:
+    """On a world-sized field a plan sees only its window (cut from the rules' grid):
+    the food in it is found all the same."""
+
+    def field(seed: int) -> tuple[SnakeGame, SnakeBots]:
+        game = SnakeGame.create(GameSetup(300, 300, {}, seed))  # 5 x 5 windows
+        for number in range(6):
+            game.add_player(f"b{number}", f"Bot {number}", bot=True)
+        return game, SnakeBots(game)
+
+    planned = sum(play(*field(seed), 120) for seed in range(2))
+    wandering = sum(play(*field(seed), 120, plan_delay=None) for seed in range(2))
+    # Food is dense (one a 120 cells): wandering finds some, planning much more.
+    assert planned >= 30, planned
+    assert planned >= 2 * wandering, (planned, wandering)
+
+
 def test_a_bot_without_plans_still_avoids_walls_and_stones() -> None:
     game = SnakeGame(12, 12, seed=3, food_count=0, stone_limit=4)
     game.place_snake("bot", [(8, 5), (7, 5), (6, 5)], bot=True)
