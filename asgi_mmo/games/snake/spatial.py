@@ -145,6 +145,7 @@ class SnakeBuckets:
                 for b in {(x // size, y // size) for x, y in changed.body}:
                     self.show(sid, b)
         fragments: dict[Bucket, dict[str, Any]] = {}
+        unordered: list[Bucket] = []  # fragments whose keys came out of the order of `_KEYS`
         for (sid, (x, y)), serial in self._cells_changed.items():
             b = (x // size, y // size)
             fragment = fragments.get(b)
@@ -154,6 +155,8 @@ class SnakeBuckets:
                 cut = fragment.get("cut")
                 if cut is None:
                     cut = fragment["cut"] = []
+                    if "cells" in fragment:
+                        unordered.append(b)
                 cut.append((sid, x, y))
             else:
                 added = fragment.get("cells")
@@ -171,27 +174,30 @@ class SnakeBuckets:
             if entries:
                 fragments.setdefault(b, {})["snakes"] = entries
         for (x, y), value in self._food_changed.items():
-            fragment = fragments.setdefault((x // size, y // size), {})
+            b = (x // size, y // size)
+            fragment = fragments.setdefault(b, {})
             if value is None:
+                if "eaten" not in fragment and "food" in fragment:
+                    unordered.append(b)
                 fragment.setdefault("eaten", []).append((x, y))
             else:
                 fragment.setdefault("food", []).append((x, y, value))
         for (x, y), present in self._stones_changed.items():
-            fragment = fragments.setdefault((x // size, y // size), {})
+            b = (x // size, y // size)
+            fragment = fragments.setdefault(b, {})
+            if not present and "stones_removed" not in fragment and "stones" in fragment:
+                unordered.append(b)
             fragment.setdefault("stones" if present else "stones_removed", []).append((x, y))
+        for b in unordered:
+            fragment = fragments[b]
+            fragments[b] = {key: fragment[key] for key in _KEYS if key in fragment}
         self._cells_changed, self._food_changed, self._stones_changed, self._shown = {}, {}, {}, {}
         self.changed_snakes = {}
-        return {b: _ordered(fragment) for b, fragment in fragments.items() if fragment}
+        return fragments
 
 
 #: a fragment's keys in the order a client applies them (docs/snake.md "Views")
 _KEYS = ("cut", "cells", "snakes", "eaten", "food", "stones_removed", "stones")
-
-
-def _ordered(fragment: dict[str, Any]) -> dict[str, Any]:
-    if len(fragment) < 2 or list(fragment) == [key for key in _KEYS if key in fragment]:
-        return fragment
-    return {key: fragment[key] for key in _KEYS if key in fragment}
 
 
 def view_snapshot(width: int, height: int, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
