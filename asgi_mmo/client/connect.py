@@ -21,6 +21,7 @@ async def connect(
     token: str | None = None,
     view: tuple[int, int] | None = None,
     auth: str | None = None,
+    spectate: bool = False,
     resume: bool = True,
     resume_attempts: int = 8,
     backoff: tuple[float, float] = (0.25, 4.0),
@@ -34,7 +35,7 @@ async def connect(
     block ends; the block's end closes the socket without leaving (`await player.leave()`
     frees the seat). A refused join raises its `ServerError` (`RoomNotFound`, `BadName`, ...).
     """
-    request = JoinRequest(name=name, room=room, game=game, token=token, view=view, auth=auth)
+    request = JoinRequest(name, room, game, token, view, auth, spectate)
     websocket, welcome = await join(request.url(url), timeout=timeout)
     player = Player(
         url, request, websocket, welcome, resume=Resume(resume, resume_attempts, *backoff), timeout=timeout,

@@ -163,7 +163,10 @@ class Player:
             return await future
 
     async def wait_tick(self, tick: int, timeout: float | None = None) -> Tick:
-        """The picture (a copy) once it reaches `tick`; a later one if a `state` skipped past it."""
+        """The picture (a copy) once it reaches `tick`, at once if it has; a later one if a
+        `state` (or a resume) skipped past it."""
+        if tick <= self.tick:
+            return dataclasses.replace(self._last, state=_copy(self._last.state))
         self._check_open()
         future: asyncio.Future[Tick] = asyncio.get_running_loop().create_future()
         self._tick_waiters.append((tick, future))
@@ -255,7 +258,7 @@ class Player:
                 try:
                     await self._reconnect(error)
                 except ClientError as failed:
-                    self._finish(failed)
+                    self._finish(None if self._closing else failed)
                     return
         except Exception as bug:  # noqa: BLE001 - a frame this client cannot read ends it, said so
             self._finish(ConnectionLost(f"the client failed: {bug!r}"))
@@ -268,7 +271,10 @@ class Player:
         self._last_error = None
         try:
             while True:
-                frame = orjson.loads(await websocket.recv())
+                try:
+                    frame = orjson.loads(await websocket.recv())
+                except orjson.JSONDecodeError:
+                    continue  # not the protocol: ignored, as an unknown message type is
                 if isinstance(frame, dict):
                     await self._frame(frame)
         except ConnectionClosed as closed:
@@ -306,7 +312,8 @@ class Player:
             self.resumes += 1
             self._welcomed(welcome)
             self._push(Resumed(attempt, self.tick, self.ack))
-            self._resolve(Tick(self.tick, self.ack, True, self._picture.snapshot(), welcome))
+            self._push(self._last)
+            self._resolve(self._last)
             for seq, data in list(self._pending.items()):
                 await self._send({"type": "input", "seq": seq, "data": data})
             return
@@ -316,10 +323,13 @@ class Player:
     # ---- frames --------------------------------------------------------------------
 
     def _welcomed(self, welcome: dict[str, Any]) -> None:
-        self.id: str = welcome["player"]
+        #: this player's id; None for a spectator
+        self.id: str | None = welcome["player"]
         self.room: str = welcome["room"]
         self.game: str = welcome["game"]
-        self.token: str = welcome["token"]
+        #: the seat's resume token (None for a spectator): keep it secret, it is the seat
+        self.token: str | None = welcome["token"]
+        self.spectator = bool(welcome.get("spectator"))
         self.tick_rate: int = welcome["tick_rate"]
         self.tick: int = welcome["tick"]
         self.welcome = welcome
@@ -330,6 +340,7 @@ class Player:
         self.seq = max(self.seq, self.ack)
         self._stale = False
         self._connected = True
+        self._last = Tick(self.tick, self.ack, True, self._picture.snapshot(), welcome)
 
     async def _frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -372,7 +383,7 @@ class Player:
             if was is not None and was[0] != alive:
                 event = Respawned if alive else Died
                 self._push(event(sid, name, self.tick, sid == self.id))
-        tick = Tick(self.tick, self.ack, full, self._picture.snapshot(), frame)
+        self._last = tick = Tick(self.tick, self.ack, full, self._picture.snapshot(), frame)
         self._push(tick)
         self._resolve(tick)
 

@@ -27,6 +27,7 @@ class JoinRequest:
     token: str | None = None
     view: tuple[int, int] | None = None
     auth: str | None = None
+    spectate: bool = False
 
     def url(self, base: str) -> str:
         """`base` (`ws(s)://HOST:PORT/ws`; `http(s)://` works too; no path means `/ws`) with this query."""
@@ -39,6 +40,7 @@ class JoinRequest:
         given = {
             "name": self.name, "room": self.room, "game": self.game, "token": self.token, "auth": self.auth,
             "view": f"{self.view[0]}x{self.view[1]}" if self.view is not None else None,
+            "spectate": "true" if self.spectate else None,
         }
         query.update({key: value for key, value in given.items() if value is not None})
         return urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
