@@ -353,3 +353,12 @@ def test_the_example_bot_plays_snake_from_another_process(server: ServerProcess)
     assert summary["alive"] or summary["deaths"] >= 1
     assert summary["best_score"] > 0 or summary["alive"], "it ate, or at least lived"
     assert seats(server, room) == [], "it left at the end"
+
+
+def test_no_server_module_imports_the_client() -> None:
+    package = ROOT / "asgi_mmo"
+    importers = [
+        str(path.relative_to(ROOT)) for path in package.rglob("*.py")
+        if "client" not in path.relative_to(package).parts[:1] and "asgi_mmo.client" in path.read_text()
+    ]
+    assert importers == [], "the server runs without its client library"
