@@ -33,8 +33,8 @@ from asgi_mmo.client.session import JoinRequest, join
 from asgi_mmo.client.updates import Chat, Died, Error, Respawned, Resumed, Snapshot, Tick, Update
 from asgi_mmo.protocol import ABNORMAL_CLOSURE, CLOSE_CODES
 
-#: inputs kept for a resend after a resume (the oldest go first)
-PENDING_INPUTS = 256
+#: inputs kept for a resend after a resume (the oldest go first); well under the rate limit's burst
+PENDING_INPUTS = 32
 
 
 @dataclass(frozen=True, slots=True)
