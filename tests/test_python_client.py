@@ -125,8 +125,9 @@ async def test_two_players_join_see_each_other_and_their_inputs_are_acknowledged
             connect(server.ws_url, name="bob", room=room) as bob:
         assert alice.room == bob.room == room and alice.game == "snake" and alice.id != bob.id
         assert alice.me is not None and alice.me["name"] == "alice" and alice.alive
-        await until(alice, Tick)
-        assert {snake["name"] for snake in alice.state["snakes"]} == {"alice", "bob"}
+        # bob joined after the tick of his welcome: the next tick's change brings his snake to alice
+        seen = await alice.wait_tick(bob.welcome["tick"] + 1, timeout=WAIT)
+        assert {snake["name"] for snake in seen.state["snakes"]} == {"alice", "bob"}
         first, second = await alice.send({"dir": "up"}), await alice.send({"dir": "left"})
         assert (first, second) == (1, 2)
         assert await alice.wait_ack(timeout=WAIT) >= 2 and alice.pending_inputs == 0
@@ -362,3 +363,18 @@ def test_no_server_module_imports_the_client() -> None:
         if "client" not in path.relative_to(package).parts[:1] and "asgi_mmo.client" in path.read_text()
     ]
     assert importers == [], "the server runs without its client library"
+
+
+async def test_the_callers_exceptions_and_timeouts_pass_through_unchanged(server: ServerProcess) -> None:
+    room = create_room(server, tick_rate=20)
+    with pytest.raises(KeyError):
+        async with connect(server.ws_url, name="raiser", room=room):
+            raise KeyError("mine")
+    async with connect(server.ws_url, name="patient", room=room) as player:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                async for _ in player:
+                    pass
+        assert player.connected and player.error is None, "a timeout of the caller's is not the player's end"
+        await until(player, Tick)
+    assert not player.connected

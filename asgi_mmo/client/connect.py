@@ -41,13 +41,19 @@ async def connect(
         url, request, websocket, welcome, resume=Resume(resume, resume_attempts, *backoff), timeout=timeout,
         max_updates=max_updates, seq=seq, apply_delta=apply_delta,
     )
-    async with asyncio.TaskGroup() as tasks:
-        reader = tasks.create_task(player.run())
+    # The player's one task, owned by this block: always ended and awaited before it is left.
+    # (Not a TaskGroup: that would wrap an exception of the caller's block in an ExceptionGroup.)
+    reader = asyncio.get_running_loop().create_task(player.run(), name=f"asgi-mmo client {player.room}")
+    try:
+        yield player
+    finally:
         try:
-            yield player
-        finally:
             await player.close()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await asyncio.shield(reader)
-            reader.cancel()
+        finally:
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
