@@ -378,3 +378,13 @@ async def test_the_callers_exceptions_and_timeouts_pass_through_unchanged(server
         assert player.connected and player.error is None, "a timeout of the caller's is not the player's end"
         await until(player, Tick)
     assert not player.connected
+
+
+async def test_an_input_json_cannot_hold_is_refused_before_it_takes_a_seq(server: ServerProcess) -> None:
+    room = create_room(server, tick_rate=20)
+    async with connect(server.ws_url, name="typist", room=room) as player:
+        with pytest.raises(TypeError):
+            await player.send({"dir": object()})
+        assert player.seq == 0 and player.pending_inputs == 0
+        assert await player.send({"dir": "up"}) == 1
+        assert await player.wait_ack(timeout=WAIT) == 1

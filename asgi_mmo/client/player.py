@@ -51,6 +51,10 @@ class Resume:
         return min(self.cap, self.base * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
+def _text(message: dict[str, Any]) -> str:
+    return orjson.dumps(message).decode()
+
+
 def _copy(snapshot: Snapshot) -> Snapshot:
     copied: Snapshot = orjson.loads(orjson.dumps(snapshot))
     return copied
@@ -143,12 +147,13 @@ class Player:
         that welcome's `ack` says it landed already.
         """
         self._check_open()
-        self.seq += 1
-        seq = self.seq
+        seq = self.seq + 1
+        text = _text({"type": "input", "seq": seq, "data": data})  # TypeError for data JSON cannot hold
+        self.seq = seq
         self._pending[seq] = data
         while len(self._pending) > PENDING_INPUTS:
             del self._pending[next(iter(self._pending))]
-        await self._send({"type": "input", "seq": seq, "data": data})
+        await self._send_text(text)
         return seq
 
     async def wait_ack(self, seq: int | None = None, timeout: float | None = None) -> int:
@@ -262,6 +267,7 @@ class Player:
                     return
         except Exception as bug:  # noqa: BLE001 - a frame this client cannot read ends it, said so
             self._finish(ConnectionLost(f"the client failed: {bug!r}"))
+            await self._websocket.close()
         finally:
             self._connected = False
             if not self._done:
@@ -423,10 +429,13 @@ class Player:
         self._more.set()
 
     async def _send(self, message: dict[str, Any]) -> None:
+        await self._send_text(_text(message))
+
+    async def _send_text(self, text: str) -> None:
         if not self._connected:
             return  # resuming: inputs go out after the welcome; the rest is not worth keeping
         with contextlib.suppress(ConnectionClosed):  # the reader sees the close and handles it
-            await self._websocket.send(orjson.dumps(message).decode())
+            await self._websocket.send(text)
 
     def _check_open(self) -> None:
         if self._done:
