@@ -60,7 +60,7 @@ class Minimap:
         self._next_at = now + INTERVAL
         return encode(self.message(tick))
 
-    def message(self, tick: int) -> dict[str, object]:
+    def message(self, tick: int) -> dict[str, Any]:
         grid = bytearray(self.cols * self.rows)
         cols, rows = self.cols, self.rows
         for (bx, by), count in self.game.occupancy(self.cell):
