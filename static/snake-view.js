@@ -305,11 +305,13 @@ export class SnakeView extends CanvasStage {
       });
     }
     const v = snap.view;
-    const rw = Math.max(3, v.width * scale);
-    const rh = Math.max(3, v.height * scale);
-    ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
+    const mark = {
+      x: Math.round(x + v.x * scale), y: Math.round(y + v.y * scale),
+      width: Math.max(3, Math.round(v.width * scale)), height: Math.max(3, Math.round(v.height * scale)),
+    };
+    ctx.strokeStyle = "#ffffff";
     ctx.lineWidth = 1;
-    ctx.strokeRect(x + v.x * scale + 0.5, y + v.y * scale + 0.5, rw - 1, rh - 1);
+    ctx.strokeRect(mark.x + 0.5, mark.y + 0.5, mark.width - 1, mark.height - 1); // whole pixels: sharp
     const me = this.mySnake();
     if (me && me.alive && me.body && me.body.length) {
       ctx.fillStyle = "#ffffff";
@@ -318,7 +320,7 @@ export class SnakeView extends CanvasStage {
     ctx.strokeStyle = "rgba(46, 230, 168, 0.5)";
     ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
     ctx.restore();
-    this.minimapBox = { x, y, width: w, height: h, tick: m ? m.msg.tick : null };
+    this.minimapBox = { x, y, width: w, height: h, tick: m ? m.msg.tick : null, mark };
   }
 
   /** The parts of the field the picture does not hold (seen while the camera catches up). */
