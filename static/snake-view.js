@@ -284,7 +284,7 @@ export class SnakeView extends CanvasStage {
     const x = 10;
     const y = 10;
     ctx.save();
-    ctx.fillStyle = "rgba(7, 10, 18, 0.82)";
+    ctx.fillStyle = "rgba(7, 10, 18, 0.92)";
     ctx.fillRect(x, y, w, h);
     const m = this.map;
     if (m) {

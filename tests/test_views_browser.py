@@ -218,7 +218,6 @@ def test_in_a_view_room_the_field_fills_the_window_and_the_head_stays_well_insid
     }))"""
     )
     assert min(white) > 200, f"the player's rectangle is marked in white: {white}"
-    page.screenshot(path=str(Path(server.log_path).parent / f"view-room-{width}x{height}.png"))
     if phone:  # the folded scores float over the field, clear of the minimap
         scores = page.locator("#panel-scores").bounding_box()
         assert scores is not None and scores["x"] > canvas["x"] + box["x"] + box["width"]
