@@ -5,22 +5,16 @@ bucket, its leaders are the best live snakes), its rhythm against the room's clo
 second, stepped, not timed), and its way through the cluster (the relaying process hands
 it to its players). The world is one room of a well-known id: `POST /api/world` and
 `/play/world` make it on demand, once, also when two processes are asked at once.
-A real server's `/ws` shows the minimap arriving at most once a second.
+(tests/test_views_browser.py watches the minimap arrive on a real server's socket.)
 """
 
 from __future__ import annotations
 
 import base64
-import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
-import orjson
-import pytest
 
 from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.games.base import GameSetup
@@ -31,7 +25,6 @@ from asgi_mmo.views.minimap import INTERVAL, LEADERS
 from asgi_mmo.web.api import WORLD_ROOM, world_config
 from tests import test_cluster_nodes as nodes
 from tests.apps import registry_of
-from tests.servers import ServerProcess, run_uvicorn
 from tests.test_views import Viewer, stepping, view_room
 from tests.wsclient import ClientFactory, create_room, next_of, ws_url
 
@@ -171,33 +164,3 @@ async def test_two_nodes_asked_at_once_make_one_world(world: nodes.World) -> Non
         room = running[0].registry.get(WORLD_ROOM)
         assert room is not None
         await nodes.eventually(lambda: room.players == 2, "both play in the one world")
-
-
-# ---- through a real server's /ws ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    work: Path = tmp_path_factory.mktemp("world-server")
-    with run_uvicorn(env={"ASGI_MMO_DB": str(work / "leaderboard.sqlite3")}, cwd=work) as running:
-        yield running
-
-
-@pytest.mark.e2e
-def test_the_minimap_arrives_at_most_once_a_second_on_a_real_socket(server: ServerProcess) -> None:
-    from websockets.sync.client import connect
-
-    made = httpx.post(f"{server.url}/api/rooms", json={"view": True, "width": 200, "height": 200, "bots": 4})
-    room = made.json()["id"]
-    arrivals: list[tuple[float, int]] = []
-    with connect(f"{server.ws_url}?name=Ann&room={room}&view=32x24", open_timeout=10) as ws:
-        started = time.monotonic()
-        while time.monotonic() - started < 4.6:
-            message = orjson.loads(ws.recv(timeout=5))
-            if message["type"] == "minimap":
-                arrivals.append((time.monotonic(), message["tick"]))
-    assert 3 <= len(arrivals) <= 6, arrivals
-    for (before, tick_before), (after, tick_after) in zip(arrivals, arrivals[1:], strict=False):
-        assert tick_after > tick_before
-        # the server keeps a second between two; the network may bunch them by a little
-        assert after - before > 0.75, arrivals
