@@ -26,6 +26,10 @@ const START_GRACE_MS = 3000;
 //: a view's sides, as the server clamps them (docs/protocol.md "View rooms")
 const MIN_VIEW_SIDE = 16;
 const MAX_VIEW_SIDE = 128;
+//: a view room's camera: how fast it eases towards its target, and how close to the
+//: canvas's edge the own head may come at most (in cells)
+const CAMERA_EASE_MS = 120;
+const HEAD_MARGIN = 4;
 //: the parts of the field a view room's picture does not hold
 const FOG = "rgba(7, 10, 18, 0.6)";
 
@@ -228,10 +232,25 @@ export class SnakeView extends CanvasStage {
     const halfW = this.cssW / cell / 2;
     const halfH = this.cssH / cell / 2;
     const target = { x: axis(focus.x, held.x0, held.x1, halfW, W), y: axis(focus.y, held.y0, held.y1, halfH, H) };
-    const far = this.camera && Math.max(Math.abs(this.camera.x - target.x) / halfW, Math.abs(this.camera.y - target.y) / halfH) > 1;
-    if (!this.camera || far || this.camera.cell !== cell) this.camera = { ...target, cell };
-    this.camera.x = lerp(this.camera.x, target.x, 0.2);
-    this.camera.y = lerp(this.camera.y, target.y, 0.2);
+    const camera = this.camera;
+    const far = camera && Math.max(Math.abs(camera.x - target.x) / halfW, Math.abs(camera.y - target.y) / halfH) > 1;
+    if (!camera || far || camera.cell !== cell) {
+      this.camera = { ...target, cell, at: now };
+    } else {
+      // eased by time, not by frame, so a slow frame rate does not leave the head behind
+      const ease = 1 - Math.exp(-clamp(now - camera.at, 0, 250) / CAMERA_EASE_MS);
+      camera.x = lerp(camera.x, target.x, ease);
+      camera.y = lerp(camera.y, target.y, ease);
+      camera.at = now;
+    }
+    if (head) {
+      // and never more than HEAD_MARGIN cells off: the server keeps the head that far
+      // inside its rectangle, so the camera stays on what the picture holds
+      const mx = Math.min(HEAD_MARGIN, halfW / 2);
+      const my = Math.min(HEAD_MARGIN, halfH / 2);
+      this.camera.x = clamp(this.camera.x, head[0] - halfW + mx, head[0] + halfW - mx);
+      this.camera.y = clamp(this.camera.y, head[1] - halfH + my, head[1] + halfH - my);
+    }
     const ox = this.cssW / 2 - this.camera.x * cell;
     const oy = this.cssH / 2 - this.camera.y * cell;
     return { scale: cell, cell, ox, oy, follow: true, held };
