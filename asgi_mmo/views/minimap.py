@@ -9,7 +9,7 @@ one pass over the game's bucket index and one encoding per room per second,
 whoever looks: never a scan of the field, never anything per player.
 
 Game-neutral: a game offers it by implementing `MappedGame` beside
-`SpatialGame` (snake: `games/snake/rules.py`); a game without it has no minimap.
+`SpatialGame` (snake: `games/snake/game.py`); a game without it has no minimap.
 """
 
 from __future__ import annotations
