@@ -173,7 +173,7 @@ def test_in_a_view_room_the_field_fills_the_window_and_the_head_stays_well_insid
     page = new_page(width, height, touch=phone)
     join(page, server.url, room, "Roamer")
     assert attribute(page, "#app", "data-view") == "true"
-    page.wait_for_function(HOLDS_WANTED)  # the size asked on connecting is the one that fits
+    page.wait_for_function(HOLDS_WANTED, timeout=30_000)  # the size asked on connecting is the one that fits
     seen = look(page)
     canvas, window = seen["canvas"], seen["window"]
     # the field fills the window: the whole width on a phone (the scores float over it), all
@@ -188,8 +188,8 @@ def test_in_a_view_room_the_field_fills_the_window_and_the_head_stays_well_insid
     assert seen["wanted"] == {"width": math.ceil(css_width / cell), "height": math.ceil(css_height / cell)}
     rects: set[tuple[int, int]] = set()
     inside_count = 0
-    started = time.monotonic()
-    while time.monotonic() - started < 4.0:
+    deadline = time.monotonic() + 60  # (a few seconds, unless the machine is very busy)
+    while (inside_count < 20 or len(rects) < 3) and time.monotonic() < deadline:
         seen = look(page)
         me, head = seen["me"], seen["head"]
         if me is None or not me["alive"]:
@@ -206,7 +206,9 @@ def test_in_a_view_room_the_field_fills_the_window_and_the_head_stays_well_insid
     assert inside_count >= 20
     assert len(rects) >= 3, "the snake crossed the field: its view moved"
     # the minimap: drawn in the top left corner with the player's rectangle, from a `minimap`
-    page.wait_for_function("() => __mmo.view.snakeView.minimapBox && __mmo.view.snakeView.minimapBox.tick !== null")
+    page.wait_for_function(
+        "() => __mmo.view.snakeView.minimapBox && __mmo.view.snakeView.minimapBox.tick !== null", timeout=30_000
+    )
     box = look(page)["minimap"]
     assert box["x"] >= 0 and box["y"] >= 0 and box["width"] >= 60
     assert box["x"] + box["width"] < canvas["width"] / 2 and box["y"] + box["height"] < canvas["height"] / 2
@@ -234,13 +236,16 @@ def test_a_resize_asks_for_the_view_that_fits_once_it_settles(
     room = create_room(server.url, view=True, width=300, height=300, tick_rate=10)
     page = new_page(*before, touch=before[0] < 760)
     join(page, server.url, room, "Turner")
-    page.wait_for_function(HOLDS_WANTED)
+    page.wait_for_function(HOLDS_WANTED, timeout=30_000)
     old = look(page)
     page.evaluate(
         """() => {
         const client = __mmo.client, send = client._send.bind(client);
         window.__views = [];
-        client._send = (msg) => { if (msg.type === "view") window.__views.push(msg); send(msg); };
+        client._send = (msg) => {
+          if (msg.type === "view") window.__views.push({ msg, at: performance.now() });
+          send(msg);
+        };
     }"""
     )
     # a drag of the window's corner: many sizes within a moment, then the last one stays
@@ -251,12 +256,15 @@ def test_a_resize_asks_for_the_view_that_fits_once_it_settles(
             "height": before[1] + (after[1] - before[1]) * i // steps,
         })  # fmt: skip
         page.wait_for_timeout(30)
-    page.wait_for_function(HOLDS_WANTED, timeout=10_000)
+    page.wait_for_function(HOLDS_WANTED, timeout=30_000)
     new = look(page)
     assert (new["view"]["width"], new["view"]["height"]) != (old["view"]["width"], old["view"]["height"])
     sent = page.evaluate("() => window.__views")
-    assert 1 <= len(sent) <= 2, f"one view message once the size settled, not one per step: {sent}"
-    assert sent[-1] == {"type": "view", **new["wanted"]}
+    # once the size settles (on a busy machine a step may settle too), never more than one
+    # every half second, and the last one is the size that fits
+    assert 1 <= len(sent) <= steps, sent
+    assert all(later["at"] - earlier["at"] >= 490 for earlier, later in itertools.pairwise(sent)), sent
+    assert sent[-1]["msg"] == {"type": "view", **new["wanted"]}
     assert new_page.errors[page] == []
 
 
@@ -271,11 +279,12 @@ def test_the_minimap_arrives_at_most_once_a_second_on_a_real_socket(server: Serv
             message = orjson.loads(ws.recv(timeout=5))
             if message["type"] == "minimap":
                 arrivals.append((time.monotonic(), message["tick"]))
-    assert 2 <= len(arrivals) <= 5, arrivals  # the first at once, then one a second
+        elapsed = time.monotonic() - started
+    assert 2 <= len(arrivals) <= elapsed + 1.5, arrivals  # the first at once, then one a second
     for (before, tick_before), (after, tick_after) in itertools.pairwise(arrivals):
         assert tick_after > tick_before
-        # the server keeps a second between two; the network may bunch them by a little
-        assert after - before > 0.75, arrivals
+        # the server keeps a second between two; a busy machine may bunch them a little
+        assert after - before > 0.6, arrivals
 
 
 def test_the_lobby_s_world_button_puts_two_players_into_the_one_world(server: ServerProcess, new_page: Pages) -> None:
@@ -284,8 +293,8 @@ def test_the_lobby_s_world_button_puts_two_players_into_the_one_world(server: Se
         page.goto(f"{server.url}/")
         page.fill("#name", name)
         page.click("#play-world")
-        page.wait_for_url("**/play/world?**")
-        page.wait_for_selector("#app[data-player]")
+        page.wait_for_url("**/play/world?**", timeout=30_000)
+        page.wait_for_selector("#app[data-player]", timeout=30_000)
         assert attribute(page, "#app", "data-room") == "world"
         assert attribute(page, "#app", "data-view") == "true"
     rooms = httpx.get(f"{server.url}/api/rooms", timeout=5.0).json()["rooms"]

@@ -87,7 +87,7 @@ async def test_a_relaying_process_hands_the_minimap_to_its_players(world: nodes.
     room = await a.open_room(RoomConfig(view=True, width=120, height=90, bots=3, tick_rate=20))
     async with nodes.playing(b, room.id, "far", view=(20, 16)) as far, nodes.playing(a, room.id, "near") as near:
         assert isinstance(far.room, RoomMirror)
-        await nodes.eventually(lambda: len(far.of("minimap")) >= 2, "two minimaps relayed", timeout=6.0)
+        await nodes.eventually(lambda: len(far.of("minimap")) >= 2, "two minimaps relayed", timeout=15.0)
         mine = {frame["tick"]: frame for frame in near.of("minimap")}
         for frame in far.of("minimap"):
             if frame["tick"] in mine:
