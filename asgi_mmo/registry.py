@@ -122,13 +122,29 @@ class RoomRegistry:
             room = self.create_room(config)
         return room
 
-    def create_room(self, config: RoomConfig, *, seed: int | None = None) -> Room:
-        """A new room, its task started; it ticks once a human connects."""
+    async def open_named_room(self, room_id: str, config: RoomConfig) -> None:
+        """Make sure the room of a well-known id (the lobby's world) runs somewhere: here, in
+        another process, or made here now. Only one process gets its lease: one that loses
+        the race closes its copy at once, and joins go to the winner's."""
+        if self.get(room_id) is not None or room_id in await self.peers.rooms_elsewhere():
+            return
+        if self.get(room_id) is not None or room_id in self._rooms:
+            return  # made meanwhile (or its closed namesake not yet disposed: joins find none)
+        room = self.create_room(config, room_id=room_id)
+        if not await self.peers.adopt(room):
+            room.close(refuse("room_closed", "another process runs this room"))
+
+    def create_room(self, config: RoomConfig, *, seed: int | None = None, room_id: str | None = None) -> Room:
+        """A new room (of a random id, unless `room_id` is given), its task started; it ticks
+        once a human connects."""
         if len(self._rooms) >= self.settings.max_rooms:
             raise RegistryFull(f"this server runs {self.settings.max_rooms} rooms already")
-        room_id = secrets.token_urlsafe(6)
-        while room_id in self._rooms:
+        if room_id is None:
             room_id = secrets.token_urlsafe(6)
+            while room_id in self._rooms:
+                room_id = secrets.token_urlsafe(6)
+        elif room_id in self._rooms:
+            raise ValueError(f"this process has a room {room_id!r} already")
         game = GAMES[config.game].create(GameSetup(config.width, config.height, config.options, seed))
         room = self._new_room(lambda **options: Room(room_id, config, game, self.settings, **options))
         room.add_bots(config.bots)
@@ -161,7 +177,8 @@ class RoomRegistry:
         finally:
             if not room.closed:
                 room.close(refuse("server_shutdown", "the server is going down"))
-            self._rooms.pop(room.id, None)
+            if self._rooms.get(room.id) is room:  # (a named room may have been made anew)
+                del self._rooms[room.id]
             logger.info("room disposed room=%s ticks=%d", room.id, room.tick)
             with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
                 try:

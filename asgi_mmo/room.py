@@ -44,6 +44,7 @@ from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
 from asgi_mmo.stats import RoomStats
+from asgi_mmo.views.minimap import MappedGame, Minimap
 from asgi_mmo.views.viewers import Viewers
 
 logger = logging.getLogger("asgi_mmo.room")
@@ -109,6 +110,10 @@ class Room:
         if config.view:
             assert isinstance(game, SpatialGame), f"{config.game} offers no views"
             self.viewers = Viewers(game, config.width, config.height)
+        #: a view room's minimap, once a second (`views/minimap.py`), for games that offer one
+        self.minimap: Minimap | None = None
+        if self.viewers is not None and isinstance(game, MappedGame):
+            self.minimap = Minimap(game, config.width, config.height, self.viewers.bucket)
 
     # ---- seats ------------------------------------------------------------------------
 
@@ -372,6 +377,7 @@ class Room:
         self.tick += 1
         if self.viewers is not None:
             self._step_views(now, self.viewers)
+            self._step_minimap(now)
             return
         frame = TickFrame("tick", self.tick, self.game.take_delta())
         state: TickFrame | None = None
@@ -398,6 +404,15 @@ class Room:
         )  # fmt: skip
         if self.elsewhere.players:
             self.elsewhere.view_tick(self.tick, viewers)
+
+    def _step_minimap(self, now: float) -> None:
+        """At most once a second, a view room's minimap to every player, here and elsewhere
+        (a frame any player may miss, as chat is: the relaying processes broadcast it too)."""
+        frame = None if self.minimap is None else self.minimap.frame(now, self.tick)
+        if frame is not None:
+            broadcast(self._connected.values(), frame, self.stats)
+            if self.elsewhere.players:
+                self.elsewhere.chat(frame)
 
     def reseat(self, seats: list[Seat]) -> None:
         """Seats saved by another process (`roomview.restore`): each human must come back

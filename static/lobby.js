@@ -382,3 +382,27 @@ $("create-form").addEventListener("submit", async (e) => {
     button.disabled = false;
   }
 });
+
+// ---- the world: one big public view room, made on demand (POST /api/world) ----
+$("play-world").addEventListener("click", async () => {
+  const err = $("world-error");
+  err.hidden = true;
+  if (!playerName()) return;
+  const button = $("play-world");
+  button.disabled = true;
+  try {
+    const res = await fetch("/api/world", { method: "POST", headers: { Accept: "application/json" } });
+    const data = await res.json().catch(() => null);
+    if (res.ok && data && data.id) {
+      location.assign(playUrl(data.id));
+      return;
+    }
+    err.textContent = `Couldn't open the world: ${data && data.error ? data.error.message || data.error.code : res.status}`;
+    err.hidden = false;
+  } catch {
+    err.textContent = "Couldn't reach the server.";
+    err.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+});

@@ -13,6 +13,7 @@
 //   tick     the tick message, after its change was applied to `snapshot`
 //   state    the state message, after it replaced `snapshot`
 //   chat     {player, name, text}
+//   minimap  a view room's minimap message (extension: docs/protocol.md)
 //   pong     {t, rtt}
 //   error    the server's error message {code, message}
 //   close    {code, reason, error, reconnect}  the socket closed; `error` is the
@@ -53,21 +54,24 @@ export class MmoClient extends EventTarget {
    * @param {object} options
    * @param {(snapshot: object, msg: object) => object} options.applyDelta
    *   the game's delta applier: brings `snapshot` from tick N-1 to N.
+   * @param {(msg: object) => object} [options.readState] the picture of a `welcome`
+   *   or `state` (default: its `state`); a view room's game keeps its `view` with it.
    * @param {number} [options.pingInterval=2000] ms between pings.
    * @param {number} [options.backoffBase=250] first reconnect delay, ms.
    * @param {number} [options.backoffMax=4000] reconnect delay cap, ms.
    * @param {typeof WebSocket} [options.WebSocket] for tests.
    */
-  constructor({ applyDelta, pingInterval = 2000, backoffBase = 250, backoffMax = 4000, WebSocket: WS } = {}) {
+  constructor({ applyDelta, readState, pingInterval = 2000, backoffBase = 250, backoffMax = 4000, WebSocket: WS } = {}) {
     super();
     if (typeof applyDelta !== "function") throw new TypeError("MmoClient needs an applyDelta function");
     this.applyDelta = applyDelta;
+    this.readState = typeof readState === "function" ? readState : (msg) => msg.state;
     this.pingInterval = pingInterval;
     this.backoffBase = backoffBase;
     this.backoffMax = backoffMax;
     this.WebSocket = WS || globalThis.WebSocket;
 
-    this.params = null; // {url, name, room, game, token}
+    this.params = null; // {url, name, room, game, token, view}
     this.ws = null;
     this.status = "closed";
     this.snapshot = null;
@@ -107,12 +111,13 @@ export class MmoClient extends EventTarget {
    * Open the connection (closing any previous one). `room` and `token` are
    * optional: without a room the server quick-joins; with a token it resumes
    * that seat. `seq` (optional) continues a previous input numbering, so a
-   * resumed seat never sees an old seq again.
+   * resumed seat never sees an old seq again. `view` (optional): a function that
+   * gives the view size to ask for, `{width, height}` or null, at every (re)connect.
    */
-  connect({ url, name, room = null, game = null, token = null, seq = null }) {
+  connect({ url, name, room = null, game = null, token = null, seq = null, view = null }) {
     if (!url) throw new TypeError("connect needs a url");
     this._teardown();
-    this.params = { url, name, room, game, token };
+    this.params = { url, name, room, game, token, view };
     if (seq != null && seq > this.seq) this.seq = seq;
     this._wanted = true;
     this.attempt = 0;
@@ -133,6 +138,13 @@ export class MmoClient extends EventTarget {
     const t = String(text).trim();
     if (!t || t.length > 200 || !this.connected) return false;
     this._send({ type: "chat", text: t });
+    return true;
+  }
+
+  /** Ask for a view of this size in a view room (ignored elsewhere); returns whether it went out. */
+  sendView(width, height) {
+    if (!this.connected || !Number.isInteger(width) || !Number.isInteger(height)) return false;
+    this._send({ type: "view", width, height });
     return true;
   }
 
@@ -159,7 +171,7 @@ export class MmoClient extends EventTarget {
   // ---- internals -------------------------------------------------------
 
   _url() {
-    const { url, name, room, game, token } = this.params;
+    const { url, name, room, game, token, view } = this.params;
     const u = new URL(url, globalThis.location?.href);
     if (u.protocol === "http:") u.protocol = "ws:";
     if (u.protocol === "https:") u.protocol = "wss:";
@@ -167,6 +179,8 @@ export class MmoClient extends EventTarget {
     if (room) u.searchParams.set("room", room);
     if (game) u.searchParams.set("game", game);
     if (token) u.searchParams.set("token", token);
+    const size = typeof view === "function" ? view() : null;
+    if (size) u.searchParams.set("view", `${size.width}x${size.height}`);
     return u.toString();
   }
 
@@ -210,7 +224,7 @@ export class MmoClient extends EventTarget {
         this.game = msg.game;
         this.token = msg.token;
         this.tickRate = msg.tick_rate;
-        this.snapshot = msg.state;
+        this.snapshot = this.readState(msg);
         this.tick = msg.tick;
         // A resumed seat keeps its id; resume with the newest token and room.
         Object.assign(this.params, { room: msg.room, game: msg.game, token: msg.token });
@@ -234,12 +248,13 @@ export class MmoClient extends EventTarget {
         break;
       case "state":
         this.syncing = false;
-        this.snapshot = msg.state;
+        this.snapshot = this.readState(msg);
         this.tick = msg.tick;
         this.dispatchEvent(event("state", msg));
         break;
       case "chat":
-        this.dispatchEvent(event("chat", msg));
+      case "minimap":
+        this.dispatchEvent(event(msg.type, msg));
         break;
       case "pong":
         if (typeof msg.t === "number") {

@@ -118,7 +118,7 @@ try {
   throw err;
 }
 
-const client = new MmoClient({ applyDelta: game.applyDelta });
+const client = new MmoClient({ applyDelta: game.applyDelta, readState: game.readState });
 const view = game.createView(canvas, {
   client,
   touchArea: stage,
@@ -162,8 +162,54 @@ function join(mode = "room") {
     game: GAME,
     token: seat ? seat.token : null,
     seq: seat ? seat.seq : null,
+    view: () => (app.dataset.view === "true" && view.wantedView ? view.wantedView() : null),
   });
 }
+
+// ---- a view room: the field fills the window; its size goes to the server ------------
+// The view's size is the cells that cover the canvas at the view's cell size; a resize
+// (or a phone turned) asks for the new one once it settles, at most every VIEW_GAP_MS.
+const VIEW_SETTLE_MS = 250;
+const VIEW_GAP_MS = 500;
+let viewTimer = 0;
+let viewSentAt = -Infinity;
+let viewAsked = null; // "WxH" last asked on this socket
+
+function setViewRoom(viewing) {
+  app.dataset.view = String(viewing);
+  document.body.classList.toggle("view-room", viewing);
+}
+
+function askView() {
+  clearTimeout(viewTimer);
+  viewTimer = 0;
+  const snap = client.snapshot;
+  if (app.dataset.view !== "true" || !client.connected || !snap || !snap.view || !view.wantedView) return;
+  const wanted = view.wantedView();
+  if (!wanted) return;
+  const width = Math.min(wanted.width, snap.width);
+  const height = Math.min(wanted.height, snap.height);
+  const key = `${width}x${height}`;
+  if (key === viewAsked || (width === snap.view.width && height === snap.view.height && viewAsked === null)) return;
+  const wait = viewSentAt + VIEW_GAP_MS - performance.now();
+  if (wait > 0) {
+    viewTimer = setTimeout(askView, wait);
+    return;
+  }
+  if (client.sendView(width, height)) {
+    viewAsked = key;
+    viewSentAt = performance.now();
+  }
+}
+
+function viewResized() {
+  if (app.dataset.view !== "true") return;
+  clearTimeout(viewTimer);
+  viewTimer = setTimeout(askView, VIEW_SETTLE_MS);
+}
+window.addEventListener("resize", viewResized);
+if (typeof ResizeObserver === "function") new ResizeObserver(viewResized).observe(canvas);
+client.addEventListener("minimap", (e) => view.minimap && view.minimap(e.detail));
 
 // ---- client events -----------------------------------------------------
 client.addEventListener("status", (e) => {
@@ -203,8 +249,11 @@ client.addEventListener("welcome", (e) => {
   hideBanner();
   $("name-form").hidden = true;
   stopRoomPeople();
+  setViewRoom(Boolean(msg.view));
+  viewAsked = null;
   view.welcome(msg, client.snapshot);
   setAspect(client.snapshot);
+  viewResized(); // the size asked on connecting may not be what fits now
   app.dataset.player = msg.player;
   app.dataset.room = room;
   app.dataset.tick = String(client.tick); // the picture is at the welcome's tick until the next one

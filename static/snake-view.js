@@ -23,6 +23,15 @@ export const ME_COLOR = ACCENT;
 const ME_OUTLINE = "#ffffff";
 //: the start grace (docs/snake.md rule 1): a new snake stands this long or until a turn
 const START_GRACE_MS = 3000;
+//: a view's sides, as the server clamps them (docs/protocol.md "View rooms")
+const MIN_VIEW_SIDE = 16;
+const MAX_VIEW_SIDE = 128;
+//: a view room's camera: how fast it eases towards its target, and how close to the
+//: canvas's edge the own head may come at most (in cells)
+const CAMERA_EASE_MS = 120;
+const HEAD_MARGIN = 4;
+//: the parts of the field a view room's picture does not hold
+const FOG = "rgba(7, 10, 18, 0.6)";
 
 export class SnakeView extends CanvasStage {
   /**
@@ -48,6 +57,8 @@ export class SnakeView extends CanvasStage {
     this.waitingSince = null; // performance.now() when my snake began to stand (start grace)
     this._labelWidths = new Map(); // font|name -> measured width
     this.idle = false; // nothing is coming: no spinner while there is no field
+    this.map = null; // a view room's latest minimap, decoded
+    this.minimapBox = null; // where the minimap was drawn last (for tests)
     this.frame = 0;
     this.listeners = new Listeners();
     this._bind();
@@ -70,6 +81,7 @@ export class SnakeView extends CanvasStage {
 
   /** A whole new picture (welcome, state): no interpolation from the old one. */
   reset(snapshot) {
+    if (snapshot && snapshot.view) this.camera = null; // a view room's camera starts on the new picture
     this.snapshot = snapshot;
     this.motion.clear();
     this.last.clear();
@@ -174,9 +186,177 @@ export class SnakeView extends CanvasStage {
     }
   }
 
+  // ---- a view room: the camera on the own head, the view's size, the minimap ----
+
+  /** CSS px per cell in a view room: readable, and at most MAX_VIEW_SIDE cells a side. */
+  viewCell() {
+    const base = this.cssW < 600 ? 14 : 16;
+    return Math.max(base, this.cssW / MAX_VIEW_SIDE, this.cssH / MAX_VIEW_SIDE);
+  }
+
+  /** The view that covers this canvas at `viewCell()`: the size the page asks the server for. */
+  wantedView() {
+    if (!this.cssW || !this.cssH) return null;
+    const cell = this.viewCell();
+    const side = (px) => clamp(Math.ceil(px / cell), MIN_VIEW_SIDE, MAX_VIEW_SIDE);
+    return { width: side(this.cssW), height: side(this.cssH) };
+  }
+
+  /**
+   * The camera of a view room: centred on the own head (as drawn, between ticks), kept
+   * inside the buckets the picture holds (a little beyond where they end at the field's
+   * edge, for its border), easing there frame by frame; on the rectangle's middle while
+   * the own snake is dead.
+   */
+  _viewLayout(snap, now) {
+    const cell = this.viewCell();
+    const { x, y, width, height } = snap.view;
+    const b = snap.view.bucket || 32;
+    const W = snap.width;
+    const H = snap.height;
+    const held = {
+      x0: Math.floor(x / b) * b, y0: Math.floor(y / b) * b,
+      x1: Math.min(W, (Math.floor((x + width - 1) / b) + 1) * b),
+      y1: Math.min(H, (Math.floor((y + height - 1) / b) + 1) * b),
+    };
+    const pad = clamp(Math.min(this.cssW, this.cssH) * 0.025, 6, 16) / cell;
+    const me = this.mySnake();
+    const f = clamp((now - this.tickAt) / this.tickMs, 0, 1);
+    const head = me && me.alive && me.body && me.body.length ? this._headPoint(me, f) : null;
+    const focus = head ? { x: head[0], y: head[1] } : { x: x + width / 2, y: y + height / 2 };
+    const axis = (v, lo, hi, half, side) => {
+      const from = lo <= 0 ? lo - pad : lo;
+      const to = hi >= side ? hi + pad : hi;
+      return to - from <= 2 * half ? (from + to) / 2 : clamp(v, from + half, to - half);
+    };
+    const halfW = this.cssW / cell / 2;
+    const halfH = this.cssH / cell / 2;
+    const target = { x: axis(focus.x, held.x0, held.x1, halfW, W), y: axis(focus.y, held.y0, held.y1, halfH, H) };
+    const camera = this.camera;
+    const far = camera && Math.max(Math.abs(camera.x - target.x) / halfW, Math.abs(camera.y - target.y) / halfH) > 1;
+    if (!camera || far || camera.cell !== cell) {
+      this.camera = { ...target, cell, at: now };
+    } else {
+      // eased by time, not by frame, so a slow frame rate does not leave the head behind
+      const ease = 1 - Math.exp(-clamp(now - camera.at, 0, 250) / CAMERA_EASE_MS);
+      camera.x = lerp(camera.x, target.x, ease);
+      camera.y = lerp(camera.y, target.y, ease);
+      camera.at = now;
+    }
+    if (head) {
+      // and never more than HEAD_MARGIN cells off: the server keeps the head that far
+      // inside its rectangle, so the camera stays on what the picture holds
+      const mx = Math.min(HEAD_MARGIN, halfW / 2);
+      const my = Math.min(HEAD_MARGIN, halfH / 2);
+      this.camera.x = clamp(this.camera.x, head[0] - halfW + mx, head[0] + halfW - mx);
+      this.camera.y = clamp(this.camera.y, head[1] - halfH + my, head[1] + halfH - my);
+    }
+    const ox = this.cssW / 2 - this.camera.x * cell;
+    const oy = this.cssH / 2 - this.camera.y * cell;
+    return { scale: cell, cell, ox, oy, follow: true, held };
+  }
+
+  /** Where the own head is drawn now, in CSS px of the canvas, or null (for tests and the curious). */
+  headOnScreen() {
+    const me = this.mySnake();
+    if (!this.snapshot || !me || !me.alive || !me.body || !me.body.length) return null;
+    const L = this._lastLayout || this._layout();
+    const [hx, hy] = this._headPoint(me, clamp((performance.now() - this.tickAt) / this.tickMs, 0, 1));
+    return { x: L.ox + hx * L.cell, y: L.oy + hy * L.cell, width: this.cssW, height: this.cssH, cell: L.cell };
+  }
+
+  /** A view room's `minimap` message (docs/protocol.md): decoded once, drawn every frame. */
+  setMinimap(msg) {
+    const { cols, rows, cell } = msg;
+    if (!(cols > 0 && rows > 0 && cell > 0) || typeof msg.density !== "string") return;
+    let bytes;
+    try {
+      bytes = Uint8Array.from(atob(msg.density), (c) => c.charCodeAt(0));
+    } catch {
+      return;
+    }
+    if (bytes.length !== cols * rows) return;
+    const layer = document.createElement("canvas");
+    layer.width = cols;
+    layer.height = rows;
+    const g = layer.getContext("2d");
+    const image = g.createImageData(cols, rows);
+    for (let i = 0; i < bytes.length; i++) {
+      const v = bytes[i];
+      if (!v) continue;
+      const heat = Math.min(1, Math.sqrt(v / 96)); // a lone snake shows; a crowd glows
+      image.data.set([Math.round(46 + 209 * heat), Math.round(230 - 20 * heat), Math.round(168 - 100 * heat), Math.round(90 + 165 * heat)], i * 4);
+    }
+    g.putImageData(image, 0, 0);
+    this.map = { msg, layer, cols, rows, cell, leaders: Array.isArray(msg.leaders) ? msg.leaders : [] };
+  }
+
+  /** The minimap of a view room, top left: the world's density, the leaders, my rectangle and head. */
+  _drawWorldMap(snap) {
+    const ctx = this.ctx;
+    const W = snap.width;
+    const H = snap.height;
+    const size = clamp(Math.min(this.cssW, this.cssH) * 0.28, 72, 170);
+    const scale = size / Math.max(W, H);
+    const w = W * scale;
+    const h = H * scale;
+    const x = 10;
+    const y = 10;
+    ctx.save();
+    ctx.fillStyle = "rgba(7, 10, 18, 0.92)";
+    ctx.fillRect(x, y, w, h);
+    const m = this.map;
+    if (m) {
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(x, y, w, h);
+      ctx.clip();
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(m.layer, x, y, m.cols * m.cell * scale, m.rows * m.cell * scale);
+      ctx.restore();
+      m.leaders.forEach((leader, i) => {
+        if (typeof leader.x !== "number" || typeof leader.y !== "number") return;
+        const r = i === 0 ? 3.5 : 2.5;
+        ctx.fillStyle = i === 0 ? "#ffd166" : "rgba(255, 209, 102, 0.8)";
+        ctx.beginPath();
+        ctx.arc(x + (leader.x + 0.5) * scale, y + (leader.y + 0.5) * scale, r, 0, Math.PI * 2);
+        ctx.fill();
+      });
+    }
+    const v = snap.view;
+    const mark = {
+      x: Math.round(x + v.x * scale), y: Math.round(y + v.y * scale),
+      width: Math.max(3, Math.round(v.width * scale)), height: Math.max(3, Math.round(v.height * scale)),
+    };
+    ctx.strokeStyle = "#ffffff";
+    ctx.lineWidth = 1;
+    ctx.strokeRect(mark.x + 0.5, mark.y + 0.5, mark.width - 1, mark.height - 1); // whole pixels: sharp
+    const me = this.mySnake();
+    if (me && me.alive && me.body && me.body.length) {
+      ctx.fillStyle = "#ffffff";
+      ctx.fillRect(x + me.body[0][0] * scale - 2, y + me.body[0][1] * scale - 2, 4, 4);
+    }
+    ctx.strokeStyle = "rgba(46, 230, 168, 0.5)";
+    ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
+    ctx.restore();
+    this.minimapBox = { x, y, width: w, height: h, tick: m ? m.msg.tick : null, mark };
+  }
+
+  /** The parts of the field the picture does not hold (seen while the camera catches up). */
+  _drawFog(ctx, L, W, H) {
+    const { cell, held } = L;
+    ctx.fillStyle = FOG;
+    const rects = [
+      [0, 0, W, held.y0], [0, held.y1, W, H - held.y1],
+      [0, held.y0, held.x0, held.y1 - held.y0], [held.x1, held.y0, W - held.x1, held.y1 - held.y0],
+    ];
+    for (const [rx, ry, rw, rh] of rects) if (rw > 0 && rh > 0) ctx.fillRect(rx * cell, ry * cell, rw * cell, rh * cell);
+  }
+
   /** Cell size and the field's top-left corner on the canvas, in CSS px. */
-  _layout() {
+  _layout(now = performance.now()) {
     const snap = this.snapshot;
+    if (snap.view) return (this._lastLayout = this._viewLayout(snap, now));
     const me = this.mySnake();
     // The field is too big to show whole: follow my snake's head.
     const head = me && me.body && me.body.length ? { x: me.body[0][0] + 0.5, y: me.body[0][1] + 0.5 } : null;
@@ -192,7 +372,7 @@ export class SnakeView extends CanvasStage {
       if (!this.idle) drawSpinner(this, now);
       return;
     }
-    const L = this._layout();
+    const L = this._layout(now);
     const f = clamp((now - this.tickAt) / this.tickMs, 0, 1);
     const { cell, ox, oy } = L;
     const W = snap.width;
@@ -225,6 +405,7 @@ export class SnakeView extends CanvasStage {
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
     ctx.save();
     ctx.translate(ox, oy);
+    if (L.held) this._drawFog(ctx, L, W, H);
 
     // stones
     const r = Math.max(1, cell * 0.18);
@@ -266,7 +447,8 @@ export class SnakeView extends CanvasStage {
     if (cell >= 8) this._drawLabels([...mine, ...living], cell, f, ox, oy, W, H);
     ctx.restore();
 
-    if (L.follow) this._drawMinimap(snap, L);
+    if (snap.view) this._drawWorldMap(snap);
+    else if (L.follow) this._drawMinimap(snap, L);
   }
 
   /**

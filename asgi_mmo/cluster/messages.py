@@ -231,7 +231,10 @@ class ViewTick:
 
 @dataclass(frozen=True, slots=True)
 class RoomChat:
-    frame: str  # the `chat` frame the owner sent its own players, verbatim
+    """A frame for every player relayed, as the owner sent it to its own, verbatim: a `chat`
+    line, or a view room's `minimap` (frames any player may miss, handed on alike)."""
+
+    frame: str
 
     def encode(self) -> bytes:
         return _pack({"t": "chat"}, self.frame)

@@ -1,4 +1,4 @@
-"""The public HTTP API: games, rooms, the leaderboard, health and readiness.
+"""The public HTTP API: games, rooms, the world, the leaderboard, health and readiness.
 
 Errors are raised, never answered here: web/errors.py maps each to its status and code.
 """
@@ -68,6 +68,26 @@ class Rooms(HTTPEndpoint):
         return JSONResponse({"id": room.id, **config.to_dict()}, status_code=201)
 
 
+#: THE world: one big public view room of a well-known id, made on demand (by whichever
+#: process is asked first; the registry's lease keeps it to one) and kept while anyone plays
+WORLD_ROOM = "world"
+WORLD_SETTINGS: dict[str, Any] = {"view": True, "width": 1000, "height": 1000, "bots": 50, "max_players": 1000}
+
+
+def world_config() -> RoomConfig:
+    return RoomConfig.from_request(WORLD_SETTINGS)
+
+
+async def world(request: Request) -> Response:
+    """`POST /api/world`: the world room, made now if no process runs it."""
+    registry = registry_of(request)
+    if registry.draining:
+        raise ServerDraining("the server is going down")
+    config = world_config()
+    await registry.open_named_room(WORLD_ROOM, config)
+    return JSONResponse({"id": WORLD_ROOM, **config.to_dict()})
+
+
 async def leaderboard(request: Request) -> Response:
     """Best score per name, highest first; bots' only with `bots=true`."""
     query = request.query_params
@@ -96,6 +116,7 @@ def api_routes() -> list[BaseRoute]:
     return [
         Route("/api/games", games, methods=["GET"]),
         Route("/api/rooms", Rooms),
+        Route("/api/world", world, methods=["POST"]),
         Route("/api/leaderboard", leaderboard, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -14,6 +14,10 @@ The page also carries the room's connected players and bots at that moment
 (`data-players`, `data-bots`): the name form says who is there already, which
 `GET /api/rooms` cannot tell for a private room.
 
+`/play/world` is the lobby's world (`web/api.py` `WORLD_ROOM`): when no process
+runs it, the page makes it, so a link to it always leads somewhere. The page
+tells a view room (`data-view`) so its field fills the window from the start.
+
 `/play/quick` is not a room: the game page quick-joins (no `room` parameter on
 the WebSocket) the game of its `game` query parameter (default
 `DEFAULT_GAME`) and then replaces its address with the room it landed in.
@@ -30,7 +34,8 @@ from starlette.templating import Jinja2Templates
 
 from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.games.catalog import DEFAULT_GAME, GAMES
-from asgi_mmo.registry import RoomRegistry
+from asgi_mmo.registry import RegistryFull, RoomRegistry
+from asgi_mmo.web.api import WORLD_ROOM, world_config
 from asgi_mmo.web.headers import NO_STORE, secure_page
 from asgi_mmo.web.state import registry_of
 
@@ -50,6 +55,7 @@ class RoomSummary:
     game: str
     players: int  # connected humans
     bots: int
+    view: bool = False
 
 
 async def room_summary(registry: RoomRegistry, room_id: str) -> RoomSummary | None:
@@ -57,7 +63,7 @@ async def room_summary(registry: RoomRegistry, room_id: str) -> RoomSummary | No
     room = registry.get(room_id)
     if room is not None:
         bots = sum(1 for seat in room.seats.values() if seat.bot)
-        return RoomSummary(room.config.game, room.players, bots)
+        return RoomSummary(room.config.game, room.players, bots, room.config.view)
     details = await registry.room_details(room_id)
     if details is None:
         return None
@@ -68,7 +74,7 @@ async def room_summary(registry: RoomRegistry, room_id: str) -> RoomSummary | No
     entries = [p for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
     bots = sum(1 for p in entries if p.get("bot"))
     humans = sum(1 for p in entries if not p.get("bot") and p.get("via"))  # "via": connected somewhere
-    return RoomSummary(game, humans, bots)
+    return RoomSummary(game, humans, bots, details.get("view") is True)
 
 
 def page_routes(templates: Jinja2Templates) -> list[BaseRoute]:
@@ -96,22 +102,26 @@ def page_routes(templates: Jinja2Templates) -> list[BaseRoute]:
         room_id: str = request.path_params["room_id"]
         quick = room_id == QUICK_ROOM
         players = bots = 0
+        view = False
         if quick:
             game: str | None = request.query_params.get("game") or DEFAULT_GAME
             if game not in GAMES:
                 return missing(request, "No such game", "This server runs no game of that name.")
         else:
             try:
-                summary = await room_summary(registry_of(request), room_id)
-            except BackendUnavailable:
+                registry = registry_of(request)
+                if room_id == WORLD_ROOM and not registry.draining:
+                    await registry.open_named_room(WORLD_ROOM, world_config())
+                summary = await room_summary(registry, room_id)
+            except (BackendUnavailable, RegistryFull):
                 return missing(
                     request, "Can't reach the rooms", "The game servers can't be reached right now. "
                     "Try again in a moment.", status=503,
                 )  # fmt: skip
             if summary is None:
                 return missing(request, "No such room", f"The room {room_id[:32]!r} does not exist (any more).")
-            game, players, bots = summary.game, summary.players, summary.bots
-        context = {"room_id": room_id, "quick": quick, "game": game, "players": players, "bots": bots}
+            game, players, bots, view = summary.game, summary.players, summary.bots, summary.view
+        context = {"room_id": room_id, "quick": quick, "game": game, "players": players, "bots": bots, "view": view}
         return render(request, "play.html", context)
 
     return [

@@ -1,15 +1,36 @@
 // The snake game's browser module (the interface: docs/client.md, "Game
-// modules"): snake-delta.js and snake-view.js behind the shape every game
-// module has, plus the steering rule the page used to hold.
+// modules"): snake-delta.js, snake-view-delta.js and snake-view.js behind the
+// shape every game module has, plus the steering rule the page used to hold.
+//
+// In a view room (a `welcome` with `view`) the client's snapshot is the
+// SNAPSHOT of the player's view, rebuilt after every tick from the picture
+// snake-view-delta.js keeps (its buckets, each snake's cells with serials),
+// with the view's rectangle as `view`: the page and the view read it as any
+// snapshot, and the view follows the own head inside it.
 
 import { applySnakeDelta, OPPOSITE } from "../snake-delta.js";
+import { applyViewTick, viewPicture, viewSnapshot } from "../snake-view-delta.js";
 import { ME_COLOR, SnakeView } from "../snake-view.js";
 
 /** The protocol name this module draws (`GET /api/games`). */
 export const name = "snake";
 
+const PICTURE = Symbol("view picture");
+
+/** The picture of a `welcome` or `state` (for `MmoClient`): in a view room, the view's. */
+export function readState(msg) {
+  if (!msg.view || !msg.state) return msg.state;
+  const picture = viewPicture(msg.view, msg.state);
+  return Object.assign(viewSnapshot(picture), { view: { ...picture.view }, [PICTURE]: picture });
+}
+
 /** Brings a snapshot from tick N-1 to N, in place (for `MmoClient`). */
-export const applyDelta = applySnakeDelta;
+export function applyDelta(snapshot, msg) {
+  const picture = snapshot[PICTURE];
+  if (!picture) return applySnakeDelta(snapshot, msg);
+  applyViewTick(picture, msg);
+  return Object.assign(snapshot, viewSnapshot(picture), { view: { ...picture.view } });
+}
 
 /** Help texts the page shows; `[Key]` is drawn as a key cap. */
 export const texts = Object.freeze({
@@ -88,6 +109,8 @@ export function createView(canvas, { client, touchArea, onInputSent = () => {}, 
       view.reset(snapshot);
     },
     reset: (snapshot) => view.reset(snapshot),
+    minimap: (msg) => view.setMinimap(msg),
+    wantedView: () => view.wantedView(),
     tick: (snapshot) => view.tick(snapshot),
     mine: () => view.mySnake(),
     waiting: () => view.waiting(),

@@ -4,12 +4,16 @@ The rules (`rules.SnakeGame`) know nothing of bots; the bots (`bots.SnakeBots`)
 read the rules. This module, above both, joins them, and the catalog lists
 the result, so imports in the package point one way: `directions` at the
 bottom, `rules` and `pathfinding` on it, `bots` on those, `game` on top.
+It also gives a view room's minimap what it reads (`views.minimap.MappedGame`).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import heapq
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
+from asgi_mmo.games.base import Bucket
 from asgi_mmo.games.snake.bots import SnakeBots
 from asgi_mmo.games.snake.rules import SnakeGame
 
@@ -24,3 +28,16 @@ class SnakeWithBots(SnakeGame):
 
     def make_bot_driver(self) -> SnakeBots:
         return SnakeBots(self)
+
+    # -- the minimap of a view room (views.minimap.MappedGame) --
+
+    def occupancy(self, size: int) -> Iterator[tuple[Bucket, int]]:
+        """Snake cells (ghosts' too) per bucket, counted from the view index."""
+        for bucket, here in self._buckets(size).cells.items():
+            yield bucket, sum(len(own) for own in here.values())
+
+    def leaders(self, count: int) -> list[dict[str, Any]]:
+        """The best-scoring live snakes and their heads."""
+        living = (s for s in self._snakes.values() if s.alive and s.body)
+        best = heapq.nlargest(count, living, key=lambda s: s.score)
+        return [{"id": s.id, "name": s.name, "x": s.body[0][0], "y": s.body[0][1], "score": s.score} for s in best]

@@ -173,3 +173,43 @@ test("leave sends leave and closes for good", (t) => {
   assert.equal(client.status, "closed");
   assert.equal(client.sendInput({ dir: "up" }), 0);
 });
+
+test("a view room: the view's size is asked on connecting, sent after, and the picture keeps the view", async (t) => {
+  const snakeModule = await import("../../../static/games/snake.js");
+  let size = { width: 40, height: 24 };
+  const client = new MmoClient({
+    applyDelta: snakeModule.applyDelta, readState: snakeModule.readState, WebSocket: FakeSocket, pingInterval: 60_000,
+    backoffBase: 1, backoffMax: 1,
+  });
+  t.after(() => client.close());
+  const minimaps = [];
+  client.addEventListener("minimap", (e) => minimaps.push(e.detail));
+  client.connect({ url: "ws://example.test/ws", name: "ada", room: "w", view: () => size });
+  const socket = FakeSocket.made.at(-1);
+  assert.equal(socket.url.searchParams.get("view"), "40x24");
+  assert.equal(client.sendView(50, 30), false); // not before the welcome
+  const view = { x: 0, y: 0, width: 40, height: 24, bucket: 32 };
+  const state = {
+    width: 200, height: 100, food: [[3, 3, 2]], stones: [],
+    snakes: [{ ...snake("p1", [[5, 5], [4, 5]]), serials: [2, 1] }],
+  };
+  socket.receive(welcome({ room: "w", view, state }));
+  assert.deepEqual(client.snapshot.view, view);
+  assert.deepEqual(client.snapshot.snakes[0].body, [[5, 5], [4, 5]]);
+  socket.receive({
+    type: "tick", tick: 6, ack: 0, view: { ...view, x: 8 },
+    buckets: [{ cut: [["p1", 4, 5]], cells: [["p1", 6, 5, 3]], eaten: [[3, 3]] }],
+  });
+  assert.equal(client.snapshot.view.x, 8);
+  assert.deepEqual(client.snapshot.snakes[0].body, [[6, 5], [5, 5]]);
+  assert.deepEqual(client.snapshot.food, []);
+  assert.equal(client.sendView(50, 30), true);
+  assert.equal(client.sendView(50.5, 30), false);
+  assert.deepEqual(socket.sentOf("view"), [{ type: "view", width: 50, height: 30 }]);
+  socket.receive({ type: "minimap", tick: 6, cols: 7, rows: 4, cell: 32, density: "", leaders: [] });
+  assert.equal(minimaps.length, 1);
+  size = { width: 64, height: 40 };
+  socket.drop(1012); // a restart: the reconnect asks for the size of now
+  const again = await FakeSocket.next(2);
+  assert.equal(again.url.searchParams.get("view"), "64x40");
+});
