@@ -23,7 +23,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.cluster import GunicornProcess, run_gunicorn
+from tests.cluster import GunicornProcess, run_gunicorn, run_haproxy
 from tests.servers import ServerProcess, run_uvicorn
 
 pytestmark = pytest.mark.e2e
@@ -352,3 +352,30 @@ def test_half_open_requests_are_closed_after_the_request_timeout(served: Served)
           f"/healthz answered {statuses} among them; all closed {took:.1f} s later "
           f"(timeout {REQUEST_TIMEOUT_SECONDS} s); then /healthz {after}")
     assert after == 200
+
+
+def test_haproxy_refuses_an_address_past_its_connection_cap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cap = 10
+    monkeypatch.setenv("ASGI_MMO_HAPROXY_CONN_PER_ADDRESS", str(cap))
+    with run_uvicorn(cwd=tmp_path) as server, run_haproxy([server.address], cwd=tmp_path) as proxy:
+        socks, refused = [], 0
+        for _ in range(cap + 5):
+            try:
+                socks.append(socket.create_connection(("127.0.0.1", proxy.port), timeout=10))
+            except OSError:  # reset during the handshake: refused
+                refused += 1
+        for sock in socks:
+            sock.settimeout(0.3)
+            try:
+                refused += sock.recv(1) == b""  # closed at once by haproxy
+            except TimeoutError:
+                pass  # held open: within the cap
+            except OSError:
+                refused += 1
+        for sock in socks:
+            sock.close()
+        after = wait_until(lambda: httpx.get(proxy.url + "/healthz", timeout=5).status_code == 200, 10,
+                           "haproxy serves the address again once its connections closed")
+    print(f"\n[haproxy] {cap + 5} connections from one address, cap {cap}: {refused} refused at once; "
+          f"once closed, /healthz answered 200 after {after:.1f} s")
+    assert refused == 5
