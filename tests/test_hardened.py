@@ -379,3 +379,17 @@ def test_haproxy_refuses_an_address_past_its_connection_cap(monkeypatch: pytest.
     print(f"\n[haproxy] {cap + 5} connections from one address, cap {cap}: {refused} refused at once; "
           f"once closed, /healthz answered 200 after {after:.1f} s")
     assert refused == 5
+
+
+def test_a_resume_token_never_reaches_the_log_nor_the_access_log(served: Served) -> None:
+    with connect(f"{served.ws_url}?name=keeper", open_timeout=10) as ws:
+        welcome = json.loads(ws.recv(timeout=10))
+    token = welcome["token"]
+    with connect(f"{served.ws_url}?name=keeper&room={welcome['room']}&token={token}", open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["player"] == welcome["player"]
+    httpx.get(served.url + "/api/rooms", params={"token": token, "auth": "secret-credential"}, timeout=10)
+    # gunicorn's access log (--access-logfile -) is written a moment later
+    wait_until(lambda: "/api/rooms?token=[redacted]&auth=[redacted]" in served.log(), 10, "the request was logged")
+    log = served.log()
+    assert "&token=[redacted]" in log  # the resuming handshake
+    assert token not in log and "secret-credential" not in log
