@@ -23,11 +23,15 @@ if TYPE_CHECKING:  # uvicorn is imported when serving, not for `loadtest` or `--
     import uvicorn
 
 def uvicorn_options(settings: Settings | None = None) -> dict[str, Any]:
-    """uvicorn's options under the hardened commands (asgi_mmo/serving/options.py); settings from the
-    environment unless given. Imported here lazily: `loadtest` and `--help` need no uvicorn."""
+    """uvicorn's options under the hardened commands (asgi_mmo/serving/options.py). Without `settings`,
+    the protocols are import strings, as uvicorn's command line takes them (bench/common.py), whose
+    limits come from the environment. Imported lazily: `loadtest` and `--help` need no uvicorn."""
+    from asgi_mmo.serving.options import HTTP_PROTOCOL, WS_PROTOCOL
     from asgi_mmo.serving.options import uvicorn_options as hardened
 
-    return hardened(Settings.from_env() if settings is None else settings)
+    if settings is None:
+        return {**hardened(Settings.from_env()), "http": HTTP_PROTOCOL, "ws": WS_PROTOCOL}
+    return hardened(settings)
 
 
 def environment_help() -> str:

