@@ -97,7 +97,11 @@ def ws_frame(opcode: int, payload: bytes, fin: bool = True, length: int | None =
     else:
         head += bytes([0x80 | 127]) + struct.pack("!Q", size)
     mask = os.urandom(4)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    if not payload:
+        return head + mask
+    key = (mask * (len(payload) // 4 + 1))[: len(payload)]  # XOR as one big integer: fast for 1 MB
+    masked = int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")
+    return head + mask + masked.to_bytes(len(payload), "big")
 
 
 def raw_connect(port: int, query: str, receive_buffer: int | None = None) -> socket.socket:
@@ -232,7 +236,7 @@ def test_a_ping_flood_is_cut_off_without_slowing_other_rooms_or_growing_memory(s
     sent, floods, cut_in = 0, 0, []
     honest.counting = True
     start = time.monotonic()
-    while time.monotonic() - start < 3.0:  # connect, flood until cut off, again, for 3 s
+    while time.monotonic() - start < 2.0:  # connect, flood until cut off, again, for 2 s
         sock = raw_connect(served.port, f"name=flooder&room={target}")
         began = time.monotonic()
         sock.settimeout(5)
@@ -268,10 +272,10 @@ def test_fragments_adding_up_past_the_limit_are_closed_1009_before_assembly(serv
     before = rss_mb(pid)
     # 30 clients each announce a 1 MB first fragment and send most of it, never finishing the message.
     holders = [raw_connect(served.port, f"name=frag{i}&room={room}") for i in range(30)]
-    chunk = b"a" * 1_000_000
+    unfinished = ws_frame(OP_TEXT, b"a" * 999_999, fin=False, length=1_000_000)
     for sock in holders:
         with contextlib.suppress(OSError):  # the server may have reset it already
-            sock.sendall(ws_frame(OP_TEXT, chunk[:-1], fin=False, length=len(chunk))[:-1])
+            sock.sendall(unfinished)
     closed = [close_code(read_frames(sock, timeout=10)) for sock in holders]
     peak = rss_mb(pid)
     for sock in holders:
@@ -368,7 +372,7 @@ def test_haproxy_refuses_an_address_past_its_connection_cap(monkeypatch: pytest.
             except OSError:  # reset during the handshake: refused
                 refused += 1
         for sock in socks:
-            sock.settimeout(0.3)
+            sock.settimeout(0.2)
             try:
                 refused += sock.recv(1) == b""  # closed at once by haproxy
             except TimeoutError:

@@ -28,7 +28,7 @@ from asgi_mmo.views.rect import parse_size
 from asgi_mmo.web.websocket import origin_allowed
 
 # Moderate: the whole file runs in a few seconds; deadline off for a loaded machine.
-CASES = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CASES = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 #: any JSON value, as orjson reads it (integers beyond 64 bits are not JSON orjson reads)
 scalars = (
@@ -156,7 +156,7 @@ def test_any_json_body_is_a_room_or_bad_request(body: Any) -> None:
     _room(body)
 
 
-@settings(CASES, max_examples=40)
+@settings(CASES, max_examples=30)
 @given(shaped(ROOM_FIELDS), st.sampled_from([*GAMES, "nope"]))
 def test_room_settings_with_wrong_values_are_bad_request_at_worst(body: dict[str, Any], game: str) -> None:
     _room(body)
