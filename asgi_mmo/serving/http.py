@@ -32,7 +32,7 @@ class HardenedHttpProtocol(HttpToolsProtocol):
         self.limits = type(self).bound or limits_from_env()
         self._reading: TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's own
         super().connection_made(transport)
         self._start_reading()
 

@@ -11,7 +11,7 @@ from asgi_mmo.serving.sockets import bound_send_buffers
 from asgi_mmo.settings import Settings
 
 
-class AsgiMmoWorker(UvicornWorker):  # type: ignore[misc]
+class AsgiMmoWorker(UvicornWorker):  # type: ignore[misc]  # its base is Any: uvicorn-worker is untyped
     """uvicorn's fastest settings for many small WebSocket messages, hardened (as `asgi-mmo serve`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
