@@ -12,6 +12,9 @@
 * Metrics use prometheus-client's multiprocess mode: the master makes a fresh
   directory for `PROMETHEUS_MULTIPROC_DIR` (or empties the one you set) before
   any worker imports prometheus-client, and drops a dead worker's live gauges.
+* The workers serve with the hardened options of `asgi-mmo serve`
+  (asgi_mmo/serving/: control-frame and message limits, bounded send
+  buffers, request timeouts, a connection cap; docs/operators.md).
 * Shutdown: SIGTERM, and here SIGINT too, stop the workers gracefully (each
   tells its players `server_shutdown`, saves its rooms, flushes the leaderboard)
   within `ASGI_MMO_SHUTDOWN_GRACE_SECONDS`; gunicorn kills what is left a few
@@ -30,10 +33,9 @@ import sys
 import tempfile
 from typing import Any
 
-from uvicorn_worker import UvicornWorker
-
-from asgi_mmo.cli import announce_urls, cannot_listen, host_port, uvicorn_options
+from asgi_mmo.cli import announce_urls, cannot_listen, host_port
 from asgi_mmo.exceptions import ConfigError
+from asgi_mmo.serving.worker import AsgiMmoWorker
 from asgi_mmo.settings import Settings
 
 # Nothing here may import prometheus-client before `on_starting` sets PROMETHEUS_MULTIPROC_DIR:
@@ -43,12 +45,6 @@ try:
     _settings = Settings.from_env()
 except ConfigError as error:
     sys.exit(f"asgi-mmo: {error}")
-
-
-class AsgiMmoWorker(UvicornWorker):
-    """uvicorn's fastest settings for many small WebSocket messages (as `asgi-mmo serve`)."""
-
-    CONFIG_KWARGS = {**uvicorn_options(), "timeout_graceful_shutdown": _settings.shutdown_grace_seconds}
 
 
 wsgi_app = "asgi_mmo.app:app"

@@ -14,43 +14,24 @@ import sys
 import textwrap
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, Any
 
+from asgi_mmo.serving.sockets import bound_send_buffers
 from asgi_mmo.settings import ENVIRONMENT, Settings
 
 if TYPE_CHECKING:  # uvicorn is imported when serving, not for `loadtest` or `--help`
     import uvicorn
 
-#: WebSocket frames above this are cut by uvicorn itself; the app refuses smaller
-#: oversized frames with `too_big` (ASGI_MMO_MAX_MESSAGE_BYTES).
-WS_MAX_SIZE = 1 << 20
+def uvicorn_options(settings: Settings | None = None) -> dict[str, Any]:
+    """uvicorn's options under the hardened commands (asgi_mmo/serving/options.py). Without `settings`,
+    the protocols are import strings, as uvicorn's command line takes them (bench/common.py), whose
+    limits come from the environment. Imported lazily: `loadtest` and `--help` need no uvicorn."""
+    from asgi_mmo.serving.options import HTTP_PROTOCOL, WS_PROTOCOL
+    from asgi_mmo.serving.options import uvicorn_options as hardened
 
-
-class UvicornOptions(TypedDict):
-    ws: Literal["websockets-sansio"]
-    http: Literal["httptools"]
-    ws_max_size: int
-    ws_per_message_deflate: bool
-    loop: Literal["uvloop", "asyncio"]
-
-
-def uvicorn_options() -> UvicornOptions:
-    """uvicorn's fastest settings for many small WebSocket messages (see docs/performance.md).
-
-    permessage-deflate is off: compressing every tick frame once per player costs about
-    twice the CPU per message and some 50 KB of memory per connection (docs/performance.md).
-    """
-    loop: Literal["uvloop", "asyncio"]
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-        loop = "asyncio"
-    else:
-        loop = "uvloop"
-    return {
-        "ws": "websockets-sansio", "http": "httptools", "ws_max_size": WS_MAX_SIZE,
-        "ws_per_message_deflate": False, "loop": loop,
-    }
+    if settings is None:
+        return {**hardened(Settings.from_env()), "http": HTTP_PROTOCOL, "ws": WS_PROTOCOL}
+    return hardened(settings)
 
 
 def environment_help() -> str:
@@ -82,12 +63,14 @@ def listen_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to HOST:PORT, handed to uvicorn: a taken port fails here, before anything starts
     (and no other process can take the port between a check and uvicorn's bind). OSError if it cannot.
 
-    Made as uvicorn makes its own (`Config.bind_socket`): IPv6 when the host holds a colon, SO_REUSEADDR.
+    Made as uvicorn makes its own (`Config.bind_socket`): IPv6 when the host holds a colon, SO_REUSEADDR;
+    and with a bounded send buffer, which the sockets it accepts inherit (asgi_mmo/serving/sockets.py).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        bound_send_buffers([sock])
         sock.bind((host, port))
     except BaseException:
         sock.close()
@@ -181,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     config = uvicorn.Config(
         "asgi_mmo.app:app", host=host, port=port, log_level=args.log_level or settings.log_level,
         # uvicorn's outer bound, in whole seconds; the app finishes its own drain within the grace
-        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds), **uvicorn_options(),
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds), **uvicorn_options(settings),
     )
     with sock:
         started = serve_on(config, sock, listening)

@@ -21,6 +21,9 @@ PROTOCOL_VERSION = 1
 NAME_MAX = 16
 CHAT_MAX = 200
 NAME_PUNCTUATION = frozenset(" _-.")
+#: the largest `seq`: the largest integer a JavaScript number holds exactly (Number.MAX_SAFE_INTEGER),
+#: so an `ack` echoed back is always the client's own number
+MAX_SEQ = 2**53 - 1
 
 #: The contract's table: error code -> WebSocket close code (None: the connection stays open).
 #: The only place in the code that names a close code; docs/protocol.md shows the same table
@@ -149,8 +152,8 @@ def parse_client_message(text: str) -> ClientMessage:
     kind = message.get("type")
     if kind == "input":
         seq = message.get("seq")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            raise MessageRefused("bad_message", "input needs a positive integer 'seq'")
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
+            raise MessageRefused("bad_message", f"input needs an integer 'seq' from 1 to {MAX_SEQ}")
         if "data" not in message:
             raise MessageRefused("bad_message", "input needs 'data'")
         return Input(seq, message["data"])

@@ -47,6 +47,13 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ASGI_MMO_MAX_ROOMS": ("max_rooms", "rooms one process runs at most"),
     "ASGI_MMO_SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", "time to tell players and save rooms at shutdown"),
     "ASGI_MMO_BOT_PROCESSES": ("bot_processes", "worker processes planning bots' paths; 0 plans on the event loop"),
+    # The hardened serving path (`asgi-mmo serve`, gunicorn.conf.py; docs/operators.md)
+    "ASGI_MMO_REQUEST_TIMEOUT_SECONDS": ("request_timeout_seconds", "seconds an HTTP client has to send a whole "
+                                         "request (headers and body) before its connection is closed"),
+    "ASGI_MMO_MAX_CONNECTIONS": ("max_connections", "connections (HTTP and WebSocket) one process serves at once; "
+                                 "beyond, requests and upgrades answer 503"),
+    "ASGI_MMO_ADMIN_SLOWDOWN_SECONDS": ("admin_slowdown_seconds", "longest delay of the answer to a wrong admin "
+                                        "token, doubling per wrong token from one address; 0: off"),
     # Player authorization (docs/auth.md); off unless ASGI_MMO_AUTH says otherwise.
     "ASGI_MMO_AUTH": ("auth", "player authorization: off (anyone plays under any name), jwt (a signed token) "
                       "or http (the deployment's endpoint decides)"),
@@ -88,6 +95,9 @@ class Settings:
     max_rooms: int = 1000
     shutdown_grace_seconds: float = 5.0
     bot_processes: int = 1
+    request_timeout_seconds: float = 10.0
+    max_connections: int = 4096
+    admin_slowdown_seconds: float = 0.0
     auth: str = "off"
     #: the key's text (a file named `@path` is read at start); never shown in a repr
     auth_jwt_key: str | None = field(default=None, repr=False)
@@ -103,12 +113,13 @@ class Settings:
 
     def __post_init__(self) -> None:
         positive = ("max_message_bytes", "rate_limit", "rate_burst", "flood_seconds", "slow_client_seconds",
-                    "outbox_frames", "max_rooms", "workers", "auth_jwks_cache_seconds", "auth_timeout_seconds")
+                    "outbox_frames", "max_rooms", "workers", "auth_jwks_cache_seconds", "auth_timeout_seconds",
+                    "request_timeout_seconds", "max_connections")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_variable(name)} must be positive, got {getattr(self, name)!r}")
         for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes",
-                     "auth_leeway_seconds"):
+                     "auth_leeway_seconds", "admin_slowdown_seconds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):

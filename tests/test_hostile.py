@@ -79,3 +79,18 @@ def test_a_resume_token_never_reaches_the_log(server: ServerProcess) -> None:
     log = server.log()
     assert "token=[redacted]" in log
     assert token not in log
+
+
+@pytest.mark.parametrize("view", ["²x40", "٣x٣", "64x", "x", "99999999x1", "-1x-1"])
+def test_an_odd_view_size_gets_the_default_view_not_an_error(server: ServerProcess, view: str) -> None:
+    with connect(f"{server.ws_url}?name=viewer&view={view}", open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+
+
+def test_a_seq_beyond_what_javascript_holds_exactly_is_bad_message(server: ServerProcess) -> None:
+    with connect(f"{server.ws_url}?name=counter", open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+        ws.send(json.dumps({"type": "input", "seq": 2**53, "data": {"dir": "up"}}))
+        while (message := json.loads(ws.recv(timeout=5)))["type"] != "error":
+            assert message.get("ack", 0) == 0
+        assert message["code"] == "bad_message"

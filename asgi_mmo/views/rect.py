@@ -73,7 +73,9 @@ def parse_size(text: str | None) -> ViewAsked:
     if not text:
         return None
     width, sep, height = text.lower().partition("x")
-    if not sep or not (width.isdigit() and height.isdigit()) or len(width) > 6 or len(height) > 6:
+    # isascii: "²".isdigit() is True, and int("²") raises
+    if not sep or not (width.isascii() and height.isascii() and width.isdigit() and height.isdigit()) \
+            or len(width) > 6 or len(height) > 6:
         return None
     return int(width), int(height)
 

@@ -39,6 +39,7 @@ from starlette.templating import Jinja2Templates
 from asgi_mmo.exceptions import NotFound, Unauthorized
 from asgi_mmo.settings import Settings
 from asgi_mmo.web.headers import NO_STORE, secure_page
+from asgi_mmo.web.slowdown import forgive, slow_down
 from asgi_mmo.web.state import registry_of, settings_of
 
 if TYPE_CHECKING:  # importing metrics.py loads prometheus-client, which gunicorn's master must not do early
@@ -104,7 +105,13 @@ class AdminEndpoint(HTTPEndpoint):
     """An admin endpoint: the token is checked before any method runs (a wrong method too)."""
 
     async def dispatch(self) -> None:
-        require_token(Request(self.scope))
+        request = Request(self.scope)
+        try:
+            require_token(request)
+        except Unauthorized:
+            await slow_down(request)  # ASGI_MMO_ADMIN_SLOWDOWN_SECONDS; off by default
+            raise
+        forgive(request)
         await super().dispatch()
 
 
