@@ -473,6 +473,26 @@ async def test_a_draining_owner_hands_its_room_over_at_once(world: World) -> Non
             await eventually(lambda: len(back.of("tick")) >= 2, "the resumed player plays")
 
 
+async def test_a_join_during_a_drain_gets_its_seat_back_at_once(world: World) -> None:
+    """Issue #15, item 5: the drain hands the room over at the signal, not at the lifespan shutdown."""
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(a, room.id, "alice") as alice:
+        await eventually(lambda: len(alice.of("tick")) >= 2, "ticks")
+        a.registry.drain()  # the signal; the lifespan shutdown (save_rooms) has not run
+        assert alice.closed_with == "server_shutdown"
+        # At once, through the other node: its join may reach the draining owner before the
+        # hand-over; either way the player gets its seat, in the room the other node now runs.
+        started = anyio.current_time()
+        async with playing(b, room.id, "alice", token=alice.seat.token) as back:
+            assert anyio.current_time() - started < 1.0
+            assert back.seat.player_id == alice.seat.player_id
+            assert back.room is b.registry.get(room.id), "the other node runs the room"
+            await eventually(lambda: len(back.of("tick")) >= 2, "the resumed player plays")
+        await eventually(lambda: room.closed, "the drained node stops its own copy")
+        assert await a.registry.save_rooms() == 1, "handed over once, at the signal"
+
+
 async def test_an_owner_that_finds_its_lease_taken_stops_the_room(world: World) -> None:
     a, b = await world.node("node-a"), await world.node("node-b")
     room = await a.open_room()
