@@ -473,6 +473,29 @@ async def test_a_draining_owner_hands_its_room_over_at_once(world: World) -> Non
             await eventually(lambda: len(back.of("tick")) >= 2, "the resumed player plays")
 
 
+async def test_players_that_join_at_once_through_a_new_relay_all_get_ticks(world: World) -> None:
+    """Found by bench/chaos.py: joins that made a room's first mirror at the same time made one
+    each, and only the players of the last one got ticks."""
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(a, room.id, "alice"):
+        joined: list[Player] = []
+
+        async def join(name: str) -> None:
+            mirror, seat = await b.registry.join(name=name, room_id=room.id)
+            joined.append(Player(mirror, seat, SETTINGS.outbox_frames))
+
+        async with anyio.create_task_group() as joins:
+            for number in range(6):
+                joins.start_soon(join, f"p{number}")
+        assert {id(player.room) for player in joined} == {id(b.cluster.mirrors[room.id])}, "one mirror"
+        async with anyio.create_task_group() as tasks:
+            for player in joined:
+                tasks.start_soon(player.run)
+            await eventually(lambda: all(len(p.of("tick")) >= 2 for p in joined), "every player's ticks")
+            tasks.cancel_scope.cancel()
+
+
 async def test_a_join_during_a_drain_gets_its_seat_back_at_once(world: World) -> None:
     """Issue #15, item 5: the drain hands the room over at the signal, not at the lifespan shutdown."""
     a, b = await world.node("node-a"), await world.node("node-b")

@@ -364,6 +364,9 @@ class Cluster:
 
     async def _mirror(self, room_id: str) -> RoomMirror:
         raw = await self.backend.directory_entry(room_id)
+        made = self.mirrors.get(room_id)
+        if made is not None and not made.closed:
+            return made  # another join made it while this one waited: one mirror per room, or ticks go astray
         config = RoomConfig(**RoomListing.decode(raw).config) if raw is not None else RoomConfig()
         mirror = RoomMirror(room_id, config, self.settings, self.worker, self._sender(room_id))
         self.mirrors[room_id] = mirror
