@@ -18,8 +18,8 @@ as in a plain room.
 A player that resumes (`--resume`, the chaos bench) keeps its seat's token:
 when the server ends its socket, `on_drop` hands it to the runner, which
 reconnects it with the token (`resume_url`). Every silence of more than
-`STALL_SECONDS` between two ticks (a drop and its resume, or a relay that
-stopped) is kept in `stalls`, so a bench can tell when each player played on.
+`STALL_SECONDS` between two ticks (a relay that stopped), and every drop and
+its resume however short, is kept in `stalls`, so a bench can tell when each player played on.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Player:
                  "pending", "alive",
                  "respawn_seq", "respawn_waits", "offsets", "best_offset", "welcomed", "leaving", "closed",
                  "_timers", "_loop", "url", "token", "deaths", "last_seen", "stalls", "last_error", "on_drop",
-                 "_waiter")
+                 "_waiter", "interrupted")
 
     def __init__(self, stats: LoadStats, number: int, rng: random.Random, chat_every: float,
                  driver: Driver | None = None) -> None:
@@ -92,6 +92,7 @@ class Player:
         #: called when the server ends a welcomed socket (not after `leave`): the runner resumes it
         self.on_drop: Callable[[Player], None] | None = None
         self._waiter: asyncio.Future[bool] | None = None
+        self.interrupted = False  # dropped since the last tick: the next one ends a stall, however short
 
     # ---- from the socket ----------------------------------------------------------
 
@@ -154,6 +155,7 @@ class Player:
         self.stats.connected -= 1
         if not self.leaving:
             self.stats.drops[str(code)] += 1
+            self.interrupted = True
             if self.on_drop is not None:
                 self.on_drop(self)
 
@@ -207,6 +209,8 @@ class Player:
     def _alive_in(self, state: dict[str, Any]) -> None:
         """A whole picture (`welcome`, `state`) says whether the player lives (perhaps respawned)."""
         was_alive, self.alive = self.alive, self.driver.alive_in(state, self.player_id)
+        if was_alive and not self.alive:
+            self.deaths += 1  # died in ticks this player missed
         if self.alive and not was_alive and (self.respawn_waits or self.respawn_seq):
             self.stats.respawned += 1
         if self.alive:
@@ -229,8 +233,9 @@ class Player:
 
     def _arrived(self, tick: int, now: float) -> None:
         self.last_tick = tick
-        if now - self.last_seen > STALL_SECONDS and self.last_seen:
+        if self.last_seen and (self.interrupted or now - self.last_seen > STALL_SECONDS):
             self.stalls.append((self.last_seen, now))
+            self.interrupted = False
         self.last_seen = now
         offset = now - tick * self.period
         stats = self.stats

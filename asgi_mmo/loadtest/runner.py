@@ -95,6 +95,8 @@ class LoadConfig:
     view: tuple[int, int] | None = None
     #: the server's bots in each room made
     bots: int = 0
+    #: rooms made beforehand (the chaos bench makes them on chosen servers): players join these, none made
+    room_ids: tuple[str, ...] = ()
     #: reconnect a dropped player with its token, for at most `resume_for` seconds
     resume: bool = False
     resume_for: float = 30.0
@@ -228,6 +230,8 @@ class LoadTest:
             except NoExamples as error:
                 raise LoadSetupError(str(error)) from None
             field = config.field_size()
+            if config.room_ids:
+                return list(config.room_ids), {"field": list(field) if field else None, "options": {}}
             request = RoomRequest(game=config.game, rooms=config.rooms, players=config.players,
                                   tick_rate=config.tick_rate, field=field,
                                   options=typed_options(config.options, self.game_info),
