@@ -71,6 +71,7 @@ class Scenario:
     name: str
     at: float = 0.0  # monotonic time of the fault
     resumed_s: list[float] = field(default_factory=list)  # per player
+    resumed_local_s: list[float] = field(default_factory=list)  # of the players on their room's owner
     seats_lost: int = 0
     scores_lost: int = 0
     scores_compared: int = 0
@@ -89,6 +90,10 @@ class Scenario:
             "resumed_max_s": round(values[-1], 3) if values else None,
             "resumed_p99_s": round(_p99(values), 3) if values else None,
             "resumed_p50_touched_s": round(statistics.median(touched), 3) if touched else 0.0,
+            # the players whose socket was on their room's owner before the fault, and how many of them it touched
+            "on_owner": len(self.resumed_local_s),
+            "on_owner_touched": sum(1 for v in self.resumed_local_s if v > 0),
+            "on_owner_max_s": round(max(self.resumed_local_s, default=0.0), 3),
             "not_back": self.not_back,
             "seats_lost": self.seats_lost,
             "scores_lost": self.scores_lost,
@@ -152,9 +157,11 @@ class Cluster:
                         found[room["id"]] = server
         return found
 
-    def scores(self, room_ids: list[str]) -> dict[str, int]:
-        """Every player's score, read from each room's owner (fresh figures, not the directory's)."""
+    def scores(self, room_ids: list[str]) -> tuple[dict[str, int], set[str]]:
+        """Every player's score, read from each room's owner (fresh figures, not the directory's),
+        and the players whose socket is on the owner's process (the others are relayed)."""
         scores: dict[str, int] = {}
+        local: set[str] = set()
         for room_id, owner in self.owners(room_ids).items():
             if owner is None:
                 continue
@@ -162,7 +169,9 @@ class Cluster:
             for player in details["players"]:
                 if not player["bot"]:
                     scores[player["id"]] = player.get("score", 0)
-        return scores
+                    if str(player.get("via")).endswith(self.worker_of(owner)):
+                        local.add(player["id"])
+        return scores, local
 
     def wait_up(self, name: str, timeout: float = 20.0) -> None:
         self.proxy.wait_server_state(name, "UP", timeout=timeout)
@@ -257,7 +266,7 @@ class Chaos:
         cluster = self.cluster
         scenario = Scenario(name)
         deaths = {p.player_id: p.deaths for p in test.players}
-        before = await asyncio.to_thread(cluster.scores, self.room_ids)
+        before, local = await asyncio.to_thread(cluster.scores, self.room_ids)
         stats = test.stats
         drops0, errors0 = dict(stats.drops), dict(stats.errors)
         lost0 = stats.seats_lost + stats.resume_failures
@@ -267,7 +276,7 @@ class Chaos:
         back = await self._everyone_plays(test, scenario.at, name)
         scenario.not_back = len(test.players) - back
         await asyncio.sleep(0.5)  # every owner has listed its players again
-        after = await asyncio.to_thread(cluster.scores, self.room_ids)
+        after, _ = await asyncio.to_thread(cluster.scores, self.room_ids)
         for player in test.players:
             if player.player_id in before and player.player_id in after:
                 scenario.scores_compared += 1
@@ -275,6 +284,7 @@ class Chaos:
                 if after[player.player_id] < before[player.player_id] and not died:
                     scenario.scores_lost += 1
         scenario.resumed_s = [_resumed(p, scenario.at) for p in test.players]
+        scenario.resumed_local_s = [_resumed(p, scenario.at) for p in test.players if p.player_id in local]
         scenario.seats_lost = stats.seats_lost + stats.resume_failures - lost0
         scenario.drops = _delta(dict(stats.drops), drops0)
         scenario.errors = _delta(dict(stats.errors), errors0)

@@ -23,6 +23,7 @@ import pytest
 from asgi_mmo import roomview
 from asgi_mmo.backends.base import Backend, LeaseState, MessageHandler
 from asgi_mmo.backends.memory import MemoryBackend, MemoryHub
+from asgi_mmo.cluster.messages import Reconnect
 from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.cluster.node import Cluster
 from asgi_mmo.cluster.timings import ClusterTimings
@@ -471,6 +472,31 @@ async def test_a_draining_owner_hands_its_room_over_at_once(world: World) -> Non
         async with playing(b, room.id, "alice", token=alice.seat.token) as back:
             assert back.seat.player_id == alice.seat.player_id and back.room is taken
             await eventually(lambda: len(back.of("tick")) >= 2, "the resumed player plays")
+
+
+async def test_a_reconnect_its_own_mirror_sent_before_a_takeover_leaves_the_players_alone(world: World) -> None:
+    """Found by bench/chaos.py: a relaying node re-registers its players with a silent owner
+    (`Reconnect`); delivered after it took the room over itself, the room ended their sockets."""
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(b, room.id, "bob") as bob:
+        await eventually(lambda: len(bob.of("tick")) >= 2, "relayed ticks")
+        with anyio.fail_after(PATIENCE):
+            while await b.backend.load_room(room.id) is None:
+                await anyio.sleep(0.01)
+        await a.kill()
+        await world.leases_run_out()
+        mirror = bob.room
+        assert isinstance(mirror, RoomMirror)
+        await eventually(lambda: mirror.promoted is not None, "the relaying node takes the room over")
+        taken = mirror.promoted
+        assert taken is not None
+        late = Reconnect(b.worker, bob.seat.player_id, bob.seat.token)
+        b.backend.publish_nowait(room_in(room.id), late.encode())
+        ticks = len(bob.of("tick"))
+        await eventually(lambda: len(bob.of("tick")) >= ticks + 4, "ticks on")
+        assert bob.closed_with is None, "not replaced by its own process"
+        assert taken.seats[bob.seat.player_id].connection is bob.connection
 
 
 async def test_players_that_join_at_once_through_a_new_relay_all_get_ticks(world: World) -> None:

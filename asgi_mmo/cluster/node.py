@@ -264,6 +264,13 @@ class Cluster:
     def _on_inbound(self, owned: OwnedRoom, message: ToOwner) -> None:
         """A message from a process relaying one of our rooms."""
         room = owned.room
+        if isinstance(message, Join | Reconnect) and message.worker == self.worker:
+            # Sent by this process's own mirror before it took the room over (found by the chaos
+            # bench): its players are the room's own now. A reconnect taken at its word would
+            # end their sockets as `replaced`; a join is answered by the room itself.
+            if isinstance(message, Join):
+                self._refuse_join(message, refuse("server_shutdown", "the room moved here; join it here"))
+            return
         match message:
             case Join():
                 self._answer_join(owned, message)
@@ -357,7 +364,8 @@ class Cluster:
             except ConnectionRefused as refused:
                 if refused.code != "server_shutdown":
                     raise
-                # The owner is draining: it hands the room over in a moment; take it then.
+                # The owner is draining: it hands the room over in a moment; take it then (or the
+                # room moved here meanwhile: it is the mirror's `promoted` at the next look).
                 self._suspect(mirror)
                 await anyio.sleep(self.timings.renew_every / 5)
         raise refuse("room_not_found", f"room {room_id[:32]!r} does not answer; try again")
