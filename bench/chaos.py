@@ -79,6 +79,7 @@ class Scenario:
     drops: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     crash_loop: bool = False
+    load: float = 0.0  # the machine's 1-minute load average at the fault (other work on it slows everything)
 
     def figures(self) -> dict[str, Any]:
         values = sorted(self.resumed_s)
@@ -101,6 +102,7 @@ class Scenario:
             "drops": self.drops,
             "errors": self.errors,
             "crash_loop": self.crash_loop,
+            "load_1m": self.load,
         }
 
 
@@ -271,6 +273,7 @@ class Chaos:
         drops0, errors0 = dict(stats.drops), dict(stats.errors)
         lost0 = stats.seats_lost + stats.resume_failures
         scenario.at = time.monotonic()
+        scenario.load = round(os.getloadavg()[0], 1)
         self.say(f"{name}: now")
         act()
         back = await self._everyone_plays(test, scenario.at, name)
@@ -393,8 +396,8 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"{s['scenario']:<8} {s['resumed_max_s']:>7} {s['resumed_p99_s']:>7} {s['players_touched']:>8}"
                      f" {s['seats_lost']:>10} {s['scores_lost']:>5} of {s['scores_compared']:<4}"
                      f"  {s['drops']} / {s['errors']}"
-                     + ("  CRASH LOOP" if s["crash_loop"] else "") + (f"  {s['not_back']} NOT BACK"
-                                                                      if s["not_back"] else ""))
+                     + f"  load {s['load_1m']}" + ("  CRASH LOOP" if s["crash_loop"] else "")
+                     + (f"  {s['not_back']} NOT BACK" if s["not_back"] else ""))
     lines.append(f"resumes {result['resumes']} (p99 {result['resume_ms']['p99']} ms, max {result['resume_ms']['max']}"
                  f" ms); server ERROR lines {result['server_errors']}; logs in {result['workdir']}")
     return "\n".join(lines)
