@@ -499,6 +499,34 @@ async def test_a_reconnect_its_own_mirror_sent_before_a_takeover_leaves_the_play
         assert taken.seats[bob.seat.player_id].connection is bob.connection
 
 
+async def test_a_join_that_waits_out_a_dead_owner_gets_the_room_taken_over_meanwhile(world: World) -> None:
+    """Found by bench/chaos.py: a join waiting on a dead owner, while its own node took the room
+    over and dropped the mirror, made a new mirror, asked itself, and ran out as room_not_found."""
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(a, room.id, "alice") as alice, playing(b, room.id, "bob") as bob:
+        await eventually(lambda: len(bob.of("tick")) >= 2, "relayed ticks")
+        with anyio.fail_after(PATIENCE):
+            while alice.seat.token.encode() not in (await b.backend.load_room(room.id) or b""):
+                await anyio.sleep(0.01)
+        await a.kill()
+        back: list[tuple[Any, Any]] = []
+
+        async def resume() -> None:
+            back.append(await b.registry.join(name="alice", room_id=room.id, token=alice.seat.token))
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(resume)  # asks the dead owner first, and waits
+            await anyio.sleep(0.1)
+            await world.leases_run_out()
+            mirror = bob.room
+            assert isinstance(mirror, RoomMirror)
+            await eventually(lambda: mirror.promoted is not None and room.id not in b.cluster.mirrors,
+                             "taken over, the mirror dropped")
+        taken, seat = back[0]
+        assert taken is b.registry.get(room.id) and seat.player_id == alice.seat.player_id
+
+
 async def test_players_that_join_at_once_through_a_new_relay_all_get_ticks(world: World) -> None:
     """Found by bench/chaos.py: joins that made a room's first mirror at the same time made one
     each, and only the players of the last one got ticks."""

@@ -340,6 +340,11 @@ class Cluster:
         """Join a room this process does not run: through its owner, or by taking it over."""
         deadline = anyio.current_time() + self.timings.join_seconds
         while anyio.current_time() < deadline:
+            local = self.rooms.get(room_id)
+            if local is not None:
+                # Taken over here while this join waited (its mirror may be dropped already:
+                # a new one would send the join to this very process; found by the chaos bench).
+                return local, (local.seat_for_token(token) if token else local.join(name))
             mirror = self.mirrors.get(room_id)
             if mirror is not None and mirror.promoted is not None:
                 room = mirror.promoted
