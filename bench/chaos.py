@@ -315,7 +315,7 @@ class Chaos:
 
     async def _rebalance(self, test: LoadTest) -> None:
         """Half the players drop their socket and resume through haproxy (onto the server with fewer)."""
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(self.settle)  # the restarted server is in the pool; let its players settle
         for player in test.players[::2]:
             if player.socket is not None and not player.closed:
                 player.socket.abort()
