@@ -280,6 +280,35 @@ def test_a_draining_server_hands_its_rooms_over_behind_haproxy(tmp_path: Path) -
             remote.close()
 
 
+def test_a_player_that_reconnects_during_a_drain_gets_its_seat_at_once(tmp_path: Path) -> None:
+    """Issue #15, item 5: the draining owner hands the room over at the signal, so the other
+    server seats a player that reconnects at once, while the drained one is still shutting down."""
+    with run_redis(cwd=tmp_path) as redis_server, two_servers(tmp_path, redis_server.url) as (owner, other):
+        room = create_room(owner.url, tick_rate=10)
+        local = Player(owner.ws_url, "local", room)
+        try:
+            wait_for(lambda: local.since(0), 10, "ticks")
+            time.sleep(1.2)  # the owner has saved the room once
+            signalled = time.monotonic()
+            stopper = threading.Thread(target=owner.stop)
+            stopper.start()
+            wait_for(lambda: local.closed, 5, "the owner's player is told")
+            again = Player(other.ws_url, "local", room, token=local.welcome["token"])  # at once
+            resumed = time.monotonic() - signalled
+            try:
+                assert again.id == local.id
+                assert resumed < 3.0, resumed
+                wait_for(lambda: again.since(0), 5, "the resumed player's ticks")
+            finally:
+                again.close()
+            stopper.join(15)
+            assert "room handed over" in owner.log()
+            assert other.process is not None
+            assert details(other.url, room)["worker"].endswith(f":{other.process.pid}")
+        finally:
+            local.close()
+
+
 def test_metrics_add_up_over_four_workers(tmp_path: Path) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 

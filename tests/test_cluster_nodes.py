@@ -23,6 +23,7 @@ import pytest
 from asgi_mmo import roomview
 from asgi_mmo.backends.base import Backend, LeaseState, MessageHandler
 from asgi_mmo.backends.memory import MemoryBackend, MemoryHub
+from asgi_mmo.cluster.messages import Reconnect
 from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.cluster.node import Cluster
 from asgi_mmo.cluster.timings import ClusterTimings
@@ -471,6 +472,102 @@ async def test_a_draining_owner_hands_its_room_over_at_once(world: World) -> Non
         async with playing(b, room.id, "alice", token=alice.seat.token) as back:
             assert back.seat.player_id == alice.seat.player_id and back.room is taken
             await eventually(lambda: len(back.of("tick")) >= 2, "the resumed player plays")
+
+
+async def test_a_reconnect_its_own_mirror_sent_before_a_takeover_leaves_the_players_alone(world: World) -> None:
+    """Found by bench/chaos.py: a relaying node re-registers its players with a silent owner
+    (`Reconnect`); delivered after it took the room over itself, the room ended their sockets."""
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(b, room.id, "bob") as bob:
+        await eventually(lambda: len(bob.of("tick")) >= 2, "relayed ticks")
+        with anyio.fail_after(PATIENCE):
+            while await b.backend.load_room(room.id) is None:
+                await anyio.sleep(0.01)
+        await a.kill()
+        await world.leases_run_out()
+        mirror = bob.room
+        assert isinstance(mirror, RoomMirror)
+        await eventually(lambda: mirror.promoted is not None, "the relaying node takes the room over")
+        taken = mirror.promoted
+        assert taken is not None
+        late = Reconnect(b.worker, bob.seat.player_id, bob.seat.token)
+        b.backend.publish_nowait(room_in(room.id), late.encode())
+        ticks = len(bob.of("tick"))
+        await eventually(lambda: len(bob.of("tick")) >= ticks + 4, "ticks on")
+        assert bob.closed_with is None, "not replaced by its own process"
+        assert taken.seats[bob.seat.player_id].connection is bob.connection
+
+
+async def test_a_join_that_waits_out_a_dead_owner_gets_the_room_taken_over_meanwhile(world: World) -> None:
+    """Found by bench/chaos.py: a join waiting on a dead owner, while its own node took the room
+    over and dropped the mirror, made a new mirror, asked itself, and ran out as room_not_found."""
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(a, room.id, "alice") as alice, playing(b, room.id, "bob") as bob:
+        await eventually(lambda: len(bob.of("tick")) >= 2, "relayed ticks")
+        with anyio.fail_after(PATIENCE):
+            while alice.seat.token.encode() not in (await b.backend.load_room(room.id) or b""):
+                await anyio.sleep(0.01)
+        await a.kill()
+        back: list[tuple[Any, Any]] = []
+
+        async def resume() -> None:
+            back.append(await b.registry.join(name="alice", room_id=room.id, token=alice.seat.token))
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(resume)  # asks the dead owner first, and waits
+            await anyio.sleep(0.1)
+            await world.leases_run_out()
+            mirror = bob.room
+            assert isinstance(mirror, RoomMirror)
+            await eventually(lambda: mirror.promoted is not None and room.id not in b.cluster.mirrors,
+                             "taken over, the mirror dropped")
+        taken, seat = back[0]
+        assert taken is b.registry.get(room.id) and seat.player_id == alice.seat.player_id
+
+
+async def test_players_that_join_at_once_through_a_new_relay_all_get_ticks(world: World) -> None:
+    """Found by bench/chaos.py: joins that made a room's first mirror at the same time made one
+    each, and only the players of the last one got ticks."""
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(a, room.id, "alice"):
+        joined: list[Player] = []
+
+        async def join(name: str) -> None:
+            mirror, seat = await b.registry.join(name=name, room_id=room.id)
+            joined.append(Player(mirror, seat, SETTINGS.outbox_frames))
+
+        async with anyio.create_task_group() as joins:
+            for number in range(6):
+                joins.start_soon(join, f"p{number}")
+        assert {id(player.room) for player in joined} == {id(b.cluster.mirrors[room.id])}, "one mirror"
+        async with anyio.create_task_group() as tasks:
+            for player in joined:
+                tasks.start_soon(player.run)
+            await eventually(lambda: all(len(p.of("tick")) >= 2 for p in joined), "every player's ticks")
+            tasks.cancel_scope.cancel()
+
+
+async def test_a_join_during_a_drain_gets_its_seat_back_at_once(world: World) -> None:
+    """Issue #15, item 5: the drain hands the room over at the signal, not at the lifespan shutdown."""
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(a, room.id, "alice") as alice:
+        await eventually(lambda: len(alice.of("tick")) >= 2, "ticks")
+        a.registry.drain()  # the signal; the lifespan shutdown (save_rooms) has not run
+        assert alice.closed_with == "server_shutdown"
+        # At once, through the other node: its join may reach the draining owner before the
+        # hand-over; either way the player gets its seat, in the room the other node now runs.
+        started = anyio.current_time()
+        async with playing(b, room.id, "alice", token=alice.seat.token) as back:
+            assert anyio.current_time() - started < 1.0
+            assert back.seat.player_id == alice.seat.player_id
+            assert back.room is b.registry.get(room.id), "the other node runs the room"
+            await eventually(lambda: len(back.of("tick")) >= 2, "the resumed player plays")
+        await eventually(lambda: room.closed, "the drained node stops its own copy")
+        assert await a.registry.save_rooms() == 1, "handed over once, at the signal"
 
 
 async def test_an_owner_that_finds_its_lease_taken_stops_the_room(world: World) -> None:

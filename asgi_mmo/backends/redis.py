@@ -250,6 +250,11 @@ class RedisBackend(OwnsTasks):
                                  _safe(self.url), error)
                 self.available = False
             finally:
+                # A subscribe or unsubscribe under way (a room disposed of as the app stops) ends
+                # before its connection is closed under it (redis-py then fails with AttributeError).
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
+                    async with self._subscriptions:
+                        self._pubsub = None
                 self._pubsub = None
                 closing: _Closing = pubsub
                 with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):

@@ -15,8 +15,12 @@ and hears nothing takes the lease, restores the saved state and runs the
 room on, and its players play on. Players of the dead process reconnect with
 their token through any process, which finds the room, or takes it over.
 An owner that finds its lease taken stops the room at once. On a graceful
-shutdown the owner saves its rooms, gives up their leases and tells the
-relaying processes, which take the rooms over at once.
+shutdown the owner hands its rooms over at the signal (`drain`): it saves
+each, gives up its lease, tells the relaying processes, which take it over at
+once, and stops its own copy. A player that reconnects during the drain, to a
+process whose join reaches the draining owner first, is refused there with
+`server_shutdown`: the joining process waits a moment for the hand-over and
+takes the room itself, so the player gets its seat back at once.
 
 While the backend is away, every owner keeps ticking its rooms for the players
 of its own process; leases, saves and the relay resume when it is back.
@@ -28,6 +32,7 @@ the `Backend` interface. Its times are a `ClusterTimings`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import secrets
@@ -103,6 +108,12 @@ class Cluster:
         self._claims: dict[str, anyio.Lock] = {}
         self._mirror_idle_since: dict[str, float] = {}
         self._outage = False
+        #: set to run the next round at once (a room moved here, a drain began)
+        self._wake = anyio.Event()
+        self._hand_over_due = False
+        self._handing_over = anyio.Lock()
+        self._handed = 0
+        self._handed_ids: set[str] = set()  # rooms handed over by this draining process
         backend.set_message_handler(self._on_message)
 
     # ---- the periodic work --------------------------------------------------------------
@@ -112,8 +123,13 @@ class Cluster:
         task_status.started()
         last_save = -math.inf
         while True:
-            await anyio.sleep(self.timings.renew_every)
+            with anyio.move_on_after(self.timings.renew_every):
+                await self._wake.wait()
+            self._wake = anyio.Event()
             try:
+                if self._hand_over_due:
+                    self._hand_over_due = False
+                    await self._hand_over_all()
                 await self._renew_leases()
                 if anyio.current_time() - last_save >= self.timings.save_every:
                     last_save = anyio.current_time()
@@ -218,24 +234,43 @@ class Cluster:
         await self.backend.release_room(room.id, owned.lease)
 
     async def save_rooms(self) -> int:
-        """Shutdown: save every room, give up its lease and let other processes take it."""
-        handed = 0
-        for owned in list(self._owned.values()):
-            room = owned.room
-            self._forget(owned)
-            try:
-                await self.backend.save_room(room.id, roomview.save(room), self._saved_ttl(), lease=owned.lease)
-                await self.backend.release_room(room.id, owned.lease)
-                await self.backend.remove_from_directory(room.id)
+        """Shutdown: hand over what the drain has not (`_hand_over_all`); how many rooms were, in all."""
+        await self._hand_over_all()
+        return self._handed
+
+    async def _hand_over_all(self) -> None:
+        """Save every room, give up its lease, let other processes take it, and stop it here.
+
+        The drain does it at the signal; the lifespan shutdown again for what failed then."""
+        async with self._handing_over:
+            for owned in list(self._owned.values()):
+                room = owned.room
+                try:
+                    await self.backend.save_room(room.id, roomview.save(room), self._saved_ttl(), lease=owned.lease)
+                    await self.backend.release_room(room.id, owned.lease)
+                except BackendUnavailable as error:
+                    logger.error("room not handed over room=%s error=%s", room.id, error)
+                    continue  # still ours: the lease is renewed on, and the lifespan shutdown tries again
+                self._forget(owned)
+                self._handed += 1
+                self._handed_ids.add(room.id)
+                with contextlib.suppress(BackendUnavailable):  # the entry goes stale by itself
+                    await self.backend.remove_from_directory(room.id)
                 self.backend.publish_nowait(room_out(room.id), Moved().encode())
-                handed += 1
-            except BackendUnavailable as error:
-                logger.error("room not handed over room=%s error=%s", room.id, error)
-        return handed
+                # Another process runs it from now on: this copy must not tick, expire seats or score.
+                room.close(refuse("server_shutdown", "the room moved to another server; reconnect with your token"))
+                logger.info("room handed over room=%s tick=%d", room.id, room.tick)
 
     def _on_inbound(self, owned: OwnedRoom, message: ToOwner) -> None:
         """A message from a process relaying one of our rooms."""
         room = owned.room
+        if isinstance(message, Join | Reconnect) and message.worker == self.worker:
+            # Sent by this process's own mirror before it took the room over (found by the chaos
+            # bench): its players are the room's own now. A reconnect taken at its word would
+            # end their sockets as `replaced`; a join is answered by the room itself.
+            if isinstance(message, Join):
+                self._refuse_join(message, refuse("server_shutdown", "the room moved here; join it here"))
+            return
         match message:
             case Join():
                 self._answer_join(owned, message)
@@ -287,8 +322,12 @@ class Cluster:
             answer = Joined(join.req, seat.player_id, seat.name, seat.token, seat.ack, room.tick,
                             room.config.to_dict(), welcome)  # fmt: skip
         except ConnectionRefused as refused:
-            answer = Refused(join.req, CloseReason.of(refused))
+            self._refuse_join(join, refused)
+            return
         self.backend.publish_nowait(worker_channel(join.worker), answer.encode())
+
+    def _refuse_join(self, join: Join, refused: ConnectionRefused) -> None:
+        self.backend.publish_nowait(worker_channel(join.worker), Refused(join.req, CloseReason.of(refused)).encode())
 
     # ---- relaying rooms of other processes ----------------------------------------------------
 
@@ -301,6 +340,11 @@ class Cluster:
         """Join a room this process does not run: through its owner, or by taking it over."""
         deadline = anyio.current_time() + self.timings.join_seconds
         while anyio.current_time() < deadline:
+            local = self.rooms.get(room_id)
+            if local is not None:
+                # Taken over here while this join waited (its mirror may be dropped already:
+                # a new one would send the join to this very process; found by the chaos bench).
+                return local, (local.seat_for_token(token) if token else local.join(name))
             mirror = self.mirrors.get(room_id)
             if mirror is not None and mirror.promoted is not None:
                 room = mirror.promoted
@@ -322,10 +366,20 @@ class Cluster:
                 # A silent owner: dead, with a lease that has yet to run out? Look again.
                 self._suspect(mirror)
                 logger.warning("room owner did not answer a join room=%s", room_id)
+            except ConnectionRefused as refused:
+                if refused.code != "server_shutdown":
+                    raise
+                # The owner is draining: it hands the room over in a moment; take it then (or the
+                # room moved here meanwhile: it is the mirror's `promoted` at the next look).
+                self._suspect(mirror)
+                await anyio.sleep(self.timings.renew_every / 5)
         raise refuse("room_not_found", f"room {room_id[:32]!r} does not answer; try again")
 
     async def _mirror(self, room_id: str) -> RoomMirror:
         raw = await self.backend.directory_entry(room_id)
+        made = self.mirrors.get(room_id)
+        if made is not None and not made.closed:
+            return made  # another join made it while this one waited: one mirror per room, or ticks go astray
         config = RoomConfig(**RoomListing.decode(raw).config) if raw is not None else RoomConfig()
         mirror = RoomMirror(room_id, config, self.settings, self.worker, self._sender(room_id))
         self.mirrors[room_id] = mirror
@@ -418,8 +472,12 @@ class Cluster:
         return True
 
     def drain(self, reason: ConnectionRefused) -> None:
+        """Shutdown: tell this process's players in rooms run elsewhere, and hand this process's
+        rooms over now (in `run`), not when the server has closed its sockets."""
         for mirror in self.mirrors.values():
             close_all(mirror.seats.values(), reason)
+        self._hand_over_due = True
+        self._wake.set()
 
     # ---- messages from the backend ------------------------------------------------------------
 
@@ -437,9 +495,14 @@ class Cluster:
                 Join() | Reconnect() | Input() | PlayerChat() | Latency() | ViewSize() | Disconnect() | Sync()
                 | CloseRoom()
             ):
-                owned = self._owned.get(_room_of(channel, ROOM_IN_PREFIX))
+                room_id = _room_of(channel, ROOM_IN_PREFIX)
+                owned = self._owned.get(room_id)
                 if owned is not None:
                     self._on_inbound(owned, message)
+                elif isinstance(message, Join) and room_id in self._handed_ids:
+                    # Sent before the joiner heard of the hand-over: say so now, not by silence,
+                    # so that it takes the room at once (`join_elsewhere`).
+                    self._refuse_join(message, refuse("server_shutdown", "the room moved; reconnect"))
             case Tick() | ViewTick() | RoomChat() | RoomClosed() | Moved():
                 mirror = self.mirrors.get(_room_of(channel, ROOM_OUT_PREFIX))
                 if mirror is not None:
@@ -466,7 +529,8 @@ class Cluster:
             case RoomClosed(reason=reason):
                 mirror.close(reason.error())
             case Moved():
-                self._suspect(mirror)  # the owner handed the room over: take it at the next round
+                self._suspect(mirror)  # the owner handed the room over: take it now
+                self._wake.set()
 
 
 def _room_of(channel: str, prefix: str) -> str:

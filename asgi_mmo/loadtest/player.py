@@ -14,6 +14,12 @@ death shows as the snake's entry with `"alive":false` in a bucket's `snakes`
 its own view. So there the player looks for its own entry, `{"id":"ID",`, and
 for `"alive":false` before the entry's `}`: the same two finds and one slice
 as in a plain room.
+
+A player that resumes (`--resume`, the chaos bench) keeps its seat's token:
+when the server ends its socket, `on_drop` hands it to the runner, which
+reconnects it with the token (`resume_url`). Every silence of more than
+`STALL_SECONDS` between two ticks (a relay that stopped), and every drop and
+its resume however short, is kept in `stalls`, so a bench can tell when each player played on.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from asgi_mmo.loadtest.wsclient import ClientSocket
 TICK_PREFIX = b'{"type":"tick","tick":'
 _TICK_AT = len(TICK_PREFIX)
 _ACK_SKIP = len(',"ack":')
+#: a silence between two ticks longer than this is a stall (a tick comes every 50 ms at 20 Hz)
+STALL_SECONDS = 0.3
 
 
 class Player:
@@ -42,7 +50,8 @@ class Player:
                  "died_end", "died_needle", "socket", "player_id", "pid_bytes", "period", "last_tick", "seq",
                  "pending", "alive",
                  "respawn_seq", "respawn_waits", "offsets", "best_offset", "welcomed", "leaving", "closed",
-                 "_timers", "_loop")
+                 "_timers", "_loop", "url", "token", "deaths", "last_seen", "stalls", "last_error", "on_drop",
+                 "_waiter", "interrupted")
 
     def __init__(self, stats: LoadStats, number: int, rng: random.Random, chat_every: float,
                  driver: Driver | None = None) -> None:
@@ -74,6 +83,16 @@ class Player:
         self.closed = False
         self._timers: list[asyncio.TimerHandle] = []
         self._loop = asyncio.get_running_loop()
+        self.url = ""  # the socket's address (set by the runner)
+        self.token = ""  # the seat's token, from the first welcome
+        self.deaths = 0
+        self.last_seen = 0.0  # when the last tick, state or welcome came (monotonic)
+        self.stalls: list[tuple[float, float]] = []  # (last tick before, first tick after) each silence
+        self.last_error = ""  # the code of the last `error` frame
+        #: called when the server ends a welcomed socket (not after `leave`): the runner resumes it
+        self.on_drop: Callable[[Player], None] | None = None
+        self._waiter: asyncio.Future[bool] | None = None
+        self.interrupted = False  # dropped since the last tick: the next one ends a stall, however short
 
     # ---- from the socket ----------------------------------------------------------
 
@@ -96,6 +115,7 @@ class Player:
                 if died > 0 and self.died_needle in data[died:data.find(self.died_end, died)]:
                     self.alive = False
                     stats.deaths += 1
+                    self.deaths += 1
             elif self.respawn_waits:
                 back = data.find(self.respawned_marker)
                 if back > 0 and self.pid_bytes in data[back:data.find(b"]", back)]:
@@ -119,7 +139,8 @@ class Player:
         elif kind == "chat":
             stats.chats_in += 1
         elif kind == "error":
-            stats.errors[str(message.get("code"))] += 1
+            self.last_error = str(message.get("code"))
+            stats.errors[self.last_error] += 1
 
     def on_close(self, code: int, reason: str) -> None:
         if self.closed:
@@ -127,17 +148,48 @@ class Player:
         self.closed = True
         for timer in self._timers:
             timer.cancel()
+        self._settle(False)
         if not self.welcomed:
-            return  # the runner counts it as a failed connection
+            return  # the runner counts it as a failed connection (or a resume that did not get through)
+        self.welcomed = False
         self.stats.connected -= 1
         if not self.leaving:
             self.stats.drops[str(code)] += 1
+            self.interrupted = True
+            if self.on_drop is not None:
+                self.on_drop(self)
+
+    # ---- resuming -----------------------------------------------------------------------
+
+    @property
+    def resume_url(self) -> str:
+        """The socket's address with the seat's token: the same seat again."""
+        return f"{self.url}&token={self.token}"
+
+    def expect_welcome(self) -> asyncio.Future[bool]:
+        """Before a new socket: ready for it; the future is True at its welcome, False if it closes first."""
+        self.closed = False
+        self.last_error = ""
+        self.pending.clear()  # inputs of the old socket are acked by nobody now
+        self.respawn_seq, self.respawn_waits = 0, False
+        self._waiter = self._loop.create_future()
+        return self._waiter
+
+    def _settle(self, welcomed: bool) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(welcomed)
 
     # ---- bookkeeping ----------------------------------------------------------------
 
     def _welcome(self, message: dict[str, Any], now: float) -> None:
         self.welcomed = True
+        if self.player_id and message["player"] != self.player_id:
+            self.stats.seats_lost += 1  # a resume that got another seat
+        self.token = message.get("token", self.token)
         self.player_id = message["player"]
+        if not self.last_seen:
+            self.last_seen = now
         self.pid_bytes = self.died_needle = f'"{self.player_id}"'.encode()
         if "view" in message and self.died_marker:
             # a view room: the player's own entry, not a `died` list (see the module docstring)
@@ -152,10 +204,13 @@ class Player:
         self._later(self.rng.uniform(*self.driver.input_every), self._act)
         if self.chat_every > 0:
             self._later(self.rng.uniform(0.5, 1.5) * self.chat_every, self._chat)
+        self._settle(True)
 
     def _alive_in(self, state: dict[str, Any]) -> None:
         """A whole picture (`welcome`, `state`) says whether the player lives (perhaps respawned)."""
         was_alive, self.alive = self.alive, self.driver.alive_in(state, self.player_id)
+        if was_alive and not self.alive:
+            self.deaths += 1  # died in ticks this player missed
         if self.alive and not was_alive and (self.respawn_waits or self.respawn_seq):
             self.stats.respawned += 1
         if self.alive:
@@ -178,6 +233,10 @@ class Player:
 
     def _arrived(self, tick: int, now: float) -> None:
         self.last_tick = tick
+        if self.last_seen and (self.interrupted or now - self.last_seen > STALL_SECONDS):
+            self.stalls.append((self.last_seen, now))
+            self.interrupted = False
+        self.last_seen = now
         offset = now - tick * self.period
         stats = self.stats
         if offset < self.best_offset:

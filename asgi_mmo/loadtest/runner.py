@@ -13,6 +13,13 @@ each player is a socket protocol plus a few timers, no task of its own.
 off the wire, WebSocket headers included) over the tick frames they got
 (players x ticks): the figure views exist to shrink.
 
+`--resume` has every player whose socket the server ends reconnect with its
+seat's token (backing off from 50 ms to 0.5 s between tries, for up to
+`--resume-for` seconds), as the browser client does; the summary counts the
+resumes (`resume_ms`: from the drop to the welcome), the seats lost (a resume
+refused with `bad_token` or `room_not_found`, or given another seat) and the
+resumes that never got through. `bench/chaos.py` uses it.
+
 Timeline: the game's GAME_INFO is read (`GET /api/games`), rooms of that game
 are made (`POST /api/rooms`), players connect evenly over `--ramp-up`
 seconds, then the measured window lasts `--duration` seconds; then every
@@ -24,12 +31,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import math
 import random
 import resource
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import urlencode, urlsplit
@@ -87,6 +95,11 @@ class LoadConfig:
     view: tuple[int, int] | None = None
     #: the server's bots in each room made
     bots: int = 0
+    #: rooms made beforehand (the chaos bench makes them on chosen servers): players join these, none made
+    room_ids: tuple[str, ...] = ()
+    #: reconnect a dropped player with its token, for at most `resume_for` seconds
+    resume: bool = False
+    resume_for: float = 30.0
 
     @property
     def view_rooms(self) -> bool:
@@ -107,6 +120,11 @@ class LoadConfig:
 
 
 WindowHook = Callable[[str], None]
+#: the measured window's own timeline (instead of `duration`): the window ends when it returns
+Window = Callable[["LoadTest"], Awaitable[None]]
+#: error codes that say a seat is gone for good: resuming again is pointless
+SEAT_GONE = frozenset({"bad_token", "room_not_found", "room_closed"})
+RESUME_DELAYS = (0.05, 0.1, 0.2, 0.35, 0.5)
 
 
 def ws_url(base: str, room: str | None, name: str, game: str = "snake",
@@ -140,6 +158,8 @@ class LoadTest:
         self.rng = random.Random(config.seed)
         self._started = 0.0
         self._open = LoadTest._opener(config.client)
+        #: resumes under way; each is awaited (or cancelled) before `run` returns
+        self._resuming: set[asyncio.Task[None]] = set()
 
     @staticmethod
     def _opener(client: str) -> Opener:
@@ -149,7 +169,7 @@ class LoadTest:
             return open_websockets
         raise ValueError(f"unknown client {client!r}: raw or websockets")
 
-    async def run(self, on_window: WindowHook | None = None) -> dict[str, Any]:
+    async def run(self, on_window: WindowHook | None = None, window: Window | None = None) -> dict[str, Any]:
         config = self.config
         raise_open_files_limit(config.players + 256)
         rooms, made = await self._prepare()
@@ -162,7 +182,10 @@ class LoadTest:
             cpu0, wall0, bytes0 = time.process_time(), time.monotonic(), self._bytes_in()
             if on_window:
                 on_window("start")
-            await asyncio.sleep(config.duration)
+            if window is not None:
+                await window(self)
+            else:
+                await asyncio.sleep(config.duration)
             if on_window:
                 on_window("end")
             window_s, cpu_s = time.monotonic() - wall0, time.process_time() - cpu0
@@ -172,6 +195,7 @@ class LoadTest:
         finally:
             if progress is not None:
                 progress.cancel()
+            await self._stop_resuming()
             await self._leave_all()
         settings = {
             "url": config.url, "players": config.players, "rooms": config.rooms,
@@ -206,6 +230,8 @@ class LoadTest:
             except NoExamples as error:
                 raise LoadSetupError(str(error)) from None
             field = config.field_size()
+            if config.room_ids:
+                return list(config.room_ids), {"field": list(field) if field else None, "options": {}}
             request = RoomRequest(game=config.game, rooms=config.rooms, players=config.players,
                                   tick_rate=config.tick_rate, field=field,
                                   options=typed_options(config.options, self.game_info),
@@ -231,7 +257,10 @@ class LoadTest:
             rng = random.Random(self.rng.random())
             player = Player(self.stats, number, rng, config.chat_every, self.driver_kind(rng, info))
             self.players.append(player)
-            url = ws_url(config.url, rooms[number % len(rooms)], f"load{number}", config.game, config.view)
+            url = player.url = ws_url(config.url, rooms[number % len(rooms)], f"load{number}", config.game,
+                                      config.view)
+            if config.resume:
+                player.on_drop = self._start_resume
             tasks.append(loop.create_task(self._connect(player, url)))
         await asyncio.gather(*tasks)
         # Let the last welcomes arrive before the window opens.
@@ -250,6 +279,46 @@ class LoadTest:
         except Exception as error:  # noqa: BLE001 - the websockets client's own errors
             self.stats.connection_failed(type(error).__name__)
             player.closed = True
+
+    # ---- resuming ----------------------------------------------------------------------
+
+    def _start_resume(self, player: Player) -> None:
+        task = asyncio.get_running_loop().create_task(self._resume(player, time.monotonic()))
+        self._resuming.add(task)
+        task.add_done_callback(self._resuming.discard)
+
+    async def _resume(self, player: Player, dropped: float) -> None:
+        """Reconnect `player` with its token until it is welcomed, its seat is gone, or time runs out."""
+        stats, config = self.stats, self.config
+        for attempt in itertools.count():
+            welcomed = player.expect_welcome()
+            try:
+                player.socket = await self._open(player.resume_url, player, deflate=config.compression,
+                                                 timeout=config.connect_timeout)
+                resumed = await asyncio.wait_for(welcomed, config.connect_timeout)
+            except (HandshakeFailed, OSError, TimeoutError):
+                resumed = False
+            except Exception:  # noqa: BLE001 - the websockets client's own errors
+                resumed = False
+            if resumed:
+                stats.resumes.append(time.monotonic() - dropped)
+                return
+            if player.socket is not None and not player.closed:
+                player.socket.abort()  # no welcome in time: this socket is given up
+            player.closed = True
+            if player.last_error in SEAT_GONE:
+                stats.seats_lost += 1
+                return
+            if time.monotonic() - dropped > config.resume_for:
+                stats.resume_failures += 1
+                return
+            await asyncio.sleep(RESUME_DELAYS[min(attempt, len(RESUME_DELAYS) - 1)])
+
+    async def _stop_resuming(self) -> None:
+        for task in list(self._resuming):
+            task.cancel()
+        if self._resuming:
+            await asyncio.gather(*self._resuming, return_exceptions=True)
 
     async def _leave_all(self) -> None:
         open_players = [p for p in self.players if p.socket is not None and not p.closed]
@@ -315,6 +384,8 @@ def format_table(result: dict[str, Any]) -> str:
         ("connection failures", f"{result['connection_failures']} {result['failures'] or ''}".strip()),
         ("drops", f"{result['drops']} {result['drop_codes'] or ''}".strip()),
         ("errors", str(result["errors"] or 0)),
+        ("resumes", f"{result['resumes']} (p99 {result['resume_ms']['p99']} ms, max {result['resume_ms']['max']} ms),"
+                    f" {result['seats_lost']} seats lost, {result['resume_failures']} not through"),
         ("compression", f"{result['compression']} (negotiated by {result['deflate_negotiated']})"),
         ("load generator CPU", f"{result['loadgen_cpu'] * 100:.0f}% of one core"
                                f" ({result['loadgen_us_per_msg']} us per tick message)"),
@@ -368,6 +439,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="make view rooms; without --view the players take the server's default view size")
     parser.add_argument("--bots", type=int, default=DEFAULTS.bots,
                         help="the server's bots in each room made, 0-100 (default %(default)s)")
+    parser.add_argument("--resume", action="store_true",
+                        help="a player whose socket the server ends reconnects with its seat's token")
+    parser.add_argument("--resume-for", type=float, default=DEFAULTS.resume_for,
+                        help="with --resume: seconds a player keeps trying (default %(default)s)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the players' random choices")
     parser.add_argument("--json", action="store_true",
                         help="print only the JSON line on standard output (the table goes to standard error)")
@@ -391,7 +466,7 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         compression=args.compression == "deflate", client=args.client, width=args.width, height=args.height,
         seed=args.seed, progress=not args.quiet, game=args.game,
         options=dict(parse_option(text) for text in args.option), driver=args.driver,
-        world=args.world, view=args.view, bots=args.bots,
+        world=args.world, view=args.view, bots=args.bots, resume=args.resume, resume_for=args.resume_for,
     )
 
 

@@ -48,6 +48,10 @@ class LoadStats:
     failures: Counter[str] = field(default_factory=Counter)  # connections that never got a welcome
     drops: Counter[str] = field(default_factory=Counter)  # welcomed connections the server ended
     errors: Counter[str] = field(default_factory=Counter)  # `error` frames by code
+    # --resume: players that reconnect with their token after a drop
+    resumes: list[float] = field(default_factory=list)  # seconds from a drop to the welcome that resumed it
+    seats_lost: int = 0  # a resume refused for good (bad_token, room_not_found), or given another seat
+    resume_failures: int = 0  # a resume that did not get through within the resume time
     ack_latency: list[float] = field(default_factory=list)  # seconds, in the window
     live_lateness: list[float] = field(default_factory=list)  # since the last progress line
     live_ticks: int = 0
@@ -101,6 +105,10 @@ def summary(stats: LoadStats, offsets: list[array[float]], settings: dict[str, A
         "chats_sent": stats.chats_sent,
         "chats_in": stats.chats_in,
         "errors": dict(stats.errors),
+        "resumes": len(stats.resumes),
+        "resume_ms": spread_ms(stats.resumes),
+        "seats_lost": stats.seats_lost,
+        "resume_failures": stats.resume_failures,
         "loadgen_cpu": round(loadgen_cpu_s / window_s, 3) if window_s else 0.0,
         "loadgen_us_per_msg": round(loadgen_cpu_s / stats.ticks * 1e6, 2) if stats.ticks else 0.0,
     }
