@@ -16,7 +16,9 @@ from starlette.templating import Jinja2Templates
 from asgi_mmo.auth.factory import open_authorizer
 from asgi_mmo.backends.base import Backend
 from asgi_mmo.backends.factory import create_backend
+from asgi_mmo.clientaddress import trusted_networks
 from asgi_mmo.cluster.node import Cluster
+from asgi_mmo.fairshare import AddressShares
 from asgi_mmo.logs import configure_logging
 from asgi_mmo.metrics import Metrics, multiprocess_dir
 from asgi_mmo.offload import PlannerPool
@@ -93,6 +95,8 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
     app.state.settings = settings
+    app.state.shares = AddressShares(settings.rooms_per_minute, settings.seats_per_address, settings.seat_seconds)
+    app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
     app.state.metrics = metrics
     app.state.shutdown = shutdown
     return app

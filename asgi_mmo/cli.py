@@ -32,6 +32,7 @@ class UvicornOptions(TypedDict):
     ws_max_size: int
     ws_per_message_deflate: bool
     loop: Literal["uvloop", "asyncio"]
+    proxy_headers: bool
 
 
 def uvicorn_options() -> UvicornOptions:
@@ -50,6 +51,8 @@ def uvicorn_options() -> UvicornOptions:
     return {
         "ws": "websockets-sansio", "http": "httptools", "ws_max_size": WS_MAX_SIZE,
         "ws_per_message_deflate": False, "loop": loop,
+        # The app reads forwarded addresses itself, from ASGI_MMO_TRUSTED_PROXIES only (clientaddress.py)
+        "proxy_headers": False,
     }
 
 

@@ -22,6 +22,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from asgi_mmo import roomview
+from asgi_mmo.admission import TickBudget, estimated_cost
 from asgi_mmo.botplans import Planner
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused
 from asgi_mmo.fanout import close_all
@@ -42,6 +43,10 @@ GOLDEN_FRACTION = 0.6180339887498949  # successive multiples spread phases evenl
 
 class RegistryFull(Exception):
     """This process already runs `max_rooms` rooms."""
+
+
+class RoomTooHeavy(RegistryFull):
+    """This process cannot run a room this heavy on time beside its others (admission.py)."""
 
 
 class RoomRegistry:
@@ -65,6 +70,8 @@ class RoomRegistry:
         self._on_score = on_score or _ignore_score
         self._planner = planner
         self._plan_concurrency = plan_concurrency
+        #: the event loop's time shared among the rooms (admission.py)
+        self.tick_budget = TickBudget(settings.tick_budget)
         self.peers = peers(self)
         self.worker = self.peers.worker
 
@@ -126,16 +133,20 @@ class RoomRegistry:
         """A new room, its task started; it ticks once a human connects."""
         if len(self._rooms) >= self.settings.max_rooms:
             raise RegistryFull(f"this server runs {self.settings.max_rooms} rooms already")
+        estimate = estimated_cost(config.bots, config.width * config.height)
+        if not self.tick_budget.admits(estimate * config.tick_rate):
+            raise RoomTooHeavy("this server cannot run a room this heavy on time beside its others; "
+                               "fewer bots, a smaller field or a lower tick_rate may fit")
         room_id = secrets.token_urlsafe(6)
         while room_id in self._rooms:
             room_id = secrets.token_urlsafe(6)
         game = GAMES[config.game].create(GameSetup(config.width, config.height, config.options, seed))
-        room = self._new_room(lambda **options: Room(room_id, config, game, self.settings, **options))
+        room = self._new_room(lambda **options: Room(room_id, config, game, self.settings, **options), estimate)
         room.add_bots(config.bots)
         logger.info("room created room=%s game=%s private=%s", room.id, config.game, config.private)
         return room
 
-    def _new_room(self, build: Callable[..., Room]) -> Room:
+    def _new_room(self, build: Callable[..., Room], estimate: float = 0.0) -> Room:
         if self._task_group is None:
             raise RuntimeError("the registry is not running: start it with task_group.start(registry.run)")
         self.rooms_created += 1
@@ -146,6 +157,7 @@ class RoomRegistry:
             plan_concurrency=self._plan_concurrency,
             worker=self.worker,
         )
+        room.pace = self.tick_budget.enroll(room.period, estimate)
         self._rooms[room.id] = room
         self._task_group.start_soon(self._supervise, room, name=f"room {room.id}")
         return room
@@ -162,6 +174,7 @@ class RoomRegistry:
             if not room.closed:
                 room.close(refuse("server_shutdown", "the server is going down"))
             self._rooms.pop(room.id, None)
+            self.tick_budget.leave(room.pace)
             logger.info("room disposed room=%s ticks=%d", room.id, room.tick)
             with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
                 try:

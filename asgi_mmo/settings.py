@@ -8,6 +8,7 @@ server refuses to start rather than run with a surprise.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,17 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ASGI_MMO_MAX_ROOMS": ("max_rooms", "rooms one process runs at most"),
     "ASGI_MMO_SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", "time to tell players and save rooms at shutdown"),
     "ASGI_MMO_BOT_PROCESSES": ("bot_processes", "worker processes planning bots' paths; 0 plans on the event loop"),
+    # Fair shares (docs/operators.md#fair-shares): per client address, and the event loop's time.
+    "ASGI_MMO_TRUSTED_PROXIES": ("trusted_proxies", "comma-separated addresses or CIDRs of proxies whose "
+                                 "X-Forwarded-For / Forwarded names the client; unset: the socket's peer is"),
+    "ASGI_MMO_ROOMS_PER_MINUTE": ("rooms_per_minute", "rooms one client address may make a minute (bursts as "
+                                  "many); more answer 429 rate_limited; 0: no limit"),
+    "ASGI_MMO_SEATS_PER_ADDRESS": ("seats_per_address", "seats one client address may hold, those kept for a "
+                                   "reconnect included; more close 1013 busy; 0: no limit"),
+    "ASGI_MMO_SYNC_SECONDS": ("sync_seconds", "a client's sync is answered at most once in this time; a sooner "
+                              "one waits for it"),
+    "ASGI_MMO_TICK_BUDGET": ("tick_budget", "share of the event loop's time the rooms' ticks may take together; "
+                             "past it the heaviest rooms tick slower; 0: no budget"),
     # Player authorization (docs/auth.md); off unless ASGI_MMO_AUTH says otherwise.
     "ASGI_MMO_AUTH": ("auth", "player authorization: off (anyone plays under any name), jwt (a signed token) "
                       "or http (the deployment's endpoint decides)"),
@@ -88,6 +100,11 @@ class Settings:
     max_rooms: int = 1000
     shutdown_grace_seconds: float = 5.0
     bot_processes: int = 1
+    trusted_proxies: tuple[str, ...] = ()
+    rooms_per_minute: int = 60
+    seats_per_address: int = 200
+    sync_seconds: float = 1.0
+    tick_budget: float = 0.75
     auth: str = "off"
     #: the key's text (a file named `@path` is read at start); never shown in a repr
     auth_jwt_key: str | None = field(default=None, repr=False)
@@ -108,7 +125,7 @@ class Settings:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_variable(name)} must be positive, got {getattr(self, name)!r}")
         for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes",
-                     "auth_leeway_seconds"):
+                     "auth_leeway_seconds", "rooms_per_minute", "seats_per_address", "sync_seconds", "tick_budget"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
@@ -128,6 +145,10 @@ class Settings:
                 "only through Redis (memory:// serves one process); set ASGI_MMO_REDIS_URL to a Redis URL "
                 "or run one worker"
             )
+        if self.tick_budget > 1:
+            raise ConfigError(f"ASGI_MMO_TICK_BUDGET is a share of the event loop's time, 0 to 1, "
+                              f"got {self.tick_budget!r}")
+        _check_networks(self.trusted_proxies)
         _check_auth(self)
 
     @classmethod
@@ -171,6 +192,14 @@ def _check_auth(settings: Settings) -> None:
         if not settings.auth_url:
             raise ConfigError("ASGI_MMO_AUTH=http needs ASGI_MMO_AUTH_URL, the endpoint that admits players")
         _check_http_url("auth_url", settings.auth_url)
+
+
+def _check_networks(networks: tuple[str, ...]) -> None:
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"ASGI_MMO_TRUSTED_PROXIES lists addresses or CIDRs, got {network!r}") from None
 
 
 def _check_http_url(name: str, url: str | None) -> None:
