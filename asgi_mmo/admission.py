@@ -10,10 +10,13 @@ equal share gets all it needs, and the rest is split evenly among the heavier
 ones, which tick slower (their period grows to `cost / share`). So heavy rooms
 slow one another down and never starve a light room of its ticks; their players
 get fewer ticks (each still a whole step), and `tick_rate` stays what was asked.
+A room alone in its process (the only one ticking) is never slowed.
 
-Admission comes first: a new room is refused (`admits`) unless the need
-estimated from its settings (`estimated_cost`, at its asked rate) fits in what
-the budget has left, or is no more than an equal share of the budget (which the
+Admission comes first: a new room is refused (`admits`) when one of its ticks,
+estimated from its settings (`estimated_cost`), would hold the loop longer than
+`max_tick` (every other room's tick would wait that long behind it, and no
+budget can split a tick), or when its need at its asked rate fits neither in
+what the budget has left nor in an equal share of the budget (which the
 max-min split then guarantees it). So a light room is always let in, and a room
 too heavy to run on time next to the others is refused rather than slowed to
 a crawl. A room counts its estimate until it has ticked, its measured cost after.
@@ -31,16 +34,20 @@ import math
 ALPHA = 0.2
 REALLOCATE_SECONDS = 0.5
 ACTIVE_SECONDS = 5.0
-#: the estimate of a tick's cost: a base, per bot, per million cells (seconds; calibrated on
-#: snake, the heavier game, on a busy 2-core machine; docs/performance.md)
+#: the estimate of a tick's cost (seconds): a base, per million cells, and per bot, whose plan
+#: requests cost more on a bigger field (up to 250,000 cells). Calibrated on snake, the heavier
+#: game, under `asgi-mmo serve` on a busy 2-core machine (docs/performance.md, "Admission").
 BASE_COST = 0.02e-3
+MEGACELL_COST = 0.2e-3
 BOT_COST = 0.1e-3
-MEGACELL_COST = 1e-3
+BOT_FIELD_COST = 0.6e-3
+BOT_FIELD_CELLS = 250_000
 
 
 def estimated_cost(bots: int, cells: int) -> float:
     """A tick's cost estimated from a room's settings, in seconds."""
-    return BASE_COST + bots * BOT_COST + cells / 1e6 * MEGACELL_COST
+    per_bot = BOT_COST + BOT_FIELD_COST * min(1.0, cells / BOT_FIELD_CELLS)
+    return BASE_COST + cells / 1e6 * MEGACELL_COST + bots * per_bot
 
 
 class Pace:
@@ -79,19 +86,25 @@ class Pace:
 
 
 class TickBudget:
-    def __init__(self, budget: float) -> None:
-        """`budget`: the share of the loop's time the rooms' ticks may take (0: unlimited)."""
+    def __init__(self, budget: float, max_tick: float = 0.025) -> None:
+        """`budget`: the share of the loop's time the rooms' ticks may take (0: unlimited);
+        `max_tick`: the longest a new room's tick may be estimated to take (seconds, 0: any)."""
         self.budget = budget
+        self.max_tick = max_tick
         self._paces: list[Pace] = []
         self._next = -math.inf
         #: rooms slowed at the last reallocation (for metrics and tests)
         self.slowed = 0
 
-    def admits(self, demand: float) -> bool:
-        """A new room needing `demand` of the loop's time fits: in what the budget has left
-        after every room's need, or in an equal share of the budget."""
+    def admits(self, cost: float, period: float) -> bool:
+        """A new room whose ticks cost `cost` seconds every `period` fits: its tick is no
+        longer than `max_tick`, and its need fits in what the budget has left after every
+        room's need, or in an equal share of the budget."""
+        if self.max_tick > 0 and cost > self.max_tick:
+            return False
         if self.budget <= 0:
             return True
+        demand = cost / period
         committed = sum(pace.demand for pace in self._paces)
         return demand <= max(self.budget - committed, self.budget / (len(self._paces) + 1))
 
@@ -116,8 +129,8 @@ class TickBudget:
         for pace in self._paces:
             pace.current = pace.period
         self.slowed = 0
-        if sum(pace.demand for pace in active) <= self.budget:
-            return
+        if len(active) < 2 or sum(pace.demand for pace in active) <= self.budget:
+            return  # a room alone has no one to make room for: it takes what it needs
         remaining, left = self.budget, len(active)
         for pace in sorted(active, key=lambda pace: pace.demand):
             share = remaining / left

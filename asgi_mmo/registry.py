@@ -71,7 +71,7 @@ class RoomRegistry:
         self._planner = planner
         self._plan_concurrency = plan_concurrency
         #: the event loop's time shared among the rooms (admission.py)
-        self.tick_budget = TickBudget(settings.tick_budget)
+        self.tick_budget = TickBudget(settings.tick_budget, settings.max_tick_ms / 1000)
         self.peers = peers(self)
         self.worker = self.peers.worker
 
@@ -134,7 +134,7 @@ class RoomRegistry:
         if len(self._rooms) >= self.settings.max_rooms:
             raise RegistryFull(f"this server runs {self.settings.max_rooms} rooms already")
         estimate = estimated_cost(config.bots, config.width * config.height)
-        if not self.tick_budget.admits(estimate * config.tick_rate):
+        if not self.tick_budget.admits(estimate, 1.0 / config.tick_rate):
             raise RoomTooHeavy("this server cannot run a room this heavy on time beside its others; "
                                "fewer bots, a smaller field or a lower tick_rate may fit")
         room_id = secrets.token_urlsafe(6)

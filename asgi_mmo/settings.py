@@ -59,6 +59,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
                               "one waits for it"),
     "ASGI_MMO_TICK_BUDGET": ("tick_budget", "share of the event loop's time the rooms' ticks may take together; "
                              "past it the heaviest rooms tick slower; 0: no budget"),
+    "ASGI_MMO_MAX_TICK_MS": ("max_tick_ms", "a new room whose tick is estimated to take longer than this is "
+                             "refused 503 busy (it would hold every other room up); 0: no limit"),
     # Player authorization (docs/auth.md); off unless ASGI_MMO_AUTH says otherwise.
     "ASGI_MMO_AUTH": ("auth", "player authorization: off (anyone plays under any name), jwt (a signed token) "
                       "or http (the deployment's endpoint decides)"),
@@ -105,6 +107,7 @@ class Settings:
     seats_per_address: int = 200
     sync_seconds: float = 1.0
     tick_budget: float = 0.75
+    max_tick_ms: float = 25.0
     auth: str = "off"
     #: the key's text (a file named `@path` is read at start); never shown in a repr
     auth_jwt_key: str | None = field(default=None, repr=False)
@@ -125,7 +128,8 @@ class Settings:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_variable(name)} must be positive, got {getattr(self, name)!r}")
         for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes",
-                     "auth_leeway_seconds", "rooms_per_minute", "seats_per_address", "sync_seconds", "tick_budget"):
+                     "auth_leeway_seconds", "rooms_per_minute", "seats_per_address", "sync_seconds", "tick_budget",
+                     "max_tick_ms"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
