@@ -121,6 +121,14 @@ class RoomRegistry:
         """Close a room of any process (admin); False if there is none."""
         return self.close_room(room_id) or await self.peers.close_elsewhere(room_id)
 
+    def admit(self, config: RoomConfig) -> None:
+        """`RoomTooHeavy` unless this process can run a room of these settings on time beside
+        its others (admission.py); asked by the public API before it makes a room."""
+        estimate = estimated_cost(config.bots, config.width * config.height)
+        if not self.tick_budget.admits(estimate, 1.0 / config.tick_rate):
+            raise RoomTooHeavy("this server cannot run a room this heavy on time beside its others; "
+                               "fewer bots, a smaller field or a lower tick_rate may fit")
+
     async def open_room(self, config: RoomConfig) -> Room:
         """A new room, with an id unique among every process's (the peers adopt it)."""
         room = self.create_room(config)
@@ -134,9 +142,6 @@ class RoomRegistry:
         if len(self._rooms) >= self.settings.max_rooms:
             raise RegistryFull(f"this server runs {self.settings.max_rooms} rooms already")
         estimate = estimated_cost(config.bots, config.width * config.height)
-        if not self.tick_budget.admits(estimate, 1.0 / config.tick_rate):
-            raise RoomTooHeavy("this server cannot run a room this heavy on time beside its others; "
-                               "fewer bots, a smaller field or a lower tick_rate may fit")
         room_id = secrets.token_urlsafe(6)
         while room_id in self._rooms:
             room_id = secrets.token_urlsafe(6)

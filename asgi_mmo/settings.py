@@ -50,7 +50,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ASGI_MMO_BOT_PROCESSES": ("bot_processes", "worker processes planning bots' paths; 0 plans on the event loop"),
     # Fair shares (docs/operators.md#fair-shares): per client address, and the event loop's time.
     "ASGI_MMO_TRUSTED_PROXIES": ("trusted_proxies", "comma-separated addresses or CIDRs of proxies whose "
-                                 "X-Forwarded-For / Forwarded names the client; unset: the socket's peer is"),
+                                 "X-Forwarded-For / Forwarded names the client (from any other peer they are ignored); "
+                                 "none: no proxy is trusted"),
     "ASGI_MMO_ROOMS_PER_MINUTE": ("rooms_per_minute", "rooms one client address may make a minute (bursts as "
                                   "many); more answer 429 rate_limited; 0: no limit"),
     "ASGI_MMO_SEATS_PER_ADDRESS": ("seats_per_address", "seats one client address may hold, those kept for a "
@@ -102,11 +103,12 @@ class Settings:
     max_rooms: int = 1000
     shutdown_grace_seconds: float = 5.0
     bot_processes: int = 1
-    trusted_proxies: tuple[str, ...] = ()
+    #: a proxy on this machine (haproxy beside the server) by default, as uvicorn trusts it
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     rooms_per_minute: int = 60
     seats_per_address: int = 200
     sync_seconds: float = 1.0
-    tick_budget: float = 0.75
+    tick_budget: float = 0.6
     max_tick_ms: float = 25.0
     auth: str = "off"
     #: the key's text (a file named `@path` is read at start); never shown in a repr
@@ -122,6 +124,8 @@ class Settings:
     auth_timeout_seconds: float = 3.0
 
     def __post_init__(self) -> None:
+        if self.trusted_proxies in (("none",), ("",)):
+            object.__setattr__(self, "trusted_proxies", ())
         positive = ("max_message_bytes", "rate_limit", "rate_burst", "flood_seconds", "slow_client_seconds",
                     "outbox_frames", "max_rooms", "workers", "auth_jwks_cache_seconds", "auth_timeout_seconds")
         for name in positive:

@@ -86,7 +86,11 @@ def server(kind: str, *, deflate: bool | None = None, cpu: str = SERVER_CPU) -> 
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="asgi-mmo-bench-"))
     env = {**os.environ, "ASGI_MMO_LOG_LEVEL": "warning", "ASGI_MMO_DB": str(workdir / "lb.sqlite3"),
-           "ASGI_MMO_MAX_ROOMS": "1000", "ASGI_MMO_ADMIN_TOKEN": ADMIN_TOKEN}
+           "ASGI_MMO_MAX_ROOMS": "1000", "ASGI_MMO_ADMIN_TOKEN": ADMIN_TOKEN,
+           # Every simulated player comes from this machine: no per-address shares; and the bench
+           # measures what the server can run, so no tick budget nor admission (docs/operators.md).
+           "ASGI_MMO_SEATS_PER_ADDRESS": "0", "ASGI_MMO_ROOMS_PER_MINUTE": "0",
+           "ASGI_MMO_TICK_BUDGET": "0", "ASGI_MMO_MAX_TICK_MS": "0"}
     command = server_command(kind, port, deflate)
     if os.cpu_count() and os.cpu_count() > 1:
         command = ["taskset", "-c", cpu, *command]

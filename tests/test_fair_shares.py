@@ -19,6 +19,9 @@ from tests.servers import ServerProcess, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 
+#: a proxy that is not loopback (TEST-NET-1): the tests' own connections are then no proxy's
+UNTRUSTING = "192.0.2.1"
+
 
 def join(server: ServerProcess, query: str, forwarded: str | None = None) -> ClientConnection:
     headers = {"X-Forwarded-For": forwarded} if forwarded else None
@@ -41,7 +44,8 @@ def refused_with(ws: ClientConnection) -> tuple[str, int | None]:
 
 @pytest.fixture(scope="module")
 def three_seats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {"ASGI_MMO_SEATS_PER_ADDRESS": "3", "ASGI_MMO_ROOMS_PER_MINUTE": "2", "ASGI_MMO_SYNC_SECONDS": "1"}
+    env = {"ASGI_MMO_SEATS_PER_ADDRESS": "3", "ASGI_MMO_ROOMS_PER_MINUTE": "2", "ASGI_MMO_SYNC_SECONDS": "1",
+           "ASGI_MMO_TRUSTED_PROXIES": UNTRUSTING}
     with run_uvicorn(env=env, cwd=tmp_path_factory.mktemp("fair")) as server:
         yield server
 
@@ -106,7 +110,7 @@ def test_gunicorn_ignores_forwarded_headers_unless_trusted(tmp_path: Path) -> No
     """uvicorn-worker would trust 127.0.0.1's X-Forwarded-For by itself (gunicorn's
     forwarded_allow_ips); the hardened worker leaves whom to trust to ASGI_MMO_TRUSTED_PROXIES."""
     env = {"ASGI_MMO_REDIS_URL": "", "ASGI_MMO_DB": str(tmp_path / "board.sqlite3"),
-           "ASGI_MMO_ROOMS_PER_MINUTE": "1"}
+           "ASGI_MMO_ROOMS_PER_MINUTE": "1", "ASGI_MMO_TRUSTED_PROXIES": UNTRUSTING}
     with run_gunicorn(1, env=env, cwd=tmp_path) as server:
         first_room = httpx.post(server.url + "/api/rooms", json={}, headers={"X-Forwarded-For": "198.51.100.1"})
         second = httpx.post(server.url + "/api/rooms", json={}, headers={"X-Forwarded-For": "198.51.100.2"})

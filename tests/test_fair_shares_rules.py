@@ -55,6 +55,8 @@ def test_ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() -> None:
 
 def test_trusted_proxies_must_be_addresses_or_networks() -> None:
     assert Settings(trusted_proxies=("127.0.0.1", "10.0.0.0/8", "::1")).trusted_proxies
+    assert Settings().trusted_proxies == ("127.0.0.1", "::1")
+    assert Settings.from_env({"ASGI_MMO_TRUSTED_PROXIES": "none"}).trusted_proxies == ()
     with pytest.raises(ConfigError, match="ASGI_MMO_TRUSTED_PROXIES"):
         Settings(trusted_proxies=("haproxy",))
     with pytest.raises(ConfigError, match="ASGI_MMO_TICK_BUDGET"):

@@ -69,6 +69,7 @@ class Rooms(HTTPEndpoint):
         if not shares.allow_room(address, anyio.current_time()):
             raise RateLimited(f"{shares.rooms_per_minute} rooms a minute from one address at most; "
                               f"try again in {shares.room_wait(address):.0f} s")
+        registry.admit(config)  # 503 busy: too heavy to run on time here
         room = await registry.open_room(config)
         return JSONResponse({"id": room.id, **config.to_dict()}, status_code=201)
 
