@@ -60,6 +60,10 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
                               "one waits for it"),
     "ASGI_MMO_TICK_BUDGET": ("tick_budget", "share of the event loop's time the rooms' ticks may take together; "
                              "past it the heaviest rooms tick slower; 0: no budget"),
+    "ASGI_MMO_GC_FREEZE_SECONDS": ("gc_freeze_seconds", "how often objects that lived that long are moved out of "
+                                   "the garbage collector's full passes (gc.freeze); 0: only at start-up"),
+    "ASGI_MMO_GC_SWEEP_SECONDS": ("gc_sweep_seconds", "how often the frozen objects get one full collection "
+                                  "after all (their cyclic garbage); 0: never"),
     "ASGI_MMO_MAX_TICK_MS": ("max_tick_ms", "a new room whose tick is estimated to take longer than this is "
                              "refused 503 busy (it would hold every other room up); 0: no limit"),
     # Player authorization (docs/auth.md); off unless ASGI_MMO_AUTH says otherwise.
@@ -110,6 +114,8 @@ class Settings:
     sync_seconds: float = 1.0
     tick_budget: float = 0.6
     max_tick_ms: float = 25.0
+    gc_freeze_seconds: float = 10.0
+    gc_sweep_seconds: float = 600.0
     auth: str = "off"
     #: the key's text (a file named `@path` is read at start); never shown in a repr
     auth_jwt_key: str | None = field(default=None, repr=False)
@@ -133,7 +139,7 @@ class Settings:
                 raise ConfigError(f"{_variable(name)} must be positive, got {getattr(self, name)!r}")
         for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes",
                      "auth_leeway_seconds", "rooms_per_minute", "seats_per_address", "sync_seconds", "tick_budget",
-                     "max_tick_ms"):
+                     "max_tick_ms", "gc_freeze_seconds", "gc_sweep_seconds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
