@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, append_result, core_times, busy_between, median, pin_self, room_stats, server
+from common import ROOT, append_result, busy_between, core_times, median, pin_self, room_stats, server
 
 from asgi_mmo.loadtest.runner import LoadConfig, LoadTest
 
