@@ -23,7 +23,7 @@ a crawl. A room counts its estimate until it has ticked, its measured cost after
 
 The shares are worked out again every `REALLOCATE_SECONDS`, from each room's
 recent cost (an exponential average); a room that has not ticked for
-`ACTIVE_SECONDS` (idle, or sleeping through a long period) is out of the sum.
+`ACTIVE_SECONDS` or three of its periods (an idle room) is out of the sum.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ import math
 #: weight of the newest tick in a room's average cost
 ALPHA = 0.2
 REALLOCATE_SECONDS = 0.5
-ACTIVE_SECONDS = 5.0
+#: a room that has not ticked for this long, or three of its periods, is out of the sum
+ACTIVE_SECONDS = 1.0
 #: the estimate of a tick's cost (seconds): a base, per million cells, and per bot, whose plan
 #: requests cost more on a bigger field (up to 250,000 cells). Calibrated on snake, the heavier
 #: game, under `asgi-mmo serve` on a busy 2-core machine (docs/performance.md, "Admission").
@@ -125,7 +126,7 @@ class TickBudget:
         if now < self._next and not force:
             return
         self._next = now + REALLOCATE_SECONDS
-        active = [pace for pace in self._paces if now - pace.last_tick < ACTIVE_SECONDS]
+        active = [pace for pace in self._paces if now - pace.last_tick < max(ACTIVE_SECONDS, 3 * pace.current)]
         for pace in self._paces:
             pace.current = pace.period
         self.slowed = 0
