@@ -114,7 +114,7 @@ class Settings:
     sync_seconds: float = 1.0
     tick_budget: float = 0.6
     max_tick_ms: float = 25.0
-    gc_freeze_seconds: float = 10.0
+    gc_freeze_seconds: float = 1.0
     gc_sweep_seconds: float = 600.0
     auth: str = "off"
     #: the key's text (a file named `@path` is read at start); never shown in a repr

@@ -12,8 +12,8 @@ only after it. Printed per run: client-side lateness p50/p99/max over the ramp
 and the window after, the worst and the median room's server-side lateness p99
 (ROOM_STATS, its last 600 ticks: the ramp, at 20 Hz and 30 s), overruns, and the
 collections of each generation during the ramp (count, total, max ms). The two
-policies are `before` (ASGI_MMO_GC_FREEZE_SECONDS=0: frozen at start-up only)
-and `after` (the default: what lived 10 s is frozen every 10 s; asgi_mmo/gcpolicy.py).
+policies are `before` (ASGI_MMO_GC_FREEZE_SECONDS=0: frozen at start-up only, as before)
+and `after` (the default: what lived a second is frozen every second; asgi_mmo/gcpolicy.py).
 Appends one line to bench/results.jsonl.
 """
 
