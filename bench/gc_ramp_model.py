@@ -93,9 +93,10 @@ def main() -> None:
                   + "  ".join(f"{g} {v['count']}x {v['total_ms']} ms (max {v['max_ms']})"
                               for g, v in result.items() if g.startswith("gen")), flush=True)
     for policy, found in results.items():
+        every = [sum(r[g]["total_ms"] for g in ("gen0", "gen1", "gen2")) for r in found]
         print(f"{policy:<6} medians: gen2 max {statistics.median(r['gen2']['max_ms'] for r in found):.1f} ms, "
               f"gen2 total {statistics.median(r['gen2']['total_ms'] for r in found):.1f} ms, "
-              f"all pauses {statistics.median(sum(r[g]['total_ms'] for g in ('gen0', 'gen1', 'gen2')) for r in found):.1f} ms")
+              f"all pauses {statistics.median(every):.1f} ms")
 
 
 if __name__ == "__main__":
