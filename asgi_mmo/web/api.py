@@ -65,11 +65,11 @@ class Rooms(HTTPEndpoint):
         registry = registry_of(request)
         if registry.draining:
             raise ServerDraining("the server is going down")
+        registry.admit(config)  # 503 busy: too heavy to run on time here
         shares, address = shares_of(request), client_of(request)
-        if not shares.allow_room(address, anyio.current_time()):
+        if not shares.allow_room(address, anyio.current_time()):  # counts only rooms that would be made
             raise RateLimited(f"{shares.rooms_per_minute} rooms a minute from one address at most; "
                               f"try again in {shares.room_wait(address):.0f} s")
-        registry.admit(config)  # 503 busy: too heavy to run on time here
         room = await registry.open_room(config)
         return JSONResponse({"id": room.id, **config.to_dict()}, status_code=201)
 

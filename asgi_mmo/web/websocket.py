@@ -132,8 +132,9 @@ async def player_endpoint(websocket: WebSocket) -> None:
         connection.close_outbox()
         leave = connection.close_reason is LEAVE
         room.disconnect(seat, connection, leave=leave)
-        shares.away(room.id, seat.player_id, anyio.current_time(), leave=leave)
         reason = connection.close_reason
+        if reason is None or reason.code != "replaced":  # (a newer connection holds the seat)
+            shares.away(room.id, seat.player_id, anyio.current_time(), leave=leave)
         logger.info(
             "player left room=%s player=%s reason=%s", room.id, seat.player_id,
             reason.code if reason else "disconnected",
