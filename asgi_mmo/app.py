@@ -12,10 +12,10 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from asgi_mmo.addresses import trusted_networks
 from asgi_mmo.auth.factory import open_authorizer
 from asgi_mmo.backends.base import Backend
 from asgi_mmo.backends.factory import create_backend
-from asgi_mmo.clientaddress import trusted_networks
 from asgi_mmo.cluster.node import Cluster
 from asgi_mmo.fairshare import AddressShares
 from asgi_mmo.gcpolicy import GcPolicy, freeze_start_up

@@ -51,7 +51,7 @@ def uvicorn_options() -> UvicornOptions:
     return {
         "ws": "websockets-sansio", "http": "httptools", "ws_max_size": WS_MAX_SIZE,
         "ws_per_message_deflate": False, "loop": loop,
-        # The app reads forwarded addresses itself, from ASGI_MMO_TRUSTED_PROXIES only (clientaddress.py)
+        # The app reads forwarded addresses itself, from ASGI_MMO_TRUSTED_PROXIES only (addresses.py)
         "proxy_headers": False,
     }
 

@@ -1,7 +1,7 @@
 """Per-address shares of the server: rooms made a minute and seats held (pure; the caller
 passes the time).
 
-`AddressShares` counts, per client address (`clientaddress.py`), the rooms it made
+`AddressShares` counts, per client address (`addresses.py`), the rooms it made
 (a token bucket: `rooms_per_minute` at once, refilled at that rate) and the seats
 it holds: a seat taken through this process counts from the join until it is freed
 (`leave`, expiry, its room gone), its time kept for a reconnect included. Counting

@@ -55,7 +55,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ASGI_MMO_ROOMS_PER_MINUTE": ("rooms_per_minute", "rooms one client address may make a minute (bursts as "
                                   "many); more answer 429 rate_limited; 0: no limit"),
     "ASGI_MMO_SEATS_PER_ADDRESS": ("seats_per_address", "seats one client address may hold, those kept for a "
-                                   "reconnect included; more close 1013 busy; 0: no limit"),
+                                   "reconnect included; more close 4429 busy; 0: no limit"),
     "ASGI_MMO_SYNC_SECONDS": ("sync_seconds", "a client's sync is answered at most once in this time; a sooner "
                               "one waits for it"),
     "ASGI_MMO_TICK_BUDGET": ("tick_budget", "share of the event loop's time the rooms' ticks may take together; "

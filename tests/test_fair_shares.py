@@ -65,10 +65,10 @@ def test_an_address_holds_its_share_of_seats_kept_ones_included(three_seats: Ser
         with join(three_seats, f"name=p{number}&room={room}") as ws:
             welcomes.append(first(ws))
     with join(three_seats, "name=p3") as ws:
-        assert refused_with(ws) == ("busy", 1013)
+        assert refused_with(ws) == ("busy", 4429)
     # From a peer that is no trusted proxy, a forwarded header changes nothing.
     with join(three_seats, "name=p3", forwarded="198.51.100.77") as ws:
-        assert refused_with(ws) == ("busy", 1013)
+        assert refused_with(ws) == ("busy", 4429)
     # A seat resumed with its token is never refused; `leave` frees it.
     kept = welcomes[0]
     with join(three_seats, f"name=p0&room={room}&token={kept['token']}") as ws:
@@ -96,7 +96,7 @@ def test_a_trusted_proxy_names_the_client(behind_a_proxy: ServerProcess) -> None
     with join(server, "name=ann", forwarded="198.51.100.1") as ws:
         assert first(ws)["type"] == "welcome"
     with join(server, "name=ann2", forwarded="203.0.113.9, 198.51.100.1") as ws:  # the client wrote the left one
-        assert refused_with(ws) == ("busy", 1013)
+        assert refused_with(ws) == ("busy", 4429)
     with join(server, "name=bob", forwarded="198.51.100.2") as ws:
         assert first(ws)["type"] == "welcome"
     made = [httpx.post(server.url + "/api/rooms", json={}, headers={"X-Forwarded-For": "198.51.100.3"})

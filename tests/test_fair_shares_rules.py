@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asgi_mmo.clientaddress import client_address, trusted_networks
+from asgi_mmo.addresses import client_address, trusted_networks
 from asgi_mmo.exceptions import ConfigError
 from asgi_mmo.fairshare import SWEEP_SECONDS, AddressShares
 from asgi_mmo.settings import Settings

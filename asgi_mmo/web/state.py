@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
-from asgi_mmo.clientaddress import client_address
+from asgi_mmo.addresses import client_address
 
 if TYPE_CHECKING:
     from asgi_mmo.fairshare import AddressShares
