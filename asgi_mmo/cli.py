@@ -48,6 +48,8 @@ def environment_help() -> str:
 def _shown(default: object) -> str:
     if default is None or default == ():
         return "unset"
+    if isinstance(default, tuple):
+        return ",".join(default)
     if isinstance(default, bool):
         return "on" if default else "off"
     if isinstance(default, float):

@@ -7,6 +7,7 @@
     ├── NotFound             web/admin.py: no such room (404)
     ├── ServerDraining       web/api.py: the server is going down and makes no rooms (503)
     ├── PayloadTooLarge      web/api.py: a request body over the API's limit (413)
+    ├── RateLimited          web/api.py: a client address made its share of rooms (429)
     ├── LeaderboardUnavailable  scores/: the score store cannot be read or written now (503)
     ├── BackendUnavailable   backends/: the shared store (Redis) does not answer; rooms keep ticking locally (503)
     └── ProtocolError        protocol.py, websocket.py, registry.py: a client broke the contract;
@@ -19,7 +20,8 @@
 
 `InvalidInput` (games/base.py) is a game's own ValueError for input data of
 the wrong shape; the connection turns it into a `bad_message`. `RegistryFull`
-(registry.py) is a plain Exception: the process runs its `max_rooms` (503).
+(registry.py) is a plain Exception: the process runs its `max_rooms`, or cannot run
+one more room that heavy (its `RoomTooHeavy`, admission.py) (503).
 
 The HTTP status and error code of each one an HTTP route may raise are in
 web/errors.py, and only there.
@@ -58,6 +60,10 @@ class NotFound(AsgiMmoError):
 
 class ServerDraining(AsgiMmoError):
     """The server is going down: it makes no new rooms."""
+
+
+class RateLimited(AsgiMmoError):
+    """A client address asks for more than its share (`fairshare.py`): rooms made a minute."""
 
 
 class PayloadTooLarge(AsgiMmoError):

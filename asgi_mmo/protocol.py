@@ -46,6 +46,8 @@ CLOSE_CODES: dict[str, int | None] = {
     "unavailable": 1013,
     # Extension: player authorization is on (ASGI_MMO_AUTH) and refused this player's credential.
     "unauthorized": 4403,
+    # Extension: the client's address holds its share of seats (ASGI_MMO_SEATS_PER_ADDRESS).
+    "busy": 4429,
 }
 #: the close after `leave`: no error, no error frame
 NORMAL_CLOSURE = 1000

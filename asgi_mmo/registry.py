@@ -22,6 +22,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from asgi_mmo import roomview
+from asgi_mmo.admission import TickBudget, estimated_cost
 from asgi_mmo.botplans import Planner
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused
 from asgi_mmo.fanout import close_all
@@ -42,6 +43,10 @@ GOLDEN_FRACTION = 0.6180339887498949  # successive multiples spread phases evenl
 
 class RegistryFull(Exception):
     """This process already runs `max_rooms` rooms."""
+
+
+class RoomTooHeavy(RegistryFull):
+    """This process cannot run a room this heavy on time beside its others (admission.py)."""
 
 
 class RoomRegistry:
@@ -65,6 +70,8 @@ class RoomRegistry:
         self._on_score = on_score or _ignore_score
         self._planner = planner
         self._plan_concurrency = plan_concurrency
+        #: the event loop's time shared among the rooms (admission.py)
+        self.tick_budget = TickBudget(settings.tick_budget, settings.max_tick_ms / 1000)
         self.peers = peers(self)
         self.worker = self.peers.worker
 
@@ -114,6 +121,14 @@ class RoomRegistry:
         """Close a room of any process (admin); False if there is none."""
         return self.close_room(room_id) or await self.peers.close_elsewhere(room_id)
 
+    def admit(self, config: RoomConfig) -> None:
+        """`RoomTooHeavy` unless this process can run a room of these settings on time beside
+        its others (admission.py); asked by the public API before it makes a room."""
+        estimate = estimated_cost(config.bots, config.width * config.height)
+        if not self.tick_budget.admits(estimate, 1.0 / config.tick_rate):
+            raise RoomTooHeavy("this server cannot run a room this heavy on time beside its others; "
+                               "fewer bots, a smaller field or a lower tick_rate may fit")
+
     async def open_room(self, config: RoomConfig) -> Room:
         """A new room, with an id unique among every process's (the peers adopt it)."""
         room = self.create_room(config)
@@ -139,6 +154,7 @@ class RoomRegistry:
         once a human connects."""
         if len(self._rooms) >= self.settings.max_rooms:
             raise RegistryFull(f"this server runs {self.settings.max_rooms} rooms already")
+        estimate = estimated_cost(config.bots, config.width * config.height)
         if room_id is None:
             room_id = secrets.token_urlsafe(6)
             while room_id in self._rooms:
@@ -146,12 +162,12 @@ class RoomRegistry:
         elif room_id in self._rooms:
             raise ValueError(f"this process has a room {room_id!r} already")
         game = GAMES[config.game].create(GameSetup(config.width, config.height, config.options, seed))
-        room = self._new_room(lambda **options: Room(room_id, config, game, self.settings, **options))
+        room = self._new_room(lambda **options: Room(room_id, config, game, self.settings, **options), estimate)
         room.add_bots(config.bots)
         logger.info("room created room=%s game=%s private=%s", room.id, config.game, config.private)
         return room
 
-    def _new_room(self, build: Callable[..., Room]) -> Room:
+    def _new_room(self, build: Callable[..., Room], estimate: float = 0.0) -> Room:
         if self._task_group is None:
             raise RuntimeError("the registry is not running: start it with task_group.start(registry.run)")
         self.rooms_created += 1
@@ -162,6 +178,7 @@ class RoomRegistry:
             plan_concurrency=self._plan_concurrency,
             worker=self.worker,
         )
+        room.pace = self.tick_budget.enroll(room.period, estimate)
         self._rooms[room.id] = room
         self._task_group.start_soon(self._supervise, room, name=f"room {room.id}")
         return room
@@ -179,6 +196,7 @@ class RoomRegistry:
                 room.close(refuse("server_shutdown", "the server is going down"))
             if self._rooms.get(room.id) is room:  # (a named room may have been made anew)
                 del self._rooms[room.id]
+            self.tick_budget.leave(room.pace)
             logger.info("room disposed room=%s ticks=%d", room.id, room.tick)
             with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
                 try:

@@ -32,6 +32,7 @@ from typing import Any
 
 import anyio
 
+from asgi_mmo.admission import Pace
 from asgi_mmo.botplans import BotPlans, Planner
 from asgi_mmo.connection import Connection
 from asgi_mmo.elsewhere import NOBODY_ELSEWHERE, PlayersElsewhere
@@ -90,6 +91,8 @@ class Room:
         self.settings = settings
         self.period = 1.0 / config.tick_rate
         self.phase = phase % 1.0  # fraction of the period this room's ticks are offset by
+        #: the time to its next tick; the registry enrolls it in the process's tick budget
+        self.pace = Pace(None, self.period)
         self.worker = worker
         self.created_at = time.time()
         self.tick = 0
@@ -359,7 +362,7 @@ class Room:
             self.step(started)
             finished = time.monotonic()
             self.stats.record_tick(finished - started, started - deadline)
-            deadline += period
+            deadline += self.pace.next_period(finished - started, finished)  # longer while slowed
             if finished > deadline:
                 # Past its slot: skip the slots already gone rather than run them back to back.
                 self.stats.overruns += 1

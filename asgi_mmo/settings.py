@@ -8,6 +8,7 @@ server refuses to start rather than run with a surprise.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,24 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
                                  "beyond, requests and upgrades answer 503"),
     "ASGI_MMO_ADMIN_SLOWDOWN_SECONDS": ("admin_slowdown_seconds", "longest delay of the answer to a wrong admin "
                                         "token, doubling per wrong token from one address; 0: off"),
+    # Fair shares (docs/operators.md#fair-shares): per client address, and the event loop's time.
+    "ASGI_MMO_TRUSTED_PROXIES": ("trusted_proxies", "comma-separated addresses or CIDRs of proxies whose "
+                                 "X-Forwarded-For / Forwarded names the client (from any other peer they are ignored); "
+                                 "none: no proxy is trusted"),
+    "ASGI_MMO_ROOMS_PER_MINUTE": ("rooms_per_minute", "rooms one client address may make a minute (bursts as "
+                                  "many); more answer 429 rate_limited; 0: no limit"),
+    "ASGI_MMO_SEATS_PER_ADDRESS": ("seats_per_address", "seats one client address may hold, those kept for a "
+                                   "reconnect included; more close 4429 busy; 0: no limit"),
+    "ASGI_MMO_SYNC_SECONDS": ("sync_seconds", "a client's sync is answered at most once in this time; a sooner "
+                              "one waits for it"),
+    "ASGI_MMO_TICK_BUDGET": ("tick_budget", "share of the event loop's time the rooms' ticks may take together; "
+                             "past it the heaviest rooms tick slower; 0: no budget"),
+    "ASGI_MMO_GC_FREEZE_SECONDS": ("gc_freeze_seconds", "how often objects that lived that long are moved out of "
+                                   "the garbage collector's full passes (gc.freeze); 0: only at start-up"),
+    "ASGI_MMO_GC_SWEEP_SECONDS": ("gc_sweep_seconds", "how often the frozen objects get one full collection "
+                                  "after all (their cyclic garbage); 0: never"),
+    "ASGI_MMO_MAX_TICK_MS": ("max_tick_ms", "a new room whose tick is estimated to take longer than this is "
+                             "refused 503 busy (it would hold every other room up); 0: no limit"),
     # Player authorization (docs/auth.md); off unless ASGI_MMO_AUTH says otherwise.
     "ASGI_MMO_AUTH": ("auth", "player authorization: off (anyone plays under any name), jwt (a signed token) "
                       "or http (the deployment's endpoint decides)"),
@@ -98,6 +117,15 @@ class Settings:
     request_timeout_seconds: float = 10.0
     max_connections: int = 4096
     admin_slowdown_seconds: float = 0.0
+    #: a proxy on this machine (haproxy beside the server) by default, as uvicorn trusts it
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    rooms_per_minute: int = 60
+    seats_per_address: int = 200
+    sync_seconds: float = 1.0
+    tick_budget: float = 0.6
+    max_tick_ms: float = 25.0
+    gc_freeze_seconds: float = 1.0
+    gc_sweep_seconds: float = 600.0
     auth: str = "off"
     #: the key's text (a file named `@path` is read at start); never shown in a repr
     auth_jwt_key: str | None = field(default=None, repr=False)
@@ -112,6 +140,8 @@ class Settings:
     auth_timeout_seconds: float = 3.0
 
     def __post_init__(self) -> None:
+        if self.trusted_proxies in (("none",), ("",)):
+            object.__setattr__(self, "trusted_proxies", ())
         positive = ("max_message_bytes", "rate_limit", "rate_burst", "flood_seconds", "slow_client_seconds",
                     "outbox_frames", "max_rooms", "workers", "auth_jwks_cache_seconds", "auth_timeout_seconds",
                     "request_timeout_seconds", "max_connections")
@@ -119,7 +149,8 @@ class Settings:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_variable(name)} must be positive, got {getattr(self, name)!r}")
         for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes",
-                     "auth_leeway_seconds", "admin_slowdown_seconds"):
+                     "auth_leeway_seconds", "admin_slowdown_seconds", "rooms_per_minute", "seats_per_address",
+                     "sync_seconds", "tick_budget", "max_tick_ms", "gc_freeze_seconds", "gc_sweep_seconds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
@@ -139,6 +170,10 @@ class Settings:
                 "only through Redis (memory:// serves one process); set ASGI_MMO_REDIS_URL to a Redis URL "
                 "or run one worker"
             )
+        if self.tick_budget > 1:
+            raise ConfigError(f"ASGI_MMO_TICK_BUDGET is a share of the event loop's time, 0 to 1, "
+                              f"got {self.tick_budget!r}")
+        _check_networks(self.trusted_proxies)
         _check_auth(self)
 
     @classmethod
@@ -182,6 +217,14 @@ def _check_auth(settings: Settings) -> None:
         if not settings.auth_url:
             raise ConfigError("ASGI_MMO_AUTH=http needs ASGI_MMO_AUTH_URL, the endpoint that admits players")
         _check_http_url("auth_url", settings.auth_url)
+
+
+def _check_networks(networks: tuple[str, ...]) -> None:
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"ASGI_MMO_TRUSTED_PROXIES lists addresses or CIDRs, got {network!r}") from None
 
 
 def _check_http_url(name: str, url: str | None) -> None:

@@ -81,13 +81,24 @@ def server_command(kind: str, port: int, deflate: bool | None) -> list[str]:
 
 
 @contextlib.contextmanager
-def server(kind: str, *, deflate: bool | None = None, cpu: str = SERVER_CPU) -> Iterator[tuple[str, int]]:
-    """Start a server pinned to `cpu`; yields (base URL, pid); always stopped."""
+def server(kind: str, *, deflate: bool | None = None, cpu: str = SERVER_CPU, env_extra: dict[str, str] | None = None,
+           wrapper: list[str] | None = None) -> Iterator[tuple[str, int]]:
+    """Start a server pinned to `cpu`; yields (base URL, pid); always stopped.
+
+    `env_extra` is added to its environment; `wrapper` runs an asgi-mmo server's uvicorn through a
+    script of the bench (`[script, args..., "--"]` before uvicorn's arguments, as bench/gcprobe.py)."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="asgi-mmo-bench-"))
     env = {**os.environ, "ASGI_MMO_LOG_LEVEL": "warning", "ASGI_MMO_DB": str(workdir / "lb.sqlite3"),
-           "ASGI_MMO_MAX_ROOMS": "1000", "ASGI_MMO_ADMIN_TOKEN": ADMIN_TOKEN}
+           "ASGI_MMO_MAX_ROOMS": "1000", "ASGI_MMO_ADMIN_TOKEN": ADMIN_TOKEN,
+           # Every simulated player comes from this machine: no per-address shares; and the bench
+           # measures what the server can run, so no tick budget nor admission (docs/operators.md).
+           "ASGI_MMO_SEATS_PER_ADDRESS": "0", "ASGI_MMO_ROOMS_PER_MINUTE": "0",
+           "ASGI_MMO_TICK_BUDGET": "0", "ASGI_MMO_MAX_TICK_MS": "0"}
+    env.update(env_extra or {})
     command = server_command(kind, port, deflate)
+    if wrapper and kind != "baseline":
+        command = [sys.executable, *wrapper, *command[3:]]  # in place of `python -m uvicorn`
     if os.cpu_count() and os.cpu_count() > 1:
         command = ["taskset", "-c", cpu, *command]
     log = open(workdir / "server.log", "wb")  # noqa: SIM115 - handed to the child

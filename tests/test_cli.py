@@ -57,6 +57,8 @@ def test_help_names_every_variable_of_the_settings_table_with_its_meaning_and_de
             assert shown == "unset"
         elif isinstance(default, bool):
             assert shown == ("on" if default else "off")
+        elif isinstance(default, tuple):
+            assert shown == ",".join(default)
         else:
             assert float(shown) == default if isinstance(default, int | float) else shown == default
 

@@ -25,7 +25,10 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {"ASGI_MMO_SLOW_CLIENT_SECONDS": "1", "ASGI_MMO_ALLOWED_ORIGINS": "http://friend.example"}
+    # Syncs answered at once (not paced to one a second): the stalled client below fills its
+    # buffers with a state every tick.
+    env = {"ASGI_MMO_SLOW_CLIENT_SECONDS": "1", "ASGI_MMO_ALLOWED_ORIGINS": "http://friend.example",
+           "ASGI_MMO_SYNC_SECONDS": "0"}
     with run_uvicorn(env=env, cwd=tmp_path_factory.mktemp("e2e")) as process:
         yield process
 

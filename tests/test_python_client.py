@@ -45,7 +45,10 @@ WAIT = 10.0
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {"ASGI_MMO_ADMIN_TOKEN": ADMIN["Authorization"].split()[1], "ASGI_MMO_BOT_PROCESSES": "0"}
+    # Syncs answered at every tick (not paced to one a second): `picture_and_reference` asks the
+    # reference for states until one lands on the target tick.
+    env = {"ASGI_MMO_ADMIN_TOKEN": ADMIN["Authorization"].split()[1], "ASGI_MMO_BOT_PROCESSES": "0",
+           "ASGI_MMO_SYNC_SECONDS": "0"}
     with run_uvicorn(env=env, cwd=tmp_path_factory.mktemp("client")) as process:
         yield process
 

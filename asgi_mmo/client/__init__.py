@@ -13,6 +13,7 @@ from asgi_mmo.client.connect import connect
 from asgi_mmo.client.errors import (
     BadName,
     BadToken,
+    Busy,
     ClientError,
     ConnectionLost,
     Flood,
@@ -34,7 +35,7 @@ from asgi_mmo.client.player import Player
 from asgi_mmo.client.updates import Chat, Died, Error, Respawned, Resumed, Snapshot, Tick, Update
 
 __all__ = [
-    "BadName", "BadToken", "Chat", "ClientError", "ConnectionLost", "DeltaApplier", "Died", "Error", "Flood",
+    "BadName", "BadToken", "Busy", "Chat", "ClientError", "ConnectionLost", "DeltaApplier", "Died", "Error", "Flood",
     "HandshakeFailed", "Player", "PlayerClosed", "Replaced", "Respawned", "Resumed", "RoomClosed", "RoomFull",
     "RoomNotFound", "ServerError", "ServerShutdown", "Snapshot", "Tick", "TooBig", "TooSlow", "Unauthorized",
     "Unavailable", "Update", "connect",

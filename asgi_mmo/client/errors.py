@@ -5,7 +5,7 @@
     ├── ConnectionLost       the connection ended without a usable error and could not be resumed
     ├── PlayerClosed         the player left or was closed; nothing more can be sent
     └── ServerError          the server sent a closing error code (`code`, `message`, `close_code`)
-        ├── BadName, BadToken, RoomNotFound, RoomFull, RoomClosed, Replaced, Unauthorized
+        ├── BadName, BadToken, RoomNotFound, RoomFull, RoomClosed, Replaced, Unauthorized, Busy
         └── Flood, TooBig, TooSlow, ServerShutdown, Unavailable
 
 The codes and their close codes come from `asgi_mmo.protocol.CLOSE_CODES`, the one table of
@@ -96,6 +96,12 @@ class Unauthorized(ServerError):
     code = "unauthorized"
 
 
+class Busy(ServerError):
+    """The client's address holds its share of seats (ASGI_MMO_SEATS_PER_ADDRESS); a later join may fit."""
+
+    code = "busy"
+
+
 class Flood(ServerError):
     code = "flood"
 
@@ -120,8 +126,8 @@ class Unavailable(ServerError):
 #: closing codes of `CLOSE_CODES`
 ERROR_CLASSES: dict[str, type[ServerError]] = {
     cls.code: cls
-    for cls in (BadName, BadToken, RoomNotFound, RoomFull, RoomClosed, Replaced, Unauthorized, Flood, TooBig,
-                TooSlow, ServerShutdown, Unavailable)
+    for cls in (BadName, BadToken, RoomNotFound, RoomFull, RoomClosed, Replaced, Unauthorized, Busy, Flood,
+                TooBig, TooSlow, ServerShutdown, Unavailable)
 }
 #: close code -> error code, for a close that came without an error frame (1008 is two codes: left out)
 _CODE_OF_CLOSE: dict[int, str] = {

@@ -40,4 +40,6 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "http": http, "ws": ws, "ws_max_size": settings.max_message_bytes, "ws_per_message_deflate": False,
         "loop": loop, "limit_concurrency": settings.max_connections,
+        # The app reads forwarded addresses itself, from ASGI_MMO_TRUSTED_PROXIES only (addresses.py)
+        "proxy_headers": False,
     }

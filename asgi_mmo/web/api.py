@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import orjson
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from asgi_mmo.exceptions import BadRequest, PayloadTooLarge, ServerDraining
+from asgi_mmo.exceptions import BadRequest, PayloadTooLarge, RateLimited, ServerDraining
 from asgi_mmo.games.catalog import GAMES, game_info
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.scores.leaderboard import Leaderboard
-from asgi_mmo.web.state import registry_of
+from asgi_mmo.web.state import client_of, registry_of, shares_of
 
 LEADERBOARD_MAX = 100
 
@@ -64,6 +65,11 @@ class Rooms(HTTPEndpoint):
         registry = registry_of(request)
         if registry.draining:
             raise ServerDraining("the server is going down")
+        registry.admit(config)  # 503 busy: too heavy to run on time here
+        shares, address = shares_of(request), client_of(request)
+        if not shares.allow_room(address, anyio.current_time()):  # counts only rooms that would be made
+            raise RateLimited(f"{shares.rooms_per_minute} rooms a minute from one address at most; "
+                              f"try again in {shares.room_wait(address):.0f} s")
         room = await registry.open_room(config)
         return JSONResponse({"id": room.id, **config.to_dict()}, status_code=201)
 

@@ -28,6 +28,7 @@ from asgi_mmo.exceptions import (
     BadRequest,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     ServerDraining,
     Unauthorized,
 )
@@ -55,6 +56,7 @@ ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
     Unauthorized: ErrorAnswer(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="asgi-mmo admin"'}),
     NotFound: ErrorAnswer(404, "not_found"),
     PayloadTooLarge: ErrorAnswer(413, "too_big"),
+    RateLimited: ErrorAnswer(429, "rate_limited"),
     RegistryFull: ErrorAnswer(503, "busy"),
     ServerDraining: ErrorAnswer(503, "server_shutdown"),
     # These two say why in words meant for the log (a host, a database error), not for clients.

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from asgi_mmo.auth.base import Authorizer, Offer
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
+from asgi_mmo.fairshare import AddressShares, Hold, SeatHeld
 from asgi_mmo.games.catalog import DEFAULT_GAME
 from asgi_mmo.protocol import (
     NORMAL_CLOSURE,
@@ -37,7 +38,9 @@ from asgi_mmo.ratelimit import RateLimiter
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.seat import PlayerRoom, Seat
 from asgi_mmo.settings import Settings
+from asgi_mmo.syncpace import SyncPacer
 from asgi_mmo.views.rect import parse_size
+from asgi_mmo.web.state import client_of
 
 logger = logging.getLogger("asgi_mmo.web.websocket")
 
@@ -86,17 +89,30 @@ async def player_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     query = websocket.query_params
+    shares: AddressShares = websocket.app.state.shares
+    token = query.get("token")
+    hold: Hold | None = None
     try:
         identity = await authorizer.authorize(Offer.of(websocket))  # None: authorization is off
         name = identity.name if identity and identity.name else validate_name(query.get("name"))
+        if not token:  # a new seat: within this address's share (a resume holds its seat already)
+            hold = _take_seat(shares, client_of(websocket), registry)
         room, seat = await registry.join(
-            name=name, room_id=query.get("room"), game=query.get("game") or DEFAULT_GAME, token=query.get("token"),
+            name=name, room_id=query.get("room"), game=query.get("game") or DEFAULT_GAME, token=token,
             view=parse_size(query.get("view")),
         )
     except ConnectionRefused as refused:
+        shares.cancel(hold)
         logger.info("player refused room=%r code=%s", (query.get("room") or "")[:32], refused.code)
         await _farewell(websocket, refused)
         return
+    except BaseException:
+        shares.cancel(hold)
+        raise
+    if hold is not None:
+        shares.seated(hold, room.id, seat.player_id)
+    else:
+        shares.connected(room.id, seat.player_id)
 
     async def send(frame: str) -> None:
         await websocket.send({"type": "websocket.send", "text": frame})
@@ -108,7 +124,7 @@ async def player_endpoint(websocket: WebSocket) -> None:
         await send(welcome)
         async with anyio.create_task_group() as task_group:
             connection.attach(task_group)  # sends that must wait run as tasks of this group
-            await _read(websocket, connection, room, seat, settings)
+            await _read(websocket, connection, room, seat, settings, task_group)
             task_group.cancel_scope.cancel()
     except WebSocketDisconnect:
         connection.client_gone()
@@ -117,6 +133,8 @@ async def player_endpoint(websocket: WebSocket) -> None:
         leave = connection.close_reason is LEAVE
         room.disconnect(seat, connection, leave=leave)
         reason = connection.close_reason
+        if reason is None or reason.code != "replaced":  # (a newer connection holds the seat)
+            shares.away(room.id, seat.player_id, anyio.current_time(), leave=leave)
         logger.info(
             "player left room=%s player=%s reason=%s", room.id, seat.player_id,
             reason.code if reason else "disconnected",
@@ -125,10 +143,31 @@ async def player_endpoint(websocket: WebSocket) -> None:
         await _farewell(websocket, reason)
 
 
+def _take_seat(shares: AddressShares, address: str, registry: RoomRegistry) -> Hold:
+    """A hold on one more seat for `address`; `busy` when it holds its share already."""
+    hold = shares.take_seat(address, anyio.current_time(), _seat_held(registry))
+    if hold is None:
+        raise refuse("busy", f"one address holds at most {shares.seats_per_address} seats; "
+                             "leave one, or wait for those kept for a reconnect to expire")
+    return hold
+
+
+def _seat_held(registry: RoomRegistry) -> SeatHeld:
+    """Whether a seat of a room of this process is still held (None: the room is not here)."""
+
+    def held(room_id: str, player_id: str) -> bool | None:
+        room = registry.get(room_id)
+        return None if room is None else player_id in room.seats
+
+    return held
+
+
 async def _read(
-    websocket: WebSocket, connection: Connection, room: PlayerRoom, seat: Seat, settings: Settings
+    websocket: WebSocket, connection: Connection, room: PlayerRoom, seat: Seat, settings: Settings,
+    tasks: anyio.abc.TaskGroup,
 ) -> None:
     limiter = RateLimiter(settings.rate_limit, settings.rate_burst, settings.flood_seconds)
+    syncs = SyncPacer(settings.sync_seconds)
     max_bytes = settings.max_message_bytes
     stats = room.stats
     metrics = websocket.app.state.metrics
@@ -165,7 +204,11 @@ async def _read(
                     room.note_latency(seat, round(float(parsed.rtt), 1))
                 room.send_to(seat, encode({"type": "pong", "t": parsed.t}))
             elif isinstance(parsed, Sync):
-                connection.needs_state = True
+                delay = syncs.ask(now)
+                if delay == 0.0:
+                    connection.needs_state = True  # the state comes at the room's next tick
+                elif delay is not None:
+                    tasks.start_soon(_sync_later, connection, syncs, delay)
             elif isinstance(parsed, Chat):
                 room.chat(seat, parsed.text)
             elif isinstance(parsed, View):
@@ -176,6 +219,13 @@ async def _read(
         except MessageRefused as refused:
             metrics.error(refused.code)
             room.send_to(seat, error_frame(refused.code, refused.message))
+
+
+async def _sync_later(connection: Connection, syncs: SyncPacer, delay: float) -> None:
+    """A `sync` that came too soon, answered once its interval is up (this socket's task)."""
+    await anyio.sleep(delay)
+    syncs.answered(anyio.current_time())
+    connection.needs_state = True
 
 
 async def _farewell(websocket: WebSocket, reason: ConnectionRefused) -> None:

@@ -34,7 +34,7 @@ class SnakeWithBots(SnakeGame):
     def occupancy(self, size: int) -> Iterator[tuple[Bucket, int]]:
         """Snake cells (ghosts' too) per bucket, counted from the view index."""
         for bucket, here in self._buckets(size).cells.items():
-            yield bucket, sum(len(own) for own in here.values())
+            yield bucket, len(here)  # keyed by (snake, cell): one entry a cell
 
     def leaders(self, count: int) -> list[dict[str, Any]]:
         """The best-scoring live snakes and their heads."""
