@@ -27,6 +27,11 @@ class PlayersElsewhere(Protocol):
         """How many are connected now: the room ticks while any is."""
         ...
 
+    @property
+    def spectators(self) -> int:
+        """How many spectators are connected through other processes (they keep nothing ticking)."""
+        ...
+
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
         """Hand a tick over; `state()` gives this tick's whole state, when some need it."""
         ...
@@ -49,6 +54,7 @@ class _Nobody:
     """Nobody elsewhere: a room of one process, or one the cluster does not own."""
 
     players = 0
+    spectators = 0
 
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
         pass

@@ -47,6 +47,14 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ASGI_MMO_MAX_ROOMS": ("max_rooms", "rooms one process runs at most"),
     "ASGI_MMO_SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", "time to tell players and save rooms at shutdown"),
     "ASGI_MMO_BOT_PROCESSES": ("bot_processes", "worker processes planning bots' paths; 0 plans on the event loop"),
+    # Spectators and recordings (docs/spectators-and-replays.md)
+    "ASGI_MMO_MAX_SPECTATORS": ("max_spectators", "spectators one room takes at most; beyond, close 4409 room_full"),
+    "ASGI_MMO_RECORDINGS_DIR": ("recordings_dir", "directory where room recordings are written (made if missing)"),
+    "ASGI_MMO_RECORDING_MAX_BYTES": ("recording_max_bytes", "a recording stops by itself at this many bytes on disk"),
+    "ASGI_MMO_RECORDING_MAX_SECONDS": ("recording_max_seconds", "a recording stops by itself after this long"),
+    "ASGI_MMO_RECORDING_KEYFRAME_SECONDS": ("recording_keyframe_seconds",
+                                            "seconds between the full `state` keyframes of a recording"),
+    "ASGI_MMO_MAX_RECORDINGS": ("max_recordings", "recordings one process writes at once"),
     # Player authorization (docs/auth.md); off unless ASGI_MMO_AUTH says otherwise.
     "ASGI_MMO_AUTH": ("auth", "player authorization: off (anyone plays under any name), jwt (a signed token) "
                       "or http (the deployment's endpoint decides)"),
@@ -88,6 +96,12 @@ class Settings:
     max_rooms: int = 1000
     shutdown_grace_seconds: float = 5.0
     bot_processes: int = 1
+    max_spectators: int = 50
+    recordings_dir: str = "recordings"
+    recording_max_bytes: int = 50 * 1024 * 1024
+    recording_max_seconds: float = 30 * 60.0
+    recording_keyframe_seconds: float = 5.0
+    max_recordings: int = 8
     auth: str = "off"
     #: the key's text (a file named `@path` is read at start); never shown in a repr
     auth_jwt_key: str | None = field(default=None, repr=False)
@@ -103,12 +117,13 @@ class Settings:
 
     def __post_init__(self) -> None:
         positive = ("max_message_bytes", "rate_limit", "rate_burst", "flood_seconds", "slow_client_seconds",
-                    "outbox_frames", "max_rooms", "workers", "auth_jwks_cache_seconds", "auth_timeout_seconds")
+                    "outbox_frames", "max_rooms", "workers", "auth_jwks_cache_seconds", "auth_timeout_seconds",
+                    "recording_max_bytes", "recording_max_seconds", "recording_keyframe_seconds")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_variable(name)} must be positive, got {getattr(self, name)!r}")
         for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes",
-                     "auth_leeway_seconds"):
+                     "auth_leeway_seconds", "max_spectators", "max_recordings"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):

@@ -89,10 +89,13 @@ async def player_endpoint(websocket: WebSocket) -> None:
     try:
         identity = await authorizer.authorize(Offer.of(websocket))  # None: authorization is off
         name = identity.name if identity and identity.name else validate_name(query.get("name"))
-        room, seat = await registry.join(
-            name=name, room_id=query.get("room"), game=query.get("game") or DEFAULT_GAME, token=query.get("token"),
-            view=parse_size(query.get("view")),
-        )
+        if query.get("spectate", "").lower() in ("true", "1"):  # a spectator: no seat (Room.watch)
+            room, seat = await registry.watch(name=name, room_id=query.get("room"), view=parse_size(query.get("view")))
+        else:
+            room, seat = await registry.join(
+                name=name, room_id=query.get("room"), game=query.get("game") or DEFAULT_GAME,
+                token=query.get("token"), view=parse_size(query.get("view")),
+            )
     except ConnectionRefused as refused:
         logger.info("player refused room=%r code=%s", (query.get("room") or "")[:32], refused.code)
         await _farewell(websocket, refused)
@@ -169,7 +172,7 @@ async def _read(
             elif isinstance(parsed, Chat):
                 room.chat(seat, parsed.text)
             elif isinstance(parsed, View):
-                room.ask_view(seat, parsed.width, parsed.height)
+                room.ask_view(seat, parsed.width, parsed.height, parsed.x, parsed.y)
             elif isinstance(parsed, Leave):
                 connection.close_nowait(LEAVE)
                 return
