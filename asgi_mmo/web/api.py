@@ -17,6 +17,7 @@ from asgi_mmo.exceptions import BadRequest, PayloadTooLarge, ServerDraining
 from asgi_mmo.games.catalog import GAMES, game_info
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.scores.leaderboard import Leaderboard
+from asgi_mmo.web.admin import require_token, start_recording
 from asgi_mmo.web.state import registry_of
 
 LEADERBOARD_MAX = 100
@@ -64,8 +65,13 @@ class Rooms(HTTPEndpoint):
         registry = registry_of(request)
         if registry.draining:
             raise ServerDraining("the server is going down")
+        if config.record:
+            require_token(request)  # a recording is written to the server's disk: admins only
         room = await registry.open_room(config)
-        return JSONResponse({"id": room.id, **config.to_dict()}, status_code=201)
+        answer: dict[str, Any] = {"id": room.id, **config.to_dict()}
+        if config.record:
+            answer["recording"] = await start_recording(request, room.id)
+        return JSONResponse(answer, status_code=201)
 
 
 async def leaderboard(request: Request) -> Response:
