@@ -32,6 +32,11 @@ class PlayersElsewhere(Protocol):
         """How many spectators are connected through other processes (they keep nothing ticking)."""
         ...
 
+    @property
+    def watching(self) -> int:
+        """The spectators and recorders connected through other processes: they get the ticks too."""
+        ...
+
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
         """Hand a tick over; `state()` gives this tick's whole state, when some need it."""
         ...
@@ -55,6 +60,7 @@ class _Nobody:
 
     players = 0
     spectators = 0
+    watching = 0
 
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
         pass

@@ -333,7 +333,7 @@ class Room:
         frame = encode({"type": "chat", "player": player, "name": seat.name, "text": text})
         broadcast(self._connected.values(), frame, self.stats)
         broadcast(self._watchers.values(), frame, self.stats)
-        if self.elsewhere.players:
+        if self.elsewhere.players or self.elsewhere.watching:
             self.elsewhere.chat(frame)
 
     def note_latency(self, seat: Seat, latency_ms: float) -> None:
@@ -443,7 +443,7 @@ class Room:
             [*self._connected.values(), *self._watchers.values()], frame, state_frame, self.stats,
             now=now, slow_after=self.settings.slow_client_seconds, room_id=self.id,
         )  # fmt: skip
-        if self.elsewhere.players:
+        if self.elsewhere.players or self.elsewhere.watching:
             self.elsewhere.tick(frame, state_frame)
 
     def _step_views(self, now: float, viewers: Viewers) -> None:
@@ -453,7 +453,7 @@ class Room:
             [*self._connected.values(), *self._watchers.values()], self.tick, changes, self.stats,
             now=now, slow_after=self.settings.slow_client_seconds, room_id=self.id,
         )  # fmt: skip
-        if self.elsewhere.players:
+        if self.elsewhere.players or self.elsewhere.watching:
             self.elsewhere.view_tick(self.tick, viewers)
 
     def reseat(self, seats: list[Seat]) -> None:

@@ -91,6 +91,10 @@ class OwnedRoom:
         return len(self._remote)
 
     @property
+    def watching(self) -> int:
+        return len(self._watching)
+
+    @property
     def spectators(self) -> int:
         recorders = self.room.recorder_ids()
         return sum(1 for player_id in self._watching if player_id not in recorders)
