@@ -12,8 +12,13 @@ import pytest
 from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
 from asgi_mmo.roomconfig import RoomConfig
+from tests import test_cluster_nodes as nodes
 from tests.players import Player
-from tests.test_cluster_nodes import SETTINGS, Node, World, eventually, playing, redis_server, world  # noqa: F401
+from tests.test_cluster_nodes import SETTINGS, Node, World, eventually, playing
+
+# The cluster's fixtures: every test runs over the memory hub and over a real Redis.
+world = nodes.world
+redis_server = nodes.redis_server
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,135 @@
+"""The spectator's and replay pages in a real chromium against a real uvicorn: the lobby's
+Watch link shows a live room without taking a seat, and the replay page plays, pauses and
+seeks a recording, drawing the same picture the Python delta applier makes of it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from asgi_mmo.games.snake.delta import apply_delta
+from asgi_mmo.replays import read_recording
+from tests.browser_support import Pages, create_room, watching
+from tests.servers import ServerProcess, run_uvicorn
+
+if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.browser
+
+TOKEN = "replay-page-admin"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    work = tmp_path_factory.mktemp("replay-pages")
+    env = {"ASGI_MMO_ADMIN_TOKEN": TOKEN, "ASGI_MMO_RECORDINGS_DIR": str(work / "recordings"),
+           "ASGI_MMO_RECORDING_KEYFRAME_SECONDS": "1", "ASGI_MMO_DB": str(work / "board.sqlite3")}  # fmt: skip
+    with run_uvicorn(env=env, cwd=work) as running:
+        yield running
+
+
+def tick_of(page: Page) -> int:
+    return int(page.get_attribute("#app", "data-tick") or "-1")
+
+
+def snakes_of(snapshot: dict[str, Any]) -> list[tuple[str, list[list[int]], int]]:
+    return sorted((s["id"], s["body"], s["score"]) for s in snapshot["snakes"])
+
+
+def test_the_lobbys_watch_link_shows_a_live_room_without_a_seat(server: ServerProcess, new_page: Pages) -> None:
+    room = create_room(server.url, bots=2, tick_rate=10)
+    with watching(server.ws_url, name="Player1", room=room) as player:
+        page = new_page()
+        page.goto(server.url + "/")
+        link = page.locator(f"#rooms-body tr:has-text('{room}') a.room-watch")
+        link.wait_for()
+        assert link.inner_text() == "Watch"
+        link.click()
+        page.wait_for_url(f"**/watch/{room}")
+        page.wait_for_selector('#app[data-spectator="true"]')
+        assert page.is_visible("#watching") and page.inner_text("#watching").lower() == "watching"
+        first = tick_of(page)
+        deadline = time.monotonic() + 10
+        while tick_of(page) < first + 5:  # the picture follows the room, tick after tick
+            assert time.monotonic() < deadline, "the page's picture does not follow the room"
+            player.pump(0.1)
+        page.wait_for_function("() => document.querySelector('#scores').textContent.includes('Player1')")
+        listed = next(r for r in httpx.get(server.url + "/api/rooms").json()["rooms"] if r["id"] == room)
+        assert (listed["players"], listed["spectators"]) == (1, 1), "watching takes no seat"
+        assert page.evaluate("() => __mmo.client.player") is None
+    assert not new_page.errors.get(page), new_page.errors.get(page)
+
+
+def record(server: ServerProcess, room: str, ticks: int) -> str:
+    """A recording of `ticks` ticks of `room`, played meanwhile by a steering player."""
+    with watching(server.ws_url, name="Recorded", room=room) as player:
+        started = httpx.post(f"{server.url}/admin/api/rooms/{room}/recording", headers=ADMIN, timeout=5)
+        assert started.status_code == 201, started.text
+        first = player.tick
+        seq = 0
+        while player.tick < first + ticks:
+            player.pump(0.2)
+            seq += 1
+            player.send({"type": "input", "seq": seq, "data": {"dir": ["up", "left", "down", "right"][seq % 4]}})
+        stopped = httpx.delete(f"{server.url}/admin/api/rooms/{room}/recording", headers=ADMIN, timeout=10)
+        assert stopped.status_code == 200, stopped.text
+    recording: str = started.json()["id"]
+    return recording
+
+
+def test_the_replay_page_plays_pauses_and_seeks(server: ServerProcess, new_page: Pages) -> None:
+    room = create_room(server.url, bots=3, tick_rate=20)
+    recording = record(server, room, 50)
+    downloaded = httpx.get(f"{server.url}/admin/api/recordings/{recording}", headers=ADMIN, timeout=5).content
+    path = Path(server.log_path.parent) / f"{recording}.copy.jsonl.gz"
+    path.write_bytes(downloaded)
+    _header, welcome, *rest = read_recording(path)
+    frames = [welcome, *(line for line in rest if line["type"] in ("tick", "state"))]
+    page = new_page()
+    page.goto(f"{server.url}/replay/{recording}")
+    page.fill("#token", "wrong")  # the admin token is asked for, and a wrong one refused
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#login-error", state="visible")
+    page.fill("#token", TOKEN)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector('#app[data-status="paused"]')
+    assert tick_of(page) == welcome["tick"]
+    assert page.evaluate("() => __replay.frames.length") == len(frames)
+    page.click("#play")
+    page.wait_for_function(f"() => Number(document.querySelector('#app').dataset.tick) >= {welcome['tick'] + 5}")
+    page.click("#play")  # pause
+    page.wait_for_selector('#app[data-status="paused"]')
+    paused_at = tick_of(page)
+    page.wait_for_timeout(300)
+    assert tick_of(page) == paused_at, "a paused replay stands still"
+    # Seek (the slider) to a frame past a keyframe; the page's picture equals the Python applier's.
+    target = len(frames) - 3
+    page.evaluate(
+        f"() => {{ const s = document.querySelector('#seek'); s.value = '{target}';"
+        " s.dispatchEvent(new Event('input')); }"
+    )
+    assert tick_of(page) == frames[target]["tick"]
+    snapshot = copy.deepcopy(welcome["state"])
+    for frame in frames[1 : target + 1]:
+        snapshot = copy.deepcopy(frame["state"]) if frame["type"] == "state" else apply_delta(snapshot, frame)
+    shown = json.loads(page.evaluate("() => JSON.stringify(__replay.snapshot)"))
+    assert snakes_of(shown) == snakes_of(snapshot)
+    assert sorted(map(tuple, shown["food"])) == sorted(map(tuple, snapshot["food"]))
+    # Back to the start, faster, to the end: it stops there by itself.
+    page.select_option("#speed", "4")
+    page.evaluate("() => __replay.seek(0)")
+    assert tick_of(page) == welcome["tick"]
+    page.click("#play")
+    page.wait_for_function(f"() => Number(document.querySelector('#app').dataset.tick) === {frames[-1]['tick']}")
+    page.wait_for_selector('#app[data-status="paused"]')
+    assert page.inner_text("#play") == "Play"
+    assert not new_page.errors.get(page), new_page.errors.get(page)
