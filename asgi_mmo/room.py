@@ -12,6 +12,11 @@ Nothing in a tick awaits: a tick never waits for a socket, nor for a bot's
 plan (`botplans.py`). A view room (`config.view`) takes its own branch: each
 player gets the part of the field its view covers (`views/viewers.py`).
 
+Spectators (`watch`) get the same frames as players but hold no seat: they
+are not counted in `players`, do not keep the room ticking, and their input
+is refused; a recorder (asgi_mmo/replays/) is a spectator that sees the whole
+field and is not counted at all.
+
 Players connected through other processes of a cluster are the cluster's
 business: while it owns the room it sets `elsewhere` (`elsewhere.py`), which
 counts them, so the room ticks while any is connected, and takes each tick,

@@ -4,7 +4,7 @@ Line 1 is the header (`header`), line 2 the `welcome` the recorder got (a
 spectator's: the whole field at the first tick), then every frame as a
 spectator that sees the whole field gets it, verbatim: `tick`, `state` (a
 keyframe every few seconds, and after any gap) and `chat`; the last line,
-once the recording stopped, is `{"type": "end", "reason", "tick"}`.
+once the recording stopped, is the `end` line (`type` "end", with `reason` and `tick`).
 
 The writer flushes the compressor after every batch of lines, so a file that
 is still being written (or whose writer died) reads up to its last batch;

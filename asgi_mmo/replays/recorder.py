@@ -51,6 +51,8 @@ META_EVERY = 2.0
 #: a record that says "recording" but was not updated for this long lost its writer
 STALE_AFTER = 10.0
 RECORDER_NAME = "recorder"
+#: the `type` of a recording's last line (docs/replays.md): a line of the file, no frame a client gets
+END_LINE = "end"
 _TICK_HEADS = ('{"type":"tick","tick":', '{"type":"state","tick":')
 
 
@@ -259,7 +261,7 @@ class Recordings:
                 meta.update(state="stopped", reason=reason.code, message=reason.message, stopped=time.time())
                 try:
                     if writer is not None:
-                        end = encode({"type": "end", "reason": reason.code, "tick": meta["last_tick"]})
+                        end = encode({"type": END_LINE, "reason": reason.code, "tick": meta["last_tick"]})
                         await self._write(writer, [*rest, end], meta)
                         meta["bytes"] = await anyio.to_thread.run_sync(writer.close)
                     await anyio.to_thread.run_sync(self.store.write_meta, meta)
