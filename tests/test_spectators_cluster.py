@@ -95,3 +95,23 @@ async def test_a_recorder_through_another_node_sees_the_whole_field_and_is_no_sp
         assert (shown["x"], shown["y"], shown["width"], shown["height"]) == (0, 0, 150, 100)
         await eventually(lambda: len(recorder.of("tick")) >= 2, "the recorder's ticks")
         assert room.spectators == 0
+
+
+async def test_a_relayed_spectator_is_told_to_watch_again_when_its_node_takes_the_room_over(world: World) -> None:
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(b, room.id, "bob") as bob, spectating(b, room.id, "eve") as eve:
+        await eventually(lambda: len(eve.of("tick")) >= 2, "relayed ticks")
+        await a.kill()  # no hand-over: the lease stays until it runs out
+        await world.leases_run_out()
+        mirror = eve.room
+        assert isinstance(mirror, RoomMirror)
+        await eventually(lambda: mirror.promoted is not None, "the relaying node takes the room over")
+        await eventually(lambda: eve.closed_with == "server_shutdown", "the spectator is told to come back")
+        assert bob.closed_with is None, "the player plays on"
+        eve.leave()  # its socket ends: nothing to tell the room, which never knew it
+        mirror.chat(eve.seat, "still here?")  # a late frame of its reader is dropped, not raised
+        taken = b.registry.get(room.id)
+        assert taken is not None
+        async with spectating(b, room.id, "eve") as again:  # watching again, now in the room itself
+            assert again.welcome["spectator"] is True and taken.spectators == 1

@@ -119,6 +119,8 @@ class RoomMirror:
         self._views[player_id] = ViewState(rect, BucketRect.of(rect, self._composer.size))
 
     def disconnect(self, seat: Seat, connection: Connection, *, leave: bool) -> None:
+        if self.promoted is not None and seat.spectator:
+            return  # closed at the promotion: the room here never knew it
         if self.promoted is not None:
             self.promoted.disconnect(self._seat_in(self.promoted, seat), connection, leave=leave)
             return
@@ -143,6 +145,8 @@ class RoomMirror:
         self._send_to_owner(Input(self.worker, seat.player_id, seq, data))
 
     def chat(self, seat: Seat, text: str) -> None:
+        if self.promoted is not None and seat.spectator:
+            return
         if self.promoted is not None:
             self.promoted.chat(self._seat_in(self.promoted, seat), text)
             return
@@ -152,6 +156,8 @@ class RoomMirror:
         self, seat: Seat, width: int | None, height: int | None, x: int | None = None, y: int | None = None
     ) -> None:
         """Passed on to the owner, which moves the views (in a room without views it is ignored there)."""
+        if self.promoted is not None and seat.spectator:
+            return
         if self.promoted is not None:
             self.promoted.ask_view(self._seat_in(self.promoted, seat), width, height, x, y)
         elif self.config.view:
@@ -160,12 +166,12 @@ class RoomMirror:
 
     def note_latency(self, seat: Seat, latency_ms: float) -> None:
         """Passed on to the owner, whose admin API lists the room's players."""
+        if seat.spectator:
+            return  # the admin API lists players only
         if self.promoted is not None:
             self.promoted.note_latency(self._seat_in(self.promoted, seat), latency_ms)
             return
         seat.latency_ms = latency_ms
-        if seat.spectator:
-            return  # the admin API lists players only
         self._send_to_owner(Latency(self.worker, seat.player_id, latency_ms))
 
     def send_to(self, seat: Seat, frame: str) -> None:

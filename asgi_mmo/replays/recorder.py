@@ -277,17 +277,23 @@ class Recordings:
         connection: Connection,
     ) -> None:  # fmt: skip
         next_meta = 0.0
-        async for first in receive:
-            batch = [first]
-            while len(batch) < BATCH_LINES:
+        while True:
+            batch = []
+            with anyio.move_on_after(META_EVERY):  # (a quiet room still has its record kept up to date)
+                try:
+                    batch.append(await receive.receive())
+                except anyio.EndOfStream:
+                    return
+            while batch and len(batch) < BATCH_LINES:
                 try:
                     batch.append(receive.receive_nowait())
                 except anyio.WouldBlock:
                     break
-            await self._write(writer, batch, meta)
-            if meta["bytes"] >= self.settings.recording_max_bytes:
-                connection.close_nowait(SIZE_LIMIT)
-                return
+            if batch:
+                await self._write(writer, batch, meta)
+                if meta["bytes"] >= self.settings.recording_max_bytes:
+                    connection.close_nowait(SIZE_LIMIT)
+                    return
             if anyio.current_time() >= next_meta:
                 next_meta = anyio.current_time() + META_EVERY
                 meta["updated"] = time.time()
