@@ -69,6 +69,32 @@ def test_the_lobbys_watch_link_shows_a_live_room_without_a_seat(server: ServerPr
     assert not new_page.errors.get(page), new_page.errors.get(page)
 
 
+def test_a_spectator_page_moves_its_camera_in_a_view_room(server: ServerProcess, new_page: Pages) -> None:
+    room = create_room(server.url, view=True, width=200, height=150, bots=4, tick_rate=10)
+    with watching(server.ws_url, name="Player1", room=room) as player:
+        page = new_page()
+        page.goto(f"{server.url}/watch/{room}")
+        page.wait_for_selector('#app[data-spectator="true"]')
+        start = page.evaluate("() => __mmo.keeper.view")
+        assert (start["width"], start["height"]) == (64, 40), "the default view size"
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowDown")
+        deadline = time.monotonic() + 10
+        corner = (start["x"] + 24, start["y"] + 8)  # three steps right, one down, of 8 cells
+        while (now := page.evaluate("() => __mmo.keeper.view")) and (now["x"], now["y"]) != corner:
+            assert time.monotonic() < deadline, (now, corner)
+            player.pump(0.1)
+        # The picture is the view's: what the page draws lies inside its rectangle.
+        shown = page.evaluate("() => __mmo.keeper.snapshot")
+        view = page.evaluate("() => __mmo.keeper.view")
+        size = view["bucket"]  # the picture holds the buckets the rectangle touches, nothing beyond
+        columns = range(view["x"] // size * size, ((view["x"] + view["width"] - 1) // size + 1) * size)
+        rows = range(view["y"] // size * size, ((view["y"] + view["height"] - 1) // size + 1) * size)
+        assert shown["food"] and all(x in columns and y in rows for x, y, *_ in shown["food"])
+    assert not new_page.errors.get(page), new_page.errors.get(page)
+
+
 def record(server: ServerProcess, room: str, ticks: int) -> str:
     """A recording of `ticks` ticks of `room`, played meanwhile by a steering player."""
     with watching(server.ws_url, name="Recorded", room=room) as player:
