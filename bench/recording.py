@@ -23,12 +23,12 @@ from pathlib import Path
 import anyio
 
 from asgi_mmo.backends.memory import MemoryBackend
+from asgi_mmo.connection import Connection
 from asgi_mmo.peers import NoPeers
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.replays import Recordings
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.settings import Settings
-from asgi_mmo.connection import Connection
 
 
 async def run(ticks: int, bots: int, record: bool, directory: Path) -> tuple[float, int]:
