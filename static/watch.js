@@ -11,6 +11,7 @@ const $ = (id) => document.getElementById(id);
 const app = $("app");
 const canvas = $("game");
 const CAMERA_STEP = 8; // cells per arrow press
+let target = null; // the camera's corner asked for last: moves add up before the server's view catches up
 
 const game = await import(app.dataset.gameModule);
 const keeper = pictureOf(game);
@@ -19,6 +20,7 @@ const view = game.createView(canvas, { client, touchArea: $("stage") });
 window.__mmo = { client, view, game, keeper }; // for the console and tests
 
 function draw(kind, msg) {
+  if (kind !== "tick") target = null; // a new picture: the camera is where the server says
   const snapshot = kind === "tick" ? keeper.snapshot : keeper.begin(msg);
   if (kind === "welcome") view.welcome({ ...msg, player: null }, snapshot);
   else if (kind === "state") view.reset(snapshot);
@@ -52,8 +54,14 @@ client.addEventListener("close", (e) => {
 // ---- the camera of a view room ----------------------------------------------
 function moveCamera(dx, dy) {
   const shown = keeper.view;
-  if (!shown || !client.connected) return;
-  client._send({ type: "view", x: Math.max(0, shown.x + dx), y: Math.max(0, shown.y + dy) });
+  const field = keeper.snapshot;
+  if (!shown || !field || !client.connected) return;
+  const from = target || shown;
+  target = {
+    x: Math.max(0, Math.min(from.x + dx, field.width - shown.width)),
+    y: Math.max(0, Math.min(from.y + dy, field.height - shown.height)),
+  };
+  client._send({ type: "view", x: target.x, y: target.y });
 }
 const KEYS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1],
   a: [-1, 0], d: [1, 0], w: [0, -1], s: [0, 1] };
