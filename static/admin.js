@@ -284,15 +284,19 @@ async function recordRoom(roomId, method) {
   poll();
 }
 
+let recordingsKey = "";
+
 function renderRecordings(recordings) {
   const body = $("recordings-body");
-  if (!body) return;
+  const key = JSON.stringify(recordings.map((r) => [r.id, r.state, r.reason, r.bytes, r.last_tick]));
+  if (!body || key === recordingsKey) return; // unchanged: its links stay put under the pointer
+  recordingsKey = key;
   body.replaceChildren(...recordings.map((r) => {
     const row = document.createElement("tr");
     const replay = document.createElement("a");
     replay.href = `${ROOT}/replay/${encodeURIComponent(r.id)}`;
     replay.target = "_blank";
-    replay.rel = "noopener";
+    replay.rel = "opener"; // (a page of this origin) so the new tab gets this tab's sessionStorage: the token
     replay.textContent = "Replay";
     const remove = actionButton("Delete", "btn-danger", () => deleteRecording(r.id));
     const state = r.state === "recording" ? "recording" : `${r.state}${r.reason ? ` (${r.reason})` : ""}`;

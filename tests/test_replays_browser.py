@@ -159,3 +159,38 @@ def test_the_replay_page_plays_pauses_and_seeks(server: ServerProcess, new_page:
     page.wait_for_selector('#app[data-status="paused"]')
     assert page.inner_text("#play") == "Play"
     assert not new_page.errors.get(page), new_page.errors.get(page)
+
+
+def test_the_dashboard_watches_records_and_replays_a_room(server: ServerProcess, new_page: Pages) -> None:
+    room = create_room(server.url, bots=2, tick_rate=20, private=True)
+    with watching(server.ws_url, name="Player1", room=room) as player:
+        page = new_page()
+        page.goto(server.url + "/admin")
+        page.fill("#token", TOKEN)
+        page.click("#login-form button")
+        row = page.locator(f'#rooms-body tr[data-room="{room}"]')
+        row.wait_for()
+        with page.expect_popup() as opened:
+            row.locator('button[data-action="watch"]').click()
+        watcher = opened.value
+        watcher.wait_for_url(f"**/watch/{room}")
+        watcher.wait_for_selector('#app[data-spectator="true"]')  # a private room too
+        row.locator('button[data-action="record"]:has-text("Record")').click()
+        row.locator('button[data-action="record"]:has-text("Stop recording")').wait_for()
+        deadline = time.monotonic() + 10
+        while "watching" not in row.inner_text():  # the players column counts the spectator
+            assert time.monotonic() < deadline, row.inner_text()
+            player.pump(0.1)
+        player.pump(1.0)  # a second of the room on record
+        row.locator('button[data-action="record"]:has-text("Stop recording")').click()
+        row.locator('button[data-action="record"]:has-text("Record")').wait_for()
+        listed = page.locator("#recordings-body tr", has_text=room).first
+        listed.wait_for()
+        listed.locator("td", has_text="stopped").wait_for()
+        with page.expect_popup() as replaying:
+            listed.locator("a", has_text="Replay").click()
+        replay = replaying.value
+        replay.wait_for_selector('#app[data-status="paused"]')  # the dashboard's token, same tab storage
+        assert replay.evaluate("() => __replay.frames.length") > 10
+    for shown in (page, watcher, replay):
+        assert not new_page.errors.get(shown), new_page.errors.get(shown)
