@@ -1,22 +1,23 @@
-"""End to end: a real uvicorn process on a free port, real WebSocket clients."""
+"""End to end: a real uvicorn process on a free port; players through `asgi_mmo.client`, and raw
+WebSocket clients where the test is about the frames themselves (origin, size, a client that stalls)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 from websockets.typing import Origin
 
+from asgi_mmo import client
 from tests.servers import ServerProcess, run_uvicorn
 
 pytestmark = pytest.mark.e2e
@@ -29,10 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield process
 
 
-#: a message off the wire: a JSON object, read by key
-Message = dict[str, Any]
-
-
 def create_room(server: ServerProcess, **settings: object) -> str:
     answer = httpx.post(server.url + "/api/rooms", json=settings)
     assert answer.status_code == 201, answer.text
@@ -40,33 +37,20 @@ def create_room(server: ServerProcess, **settings: object) -> str:
     return room
 
 
-def next_of(ws: ClientConnection, kind: str) -> Message:
-    while True:
-        message: Message = json.loads(ws.recv(timeout=5))
-        if message["type"] == kind:
-            return message
-
-
-def test_two_players_play_one_room_and_their_inputs_are_acknowledged(server: ServerProcess) -> None:
+async def test_two_players_play_one_room_and_their_inputs_are_acknowledged(server: ServerProcess) -> None:
     room = create_room(server, tick_rate=20)
-    with connect(f"{server.ws_url}?name=alice&room={room}") as alice, \
-            connect(f"{server.ws_url}?name=bob&room={room}") as bob:
-        welcome_a = json.loads(alice.recv(timeout=5))
-        welcome_b = json.loads(bob.recv(timeout=5))
-        assert welcome_a["type"] == welcome_b["type"] == "welcome"
-        assert welcome_a["room"] == welcome_b["room"] == room
-        seen_by_bob = {s["name"] for s in welcome_b["state"]["snakes"]}
+    async with client.connect(server.ws_url, name="alice", room=room, seq=3) as alice, \
+            client.connect(server.ws_url, name="bob", room=room, seq=8) as bob:
+        assert alice.welcome["room"] == bob.welcome["room"] == room
+        seen_by_bob = {s["name"] for s in bob.welcome["state"]["snakes"]}
         assert seen_by_bob == {"alice", "bob"}
-        for seq, ws in ((4, alice), (9, bob)):
-            ws.send(json.dumps({"type": "input", "seq": seq, "data": {"respawn": True}}))
-        for seq, ws in ((4, alice), (9, bob)):
-            tick = next_of(ws, "tick")
-            while tick["ack"] != seq:
-                assert tick["ack"] < seq
-                tick = next_of(ws, "tick")
+        assert (await alice.send({"respawn": True}), await bob.send({"respawn": True})) == (4, 9)
+        # the acks come with the ticks, and each player's picture follows the same room
+        assert await alice.wait_ack(4, timeout=5) == 4 and await bob.wait_ack(9, timeout=5) == 9
         # both see the same tick numbers: one room, one loop
-        a, b = next_of(alice, "tick")["tick"], next_of(bob, "tick")["tick"]
-        assert abs(a - b) <= 2
+        await alice.wait_tick(alice.tick + 2, timeout=5)
+        assert abs(alice.tick - bob.tick) <= 2
+        assert {s["name"] for s in alice.state["snakes"]} == {s["name"] for s in bob.state["snakes"]} == seen_by_bob
         listed = httpx.get(server.url + "/api/rooms").json()["rooms"]
         assert next(r for r in listed if r["id"] == room)["players"] == 2
 
@@ -121,46 +105,34 @@ class StalledClient:
         self.sock.close()
 
 
-def test_a_client_that_stops_reading_never_delays_the_others(server: ServerProcess) -> None:
+async def test_a_client_that_stops_reading_never_delays_the_others(server: ServerProcess) -> None:
     # A big field makes every `state` about 100 KB, so the stalled client's buffers fill at once.
     room = create_room(server, width=1000, height=1000, tick_rate=20)
-    arrivals: list[tuple[float, Message]] = []
-    stop = threading.Event()
-    with connect(f"{server.ws_url}?name=steady&room={room}", max_size=None) as steady:
-        welcome = json.loads(steady.recv(timeout=5))
-
-        def read() -> None:
-            while not stop.is_set():
-                try:
-                    arrivals.append((time.monotonic(), json.loads(steady.recv(timeout=5))))
-                except TimeoutError:
-                    return
-
-        reader = threading.Thread(target=read)
-        reader.start()
+    async with client.connect(server.ws_url, name="steady", room=room) as steady, httpx.AsyncClient() as http:
+        welcome_tick = steady.tick
         stalled = StalledClient(server.port, f"/ws?name=stalled&room={room}")
         try:
-            started = time.monotonic()
+            started, ticks_before = time.monotonic(), steady.tick
             for _ in range(25):  # a state every tick or two: megabytes the client never takes
                 stalled.send_text('{"type":"sync"}')
-                time.sleep(0.06)
+                await asyncio.sleep(0.06)
             players = 2
             while players == 2 and time.monotonic() < started + 8:
-                time.sleep(0.2)
-                rooms = httpx.get(server.url + "/api/rooms").json()["rooms"]
+                await asyncio.sleep(0.2)
+                rooms = (await http.get(server.url + "/api/rooms")).json()["rooms"]
                 players = next(r for r in rooms if r["id"] == room)["players"]
-            elapsed = time.monotonic() - started
+            elapsed, ticks_during = time.monotonic() - started, steady.tick - ticks_before
         finally:
-            stop.set()
-            reader.join()
             stalled.close()
+        await steady.close()
+        updates = [update async for update in steady]
 
     # The server gave up on the stalled client (too_slow after 1 s) and kept its seat...
     assert players == 1
     # ...while the steady player got every tick, in order, never needing a state.
-    frames = [frame for _, frame in arrivals]
-    assert all(frame["type"] == "tick" for frame in frames)
-    ticks = [frame["tick"] for frame in frames]
-    assert ticks == list(range(welcome["tick"] + 1, welcome["tick"] + 1 + len(ticks)))
-    during = [t for t, _ in arrivals if t >= started]
-    assert len(during) >= 0.7 * elapsed * 20, "the steady player's ticks kept coming while the other stalled"
+    assert steady.error is None and steady.updates_dropped == 0
+    assert not [update for update in updates if isinstance(update, client.Error | client.Resumed)]
+    assert not [update for update in updates if isinstance(update, client.Tick) and update.full]
+    ticks = [update.tick for update in updates if isinstance(update, client.Tick)]
+    assert ticks == list(range(welcome_tick + 1, welcome_tick + 1 + len(ticks)))
+    assert ticks_during >= 0.7 * elapsed * 20, "the steady player's ticks kept coming while the other stalled"
