@@ -189,3 +189,28 @@ def test_a_spectator_moves_its_camera_in_a_view_room(server: ServerProcess) -> N
         assert (moved["view"]["x"], moved["view"]["width"], moved["view"]["height"]) == (10, 64, 48)
         eve.send(json.dumps({"type": "view", "x": "left"}))
         assert next_of(eve, "error")["code"] == "bad_message"
+
+
+def test_the_python_client_watches_as_a_spectator(server: ServerProcess) -> None:
+    import asyncio
+
+    from asgi_mmo.client import Tick
+    from asgi_mmo.client import connect as client_connect
+
+    room = create_room(server, tick_rate=20, bots=1)
+
+    async def watch() -> tuple[object, object, bool, int]:
+        async with client_connect(server.ws_url, name="eve", room=room, spectate=True) as eve:
+            ticks = 0
+            async for update in eve:
+                if isinstance(update, Tick):
+                    ticks += 1
+                    if ticks == 3:
+                        break
+            names = {s["name"] for s in eve.state["snakes"]}
+            return eve.id, eve.token, eve.spectator and names == {"alice", "Bot 1"}, ticks
+
+    with socket(server, name="alice", room=room) as alice:
+        receive(alice)
+        player_id, token, spectating, ticks = asyncio.run(asyncio.wait_for(watch(), 20))
+    assert (player_id, token, spectating, ticks) == (None, None, True, 3)
