@@ -24,6 +24,7 @@ from asgi_mmo.metrics import Metrics, multiprocess_dir
 from asgi_mmo.offload import PlannerPool
 from asgi_mmo.peers import NoPeers, PeersFactory, worker_name
 from asgi_mmo.registry import RoomRegistry
+from asgi_mmo.replays.recorder import Recordings
 from asgi_mmo.scores.factory import create_store
 from asgi_mmo.scores.leaderboard import Leaderboard
 from asgi_mmo.settings import Settings
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
                 plan_concurrency=planners.max_in_flight,
             )
             await tasks.start(registry.run)
+            recordings = Recordings(registry, settings)  # room recordings (asgi_mmo/replays/)
+            await tasks.start(recordings.run)
             await tasks.start(registry.peers.run)  # a cluster's leases, saves and directory
             await tasks.start(metrics.run, registry)
             await tasks.start(shutdown.watch, registry)  # SIGTERM/SIGINT: drain before uvicorn cuts sockets
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
             freeze_start_up()
             await tasks.start(GcPolicy(settings.gc_freeze_seconds, settings.gc_sweep_seconds).run)
             app.state.registry = registry
+            app.state.recordings = recordings
             app.state.leaderboard = leaderboard
             app.state.planners = planners
             app.state.authorizer = authorizer

@@ -27,6 +27,16 @@ class PlayersElsewhere(Protocol):
         """How many are connected now: the room ticks while any is."""
         ...
 
+    @property
+    def spectators(self) -> int:
+        """How many spectators are connected through other processes (they keep nothing ticking)."""
+        ...
+
+    @property
+    def watching(self) -> int:
+        """The spectators and recorders connected through other processes: they get the ticks too."""
+        ...
+
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
         """Hand a tick over; `state()` gives this tick's whole state, when some need it."""
         ...
@@ -49,6 +59,8 @@ class _Nobody:
     """Nobody elsewhere: a room of one process, or one the cluster does not own."""
 
     players = 0
+    spectators = 0
+    watching = 0
 
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
         pass

@@ -24,7 +24,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import anyio
 import orjson
@@ -39,6 +39,9 @@ from asgi_mmo.settings import Settings
 from asgi_mmo.views.rect import ViewAsked
 
 logger = logging.getLogger("asgi_mmo.registry")
+
+#: a spectator's join (`Room.watch`): "watch", or "record" for a recorder; None: a player's
+Watch = Literal["watch", "record"] | None
 
 
 def worker_name() -> str:
@@ -118,10 +121,11 @@ class Peers(Protocol):
         ...
 
     async def join_elsewhere(
-        self, room_id: str, name: str, token: str | None, view: ViewAsked = None
+        self, room_id: str, name: str, token: str | None, view: ViewAsked = None, watch: Watch = None
     ) -> tuple[PlayerRoom, Seat]:
         """A seat in a room this process does not run (a new one, or `token`'s), with the
-        view size the player asked for in place before its welcome is made;
+        view size the player asked for in place before its welcome is made (`watch`: a spectator's
+        place instead, "watch" or a recorder's "record");
         `ConnectionRefused` (`room_not_found`, ...) when there is none to be had."""
         ...
 
@@ -172,7 +176,7 @@ class NoPeers:
         return False
 
     async def join_elsewhere(
-        self, room_id: str, name: str, token: str | None, view: ViewAsked = None
+        self, room_id: str, name: str, token: str | None, view: ViewAsked = None, watch: Watch = None
     ) -> tuple[PlayerRoom, Seat]:
         room = await self._restore(room_id) if token else None
         if room is None or token is None:

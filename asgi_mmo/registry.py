@@ -229,6 +229,26 @@ class RoomRegistry:
             room.ask_view(seat, *view)
         return room, seat
 
+    async def watch(
+        self, *, name: str, room_id: str | None, view: ViewAsked = None, record: bool = False
+    ) -> tuple[PlayerRoom, Seat]:
+        """A spectator's place in a room of any process (`spectate=true`), its view size in place;
+        `room_not_found` without a room id. `record`: a recorder's (asgi_mmo/replays/)."""
+        if self.draining:
+            raise refuse("server_shutdown", "the server is going down")
+        if not room_id:
+            raise refuse("room_not_found", "a spectator names the room it watches")
+        room = self.get(room_id)
+        if room is None:
+            try:
+                return await self.peers.join_elsewhere(room_id, name, None, view, watch="record" if record else "watch")
+            except BackendUnavailable:
+                raise refuse("unavailable", "the rooms of other servers cannot be reached right now") from None
+        seat = room.watch(name, record=record)
+        if view is not None:
+            room.ask_view(seat, *view)
+        return room, seat
+
     async def _join(
         self, *, name: str, room_id: str | None, game: str, token: str | None, view: ViewAsked
     ) -> tuple[PlayerRoom, Seat]:
@@ -301,6 +321,7 @@ class RoomRegistry:
         reason = refuse("server_shutdown", "the server is going down; reconnect with your token")
         for room in self.rooms():
             close_all(room.seats.values(), reason)
+            close_all(room.watchers(), reason)
         self.peers.drain(reason)
 
 

@@ -12,6 +12,11 @@ Nothing in a tick awaits: a tick never waits for a socket, nor for a bot's
 plan (`botplans.py`). A view room (`config.view`) takes its own branch: each
 player gets the part of the field its view covers (`views/viewers.py`).
 
+Spectators (`watch`) get the same frames as players but hold no seat: they
+are not counted in `players`, do not keep the room ticking, and their input
+is refused; a recorder (asgi_mmo/replays/) is a spectator that sees the whole
+field and is not counted at all.
+
 Players connected through other processes of a cluster are the cluster's
 business: while it owns the room it sets `elsewhere` (`elsewhere.py`), which
 counts them, so the room ticks while any is connected, and takes each tick,
@@ -100,6 +105,9 @@ class Room:
         self.seats: dict[str, Seat] = {}
         self._by_token: dict[str, Seat] = {}
         self._connected: dict[str, Seat] = {}  # humans with a live connection to this process
+        #: spectators connected to this process (`watch`), and which of them are recorders
+        self._watchers: dict[str, Seat] = {}
+        self._recorders: set[str] = set()
         #: humans connected through other processes: set by the cluster while it owns the room
         self.elsewhere: PlayersElsewhere = NOBODY_ELSEWHERE
         self._on_score = on_score or (lambda event: None)
@@ -124,6 +132,20 @@ class Room:
     def players(self) -> int:
         """Connected human players, through this process or others."""
         return len(self._connected) + self.elsewhere.players
+
+    @property
+    def spectators(self) -> int:
+        """Connected spectators, through this process or others (recorders not counted)."""
+        recorders = self._recorders
+        return sum(1 for watcher in self._watchers if watcher not in recorders) + self.elsewhere.spectators
+
+    def recorder_ids(self) -> set[str]:
+        """The ids of the recorders' places (here or elsewhere): not counted as spectators."""
+        return self._recorders
+
+    def watchers(self) -> list[Seat]:
+        """The spectators (and recorders) connected to this process."""
+        return list(self._watchers.values())
 
     @property
     def human_seats(self) -> int:
@@ -151,6 +173,20 @@ class Room:
         if not self.has_free_seat():
             raise refuse("room_full", f"room {self.id} has {self.config.max_players} players")
         return self._add_seat(name, bot=False)
+
+    def watch(self, name: str, *, record: bool = False) -> Seat:
+        """A spectator's place: no seat, no snake; `room_full` beyond `max_spectators`.
+        A recorder (`record`, asgi_mmo/replays/) is not counted and sees the whole field."""
+        if self.closed:
+            raise refuse("room_not_found", f"room {self.id} is closed")
+        if not record and self.spectators >= self.settings.max_spectators:
+            raise refuse("room_full", f"room {self.id} has {self.settings.max_spectators} spectators")
+        watcher_id = f"w-{secrets.token_hex(4)}"  # never a player's id (those are 8 hex digits)
+        if record:
+            self._recorders.add(watcher_id)
+            if self.viewers is not None:
+                self.viewers.whole(watcher_id)
+        return Seat(watcher_id, name, "", spectator=True)
 
     def add_bots(self, count: int) -> None:
         """Seat `count` server-driven players (a new room gets `config.bots` of them)."""
@@ -200,6 +236,11 @@ class Room:
 
     def connect(self, seat: Seat, connection: Connection) -> str:
         """Attach a socket to a seat; returns the `welcome` frame to send first."""
+        if seat.spectator:
+            seat.connection = connection
+            seat.connected_at = anyio.current_time()
+            self._watchers[seat.player_id] = seat
+            return encode(self.welcome(seat))
         self.end_connections(seat)
         seat.connection = connection
         self._connected[seat.player_id] = seat
@@ -220,15 +261,21 @@ class Room:
             "ack": seat.ack,
             "state": self.game.snapshot() if self.viewers is None else None,
         }
+        if seat.spectator:  # the contract's spectator welcome: no player, no token
+            welcome.update(player=None, token=None, ack=0, spectator=True)
         if self.viewers is not None:
             welcome.update(self.viewers.welcome(seat.player_id))
         return welcome
 
-    def ask_view(self, seat: Seat, width: int | None, height: int | None) -> None:
+    def ask_view(
+        self, seat: Seat, width: int | None, height: int | None, x: int | None = None, y: int | None = None
+    ) -> None:
         """The player asks for a view of this size (the `view` query parameter or message);
-        nothing in a room without views."""
-        if self.viewers is not None:
+        nothing in a room without views. A spectator also moves its view's corner (`x`, `y`)."""
+        if self.viewers is not None and seat.player_id not in self._recorders:
             self.viewers.ask(seat.player_id, width, height)
+            if seat.spectator and (x is not None or y is not None):
+                self.viewers.pan(seat.player_id, x, y)
 
     def end_connections(self, seat: Seat) -> None:
         """Close whatever connection holds a seat that a new one resumes (here or elsewhere)."""
@@ -256,8 +303,18 @@ class Room:
 
     def disconnect(self, seat: Seat, connection: Connection, *, leave: bool) -> None:
         """A socket ended; `leave` frees the seat at once, otherwise it is kept."""
+        if seat.spectator:
+            if detach(self._watchers, seat, connection):
+                self.unwatch(seat)
+            return
         if detach(self._connected, seat, connection):  # (else replaced by a newer connection)
             self.unseated(seat, leave=leave)
+
+    def unwatch(self, seat: Seat) -> None:
+        """A spectator (here or through another process) is gone: forget its view."""
+        self._recorders.discard(seat.player_id)
+        if self.viewers is not None:
+            self.viewers.forget(seat.player_id)
 
     def close(self, reason: ConnectionRefused) -> None:
         """End every connection with `reason`; the room takes no more joins."""
@@ -265,6 +322,7 @@ class Room:
             return
         self._life.state = RoomState.CLOSED
         close_all(self._connected.values(), reason)
+        close_all(self._watchers.values(), reason)
         self.elsewhere.closed(reason)
         self._arrival.set()  # wake run() so it can return
 
@@ -272,6 +330,8 @@ class Room:
 
     def handle_input(self, seat: Seat, seq: int, data: Any) -> None:
         """Apply an input; older or repeated `seq`s are ignored, bad data refused."""
+        if seat.spectator:
+            raise MessageRefused("bad_message", "a spectator sends no input")
         if seq <= seat.ack:
             return
         try:
@@ -282,9 +342,11 @@ class Room:
         seat.ack = seq
 
     def chat(self, seat: Seat, text: str) -> None:
-        frame = encode({"type": "chat", "player": seat.player_id, "name": seat.name, "text": text})
+        player = None if seat.spectator else seat.player_id
+        frame = encode({"type": "chat", "player": player, "name": seat.name, "text": text})
         broadcast(self._connected.values(), frame, self.stats)
-        if self.elsewhere.players:
+        broadcast(self._watchers.values(), frame, self.stats)
+        if self.elsewhere.players or self.elsewhere.watching:
             self.elsewhere.chat(frame)
 
     def note_latency(self, seat: Seat, latency_ms: float) -> None:
@@ -392,20 +454,20 @@ class Room:
             return state
 
         fan_out(
-            list(self._connected.values()), frame, state_frame, self.stats,
+            [*self._connected.values(), *self._watchers.values()], frame, state_frame, self.stats,
             now=now, slow_after=self.settings.slow_client_seconds, room_id=self.id,
         )  # fmt: skip
-        if self.elsewhere.players:
+        if self.elsewhere.players or self.elsewhere.watching:
             self.elsewhere.tick(frame, state_frame)
 
     def _step_views(self, now: float, viewers: Viewers) -> None:
         """A view room's tick: each player gets its view, here or through another process."""
         changes = viewers.game.bucket_changes(viewers.bucket)  # (starts the game's next change)
         viewers.fan_out(
-            list(self._connected.values()), self.tick, changes, self.stats,
+            [*self._connected.values(), *self._watchers.values()], self.tick, changes, self.stats,
             now=now, slow_after=self.settings.slow_client_seconds, room_id=self.id,
         )  # fmt: skip
-        if self.elsewhere.players:
+        if self.elsewhere.players or self.elsewhere.watching:
             self.elsewhere.view_tick(self.tick, viewers)
 
     def _step_minimap(self, now: float) -> None:

@@ -22,6 +22,7 @@ class _Asked(TypedDict, total=False):
     game: str
     private: bool
     view: bool
+    record: bool
     max_players: int
     bots: int
     width: int
@@ -52,6 +53,8 @@ class RoomConfig:
     private: bool = False
     #: a view room: each player gets only the part of the field around it (games with views only)
     view: bool = False
+    #: recorded from the start (asgi_mmo/replays/); asking for it takes the admin token (web/api.py)
+    record: bool = False
     max_players: int = 32
     bots: int = 0
     width: int = 0  # 0: the game's default
@@ -88,6 +91,10 @@ class RoomConfig:
             if not isinstance(body["private"], bool):
                 raise BadRequest("'private' must be true or false")
             values["private"] = body["private"]
+        if "record" in body:
+            if not isinstance(body["record"], bool):
+                raise BadRequest("'record' must be true or false")
+            values["record"] = body["record"]
         if "view" in body:
             if not isinstance(body["view"], bool):
                 raise BadRequest("'view' must be true or false")

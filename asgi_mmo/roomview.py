@@ -32,6 +32,7 @@ def summary(room: Room) -> dict[str, Any]:
         "max_players": room.config.max_players,
         "created_at": room.created_at,
         "view": room.config.view,
+        "spectators": room.spectators,
     }
 
 
@@ -44,6 +45,7 @@ def statistics(room: Room) -> dict[str, Any]:
         "private": config.private,
         "view": config.view,
         "players": room.players,
+        "spectators": room.spectators,
         "bots": sum(1 for s in room.seats.values() if s.bot),
         "max_players": config.max_players,
         "tick_rate": config.tick_rate,

@@ -30,6 +30,8 @@ class Seat:
     away_since: float | None = None  # anyio clock; None while connected (and for bots)
     latency_ms: float | None = None
     remote: str | None = None  # the process whose socket this player uses, when not this one
+    #: a spectator's place: no snake, no token, never in a room's `seats` (`Room.watch`)
+    spectator: bool = False
 
     def public(self, now: float, game: Game, worker: str = "") -> dict[str, Any]:
         connection = self.connection
@@ -76,8 +78,11 @@ class PlayerRoom(Protocol):
 
     def chat(self, seat: Seat, text: str) -> None: ...
 
-    def ask_view(self, seat: Seat, width: int | None, height: int | None) -> None:
-        """The player asks for a view of this size (None: keep that side); ignored without views."""
+    def ask_view(
+        self, seat: Seat, width: int | None, height: int | None, x: int | None = None, y: int | None = None
+    ) -> None:
+        """The player asks for a view of this size (None: keep that side); ignored without views.
+        `x`, `y`: a spectator's new top left corner (ignored for players)."""
         ...
 
     def note_latency(self, seat: Seat, latency_ms: float) -> None: ...

@@ -73,6 +73,14 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
                                   "after all (their cyclic garbage); 0: never"),
     "ASGI_MMO_MAX_TICK_MS": ("max_tick_ms", "a new room whose tick is estimated to take longer than this is "
                              "refused 503 busy (it would hold every other room up); 0: no limit"),
+    # Spectators and recordings (docs/spectators-and-replays.md)
+    "ASGI_MMO_MAX_SPECTATORS": ("max_spectators", "spectators one room takes at most; beyond, close 4409 room_full"),
+    "ASGI_MMO_RECORDINGS_DIR": ("recordings_dir", "directory where room recordings are written (made if missing)"),
+    "ASGI_MMO_RECORDING_MAX_BYTES": ("recording_max_bytes", "a recording stops by itself at this many bytes on disk"),
+    "ASGI_MMO_RECORDING_MAX_SECONDS": ("recording_max_seconds", "a recording stops by itself after this long"),
+    "ASGI_MMO_RECORDING_KEYFRAME_SECONDS": ("recording_keyframe_seconds",
+                                            "seconds between the full `state` keyframes of a recording"),
+    "ASGI_MMO_MAX_RECORDINGS": ("max_recordings", "recordings one process writes at once"),
     # Player authorization (docs/auth.md); off unless ASGI_MMO_AUTH says otherwise.
     "ASGI_MMO_AUTH": ("auth", "player authorization: off (anyone plays under any name), jwt (a signed token) "
                       "or http (the deployment's endpoint decides)"),
@@ -126,6 +134,12 @@ class Settings:
     max_tick_ms: float = 25.0
     gc_freeze_seconds: float = 1.0
     gc_sweep_seconds: float = 600.0
+    max_spectators: int = 50
+    recordings_dir: str = "recordings"
+    recording_max_bytes: int = 50 * 1024 * 1024
+    recording_max_seconds: float = 30 * 60.0
+    recording_keyframe_seconds: float = 5.0
+    max_recordings: int = 8
     auth: str = "off"
     #: the key's text (a file named `@path` is read at start); never shown in a repr
     auth_jwt_key: str | None = field(default=None, repr=False)
@@ -144,13 +158,15 @@ class Settings:
             object.__setattr__(self, "trusted_proxies", ())
         positive = ("max_message_bytes", "rate_limit", "rate_burst", "flood_seconds", "slow_client_seconds",
                     "outbox_frames", "max_rooms", "workers", "auth_jwks_cache_seconds", "auth_timeout_seconds",
-                    "request_timeout_seconds", "max_connections")
+                    "request_timeout_seconds", "max_connections",
+                    "recording_max_bytes", "recording_max_seconds", "recording_keyframe_seconds")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_variable(name)} must be positive, got {getattr(self, name)!r}")
         for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes",
                      "auth_leeway_seconds", "admin_slowdown_seconds", "rooms_per_minute", "seats_per_address",
-                     "sync_seconds", "tick_budget", "max_tick_ms", "gc_freeze_seconds", "gc_sweep_seconds"):
+                     "sync_seconds", "tick_budget", "max_tick_ms", "gc_freeze_seconds", "gc_sweep_seconds",
+                     "max_spectators", "max_recordings"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):

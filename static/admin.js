@@ -4,6 +4,7 @@
 import { tableCell } from "./pages.js";
 
 const API = document.body.dataset.api || "/admin/api";
+const ROOT = API.replace(/\/admin\/api$/, ""); // the app's root path (pages: /watch/, /replay/)
 const TOKEN_KEY = "asgi-mmo-admin-token";
 const POLL_MS = 1500;
 const HISTORY_MS = 5 * 60 * 1000; // the charts cover the last five minutes
@@ -97,6 +98,8 @@ async function poll() {
   state.inFlight = true;
   try {
     const list = await api("/rooms");
+    const recordings = await api("/recordings");
+    state.recordings = recordings ? recordings.recordings : [];
     const selected = state.selected;
     const detail = selected ? await api(`/rooms/${encodeURIComponent(selected)}`) : null;
     if (state.running) update(list.rooms, selected === state.selected ? detail : undefined);
@@ -219,7 +222,8 @@ function renderRooms(rooms) {
     row.append(
       idCell,
       tableCell(room.game),
-      tableCell(`${formatInt(room.players)} / ${formatInt(room.max_players)}`, "num"),
+      tableCell(`${formatInt(room.players)} / ${formatInt(room.max_players)}` +
+        (room.spectators ? ` +${formatInt(room.spectators)} watching` : ""), "num"),
       tableCell(formatInt(room.bots), "num"),
       tableCell(`${room.tick_rate} Hz`, "num"),
       tableCell(formatInt(room.tick), "num"),
@@ -230,16 +234,97 @@ function renderRooms(rooms) {
       tableCell(formatInt(room.msgs_out), "num"),
       tableCell(formatBytes(room.bytes_out), "num"),
       tableCell(room.worker, "mono small"),
-      tableCell(closeButton(room.id)),
+      tableCell(roomActions(room.id)),
     );
     return row;
   });
   body.replaceChildren(...rows);
+  renderRecordings(state.recordings || []);
   $("rooms-empty").hidden = rooms.length > 0;
   const hidden = rooms.filter((r) => r.private).length;
   $("rooms-note").textContent = rooms.length
     ? `${rooms.length} room${rooms.length === 1 ? "" : "s"}${hidden ? `, ${hidden} private` : ""}`
     : "";
+}
+
+// ---- watching and recording (docs/spectators-and-replays.md) ----------------------------
+
+function actionButton(text, className, onClick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = `btn btn-small ${className}`;
+  button.textContent = text;
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+/** The room's buttons: Watch (a live view, no seat), Record / Stop recording, Close. */
+function roomActions(roomId) {
+  const cell = document.createElement("span");
+  cell.className = "actions";
+  const recording = (state.recordings || []).find((r) => r.room === roomId && r.state === "recording");
+  const watch = actionButton("Watch", "btn-ghost", () => window.open(`${ROOT}/watch/${encodeURIComponent(roomId)}`, "_blank", "noopener"));
+  watch.dataset.action = "watch";
+  const record = recording
+    ? actionButton("Stop recording", "btn-secondary", () => recordRoom(roomId, "DELETE"))
+    : actionButton("Record", "btn-ghost", () => recordRoom(roomId, "POST"));
+  record.dataset.action = "record";
+  cell.append(watch, " ", record, " ", closeButton(roomId));
+  return cell;
+}
+
+async function recordRoom(roomId, method) {
+  try {
+    const answer = await api(`/rooms/${encodeURIComponent(roomId)}/recording`, { method });
+    toast(!answer ? `Room ${roomId} is gone.` : method === "POST" ? `Recording room ${roomId}.` : `Recording of ${roomId} stopped.`);
+  } catch (error) {
+    if (error instanceof Unauthorized) return showLogin("The server refused the token.");
+    toast(`Could not ${method === "POST" ? "record" : "stop recording"} room ${roomId}: ${error.message}`);
+  }
+  poll();
+}
+
+let recordingsKey = "";
+
+function renderRecordings(recordings) {
+  const body = $("recordings-body");
+  const key = JSON.stringify(recordings.map((r) => [r.id, r.state, r.reason, r.bytes, r.last_tick]));
+  if (!body || key === recordingsKey) return; // unchanged: its links stay put under the pointer
+  recordingsKey = key;
+  body.replaceChildren(...recordings.map((r) => {
+    const row = document.createElement("tr");
+    const replay = document.createElement("a");
+    replay.href = `${ROOT}/replay/${encodeURIComponent(r.id)}`;
+    replay.target = "_blank";
+    replay.rel = "opener"; // (a page of this origin) so the new tab gets this tab's sessionStorage: the token
+    replay.textContent = "Replay";
+    const remove = actionButton("Delete", "btn-danger", () => deleteRecording(r.id));
+    const state = r.state === "recording" ? "recording" : `${r.state}${r.reason ? ` (${r.reason})` : ""}`;
+    row.append(
+      tableCell(r.id, "mono small"),
+      tableCell(r.room, "mono small"),
+      tableCell(new Date(r.started * 1000).toLocaleString()),
+      tableCell(state),
+      tableCell(`${formatInt(r.first_tick ?? 0)}–${formatInt(r.last_tick ?? 0)}`, "num"),
+      tableCell(formatBytes(r.bytes), "num"),
+      tableCell(replay),
+      tableCell(remove),
+    );
+    return row;
+  }));
+  $("recordings-empty").hidden = recordings.length > 0;
+}
+
+async function deleteRecording(id) {
+  if (!window.confirm(`Delete recording ${id}?`)) return;
+  try {
+    await api(`/recordings/${encodeURIComponent(id)}`, { method: "DELETE" });
+    toast(`Recording ${id} deleted.`);
+  } catch (error) {
+    if (error instanceof Unauthorized) return showLogin("The server refused the token.");
+    toast(`Could not delete recording ${id}: ${error.message}`);
+  }
+  poll();
 }
 
 function closeButton(roomId) {

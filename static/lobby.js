@@ -270,7 +270,14 @@ function renderRooms(rooms) {
     btn.textContent = full ? "Full" : "Join";
     btn.disabled = full;
     btn.addEventListener("click", () => go(r.id));
-    tr.append(tableCell(code), tableCell(titles.get(r.game) || r.game), tableCell(players, "num"), tableCell(ago(r.created_at)), tableCell(btn));
+    // Watch: the room as a spectator (no name, no seat; /watch/{id}, docs/spectators-and-replays.md).
+    const watch = document.createElement("a");
+    watch.className = "btn btn-small btn-ghost room-watch";
+    watch.href = PLAY_PATH.replace(/play\/ROOM$/, `watch/${encodeURIComponent(r.id)}`);
+    watch.textContent = "Watch";
+    const actions = document.createElement("span");
+    actions.append(btn, " ", watch);
+    tr.append(tableCell(code), tableCell(titles.get(r.game) || r.game), tableCell(players, "num"), tableCell(ago(r.created_at)), tableCell(actions));
     return tr;
   });
   $("rooms-body").replaceChildren(...rows);

@@ -31,7 +31,7 @@ def test_create_room_with_defaults(client: TestClient) -> None:
     assert (room["width"], room["height"]) == (40, 30)
     listed = client.get("/api/rooms").json()["rooms"]
     assert [r["id"] for r in listed] == [room["id"]]
-    assert set(listed[0]) == {"id", "game", "players", "max_players", "created_at", "view"}
+    assert set(listed[0]) == {"id", "game", "players", "max_players", "created_at", "view", "spectators"}
     assert listed[0]["players"] == 0
 
 
@@ -39,7 +39,7 @@ def test_create_room_with_every_setting(client: TestClient) -> None:
     body = {"game": "snake", "private": True, "max_players": 3, "bots": 2, "width": 20, "height": 15, "tick_rate": 20}
     answer = client.post("/api/rooms", json=body)
     assert answer.status_code == 201
-    assert answer.json() == {"id": answer.json()["id"], **body, "options": {}, "view": False}
+    assert answer.json() == {"id": answer.json()["id"], **body, "options": {}, "view": False, "record": False}
 
 
 def test_an_empty_body_takes_the_defaults(client: TestClient) -> None:

@@ -78,6 +78,8 @@ class Join:
     #: the view size the player asked for (`view=WxH`), so its welcome already has it
     view_width: int | None = None
     view_height: int | None = None
+    #: a spectator's place instead of a seat: "watch", or "record" for a recorder (absent: a player)
+    watch: str | None = None
 
     def encode(self) -> bytes:
         header: dict[str, str | int | None] = {
@@ -85,6 +87,8 @@ class Join:
         }
         if self.view_width is not None or self.view_height is not None:  # absent for older owners
             header |= {"view_width": self.view_width, "view_height": self.view_height}
+        if self.watch is not None:
+            header["watch"] = self.watch
         return _pack(header)
 
 
@@ -153,9 +157,15 @@ class ViewSize:
     player: str
     width: int | None
     height: int | None
+    #: a spectator's new top left corner (None: keep that axis)
+    x: int | None = None
+    y: int | None = None
 
     def encode(self) -> bytes:
-        return _pack({"t": "view", "w": self.worker, "p": self.player, "width": self.width, "height": self.height})
+        header = {"t": "view", "w": self.worker, "p": self.player, "width": self.width, "height": self.height}
+        if self.x is not None or self.y is not None:
+            header |= {"x": self.x, "y": self.y}
+        return _pack(header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,10 +283,13 @@ class Joined:
     tick: int
     config: dict[str, Any]  # `RoomConfig.to_dict()`
     welcome: str  # the player's `welcome` frame, verbatim
+    spectator: bool = False  # a spectator's place (`Join.watch`): `player` is its internal id
 
     def encode(self) -> bytes:
         header = {"t": "joined", "req": self.req, "p": self.player, "name": self.name, "token": self.token,
                   "ack": self.ack, "tick": self.tick, "config": self.config}  # fmt: skip
+        if self.spectator:
+            header["spectator"] = True
         return _pack(header, self.welcome)
 
 
@@ -333,8 +346,11 @@ def _parse_to_owner(kind: str, fields: _Fields, worker: str, payloads: list[str]
     _count(kind, payloads, 0)
     match kind:
         case "join":
+            watch = fields.optional_text("watch")
+            if watch not in (None, "watch", "record"):
+                raise BadClusterMessage("a 'join' has 'watch': \"watch\", \"record\" or nothing")
             return Join(worker, fields.text("req"), fields.text("name"), fields.optional_text("token"),
-                        fields.optional_integer("view_width"), fields.optional_integer("view_height"))
+                        fields.optional_integer("view_width"), fields.optional_integer("view_height"), watch)
         case "reconnect":
             return Reconnect(worker, fields.text("p"), fields.text("token"))
         case "input":
@@ -345,7 +361,8 @@ def _parse_to_owner(kind: str, fields: _Fields, worker: str, payloads: list[str]
             return Latency(worker, fields.text("p"), fields.number("ms"))
         case "view":
             return ViewSize(worker, fields.text("p"), fields.optional_integer("width"),
-                            fields.optional_integer("height"))  # fmt: skip
+                            fields.optional_integer("height"), fields.optional_integer("x"),
+                            fields.optional_integer("y"))  # fmt: skip
         case "disconnect":
             return Disconnect(worker, fields.text("p"), fields.flag("leave"))
         case "sync":
@@ -382,7 +399,8 @@ def _parse_from_owner(kind: str, fields: _Fields, payloads: list[str]) -> FromOw
             if not isinstance(config, dict):
                 raise BadClusterMessage("a 'joined' has 'config': an object")
             return Joined(fields.text("req"), fields.text("p"), fields.text("name"), fields.text("token"),
-                          fields.integer("ack"), fields.integer("tick"), config, payloads[0])  # fmt: skip
+                          fields.integer("ack"), fields.integer("tick"), config, payloads[0],
+                          fields.header.get("spectator") is True)  # fmt: skip
         case "refused":
             _count(kind, payloads, 0)
             return Refused(fields.text("req"), fields.reason())

@@ -52,6 +52,9 @@ logger = logging.getLogger("asgi_mmo.cluster.mirror")
 
 SendToOwner = Callable[[ToOwner], None]
 
+#: a spectator relayed here when the room's owner changes: it watches again (a browser reconnects at once)
+_WATCH_AGAIN = refuse("server_shutdown", "the room moved to another server; watch it again")
+
 
 class RoomMirror:
     def __init__(
@@ -116,6 +119,8 @@ class RoomMirror:
         self._views[player_id] = ViewState(rect, BucketRect.of(rect, self._composer.size))
 
     def disconnect(self, seat: Seat, connection: Connection, *, leave: bool) -> None:
+        if self.promoted is not None and seat.spectator:
+            return  # closed at the promotion: the room here never knew it
         if self.promoted is not None:
             self.promoted.disconnect(self._seat_in(self.promoted, seat), connection, leave=leave)
             return
@@ -125,6 +130,8 @@ class RoomMirror:
             self._send_to_owner(Disconnect(self.worker, seat.player_id, leave))
 
     def handle_input(self, seat: Seat, seq: int, data: Any) -> None:
+        if seat.spectator:
+            raise MessageRefused("bad_message", "a spectator sends no input")
         if self.promoted is not None:
             self.promoted.handle_input(self._seat_in(self.promoted, seat), seq, data)
             return
@@ -138,20 +145,29 @@ class RoomMirror:
         self._send_to_owner(Input(self.worker, seat.player_id, seq, data))
 
     def chat(self, seat: Seat, text: str) -> None:
+        if self.promoted is not None and seat.spectator:
+            return
         if self.promoted is not None:
             self.promoted.chat(self._seat_in(self.promoted, seat), text)
             return
         self._send_to_owner(PlayerChat(self.worker, seat.player_id, text))
 
-    def ask_view(self, seat: Seat, width: int | None, height: int | None) -> None:
+    def ask_view(
+        self, seat: Seat, width: int | None, height: int | None, x: int | None = None, y: int | None = None
+    ) -> None:
         """Passed on to the owner, which moves the views (in a room without views it is ignored there)."""
+        if self.promoted is not None and seat.spectator:
+            return
         if self.promoted is not None:
-            self.promoted.ask_view(self._seat_in(self.promoted, seat), width, height)
+            self.promoted.ask_view(self._seat_in(self.promoted, seat), width, height, x, y)
         elif self.config.view:
-            self._send_to_owner(ViewSize(self.worker, seat.player_id, width, height))
+            x, y = (x, y) if seat.spectator else (None, None)
+            self._send_to_owner(ViewSize(self.worker, seat.player_id, width, height, x, y))
 
     def note_latency(self, seat: Seat, latency_ms: float) -> None:
         """Passed on to the owner, whose admin API lists the room's players."""
+        if seat.spectator:
+            return  # the admin API lists players only
         if self.promoted is not None:
             self.promoted.note_latency(self._seat_in(self.promoted, seat), latency_ms)
             return
@@ -251,7 +267,11 @@ class RoomMirror:
 
     def reattach(self) -> None:
         """Tell a (new) owner which players connect through this process, and resync them."""
-        for player_id, seat in self.seats.items():
+        for player_id, seat in list(self.seats.items()):
+            if seat.spectator:  # a spectator has no token to come back with: it reconnects (1012)
+                if seat.connection is not None:
+                    seat.connection.close_nowait(_WATCH_AGAIN)
+                continue
             self._send_to_owner(Reconnect(self.worker, player_id, seat.token))
             if seat.connection is not None:
                 seat.connection.needs_state = True
@@ -267,6 +287,9 @@ class RoomMirror:
             connection = seat.connection
             own = room.seats.get(seat.player_id)
             if connection is None:
+                continue
+            if seat.spectator:
+                connection.close_nowait(_WATCH_AGAIN)
                 continue
             if own is None:
                 connection.close_nowait(refuse("bad_token", "the seat expired"))

@@ -74,7 +74,7 @@ from asgi_mmo.elsewhere import NOBODY_ELSEWHERE
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused, MessageRefused
 from asgi_mmo.fanout import close_all
 from asgi_mmo.names import ROOM_IN_PREFIX, ROOM_OUT_PREFIX, room_in, room_out, worker_channel
-from asgi_mmo.peers import LocalRooms, RoomListing
+from asgi_mmo.peers import LocalRooms, RoomListing, Watch
 from asgi_mmo.protocol import CHAT_MAX, refuse
 from asgi_mmo.room import Room
 from asgi_mmo.roomconfig import RoomConfig
@@ -283,7 +283,7 @@ class Cluster:
                 if seat is not None and seat.token == token:
                     owned.connect(seat, worker)
             case Input() | PlayerChat() | Disconnect() | Latency() | ViewSize():
-                seat = room.seats.get(message.player)
+                seat = owned.seat_of(message.player)
                 if seat is None or seat.remote != message.worker:
                     return  # gone, or resumed elsewhere since: that process no longer speaks for it
                 self._from_player(owned, seat, message)
@@ -306,8 +306,8 @@ class Cluster:
                 owned.disconnect(seat, worker, leave=leave)
             case Latency(ms=ms):
                 room.note_latency(seat, ms)
-            case ViewSize(width=width, height=height):
-                room.ask_view(seat, width, height)
+            case ViewSize(width=width, height=height, x=x, y=y):
+                room.ask_view(seat, width, height, x, y)
 
     def _answer_join(self, owned: OwnedRoom, join: Join) -> None:
         room = owned.room
@@ -315,12 +315,15 @@ class Cluster:
         try:
             if self.rooms.draining:
                 raise refuse("server_shutdown", "the room's server is going down; reconnect with your token")
-            seat = room.seat_for_token(join.token) if join.token else room.join(join.name)
+            if join.watch is not None:
+                seat = room.watch(join.name, record=join.watch == "record")
+            else:
+                seat = room.seat_for_token(join.token) if join.token else room.join(join.name)
             if join.view_width is not None or join.view_height is not None:
                 room.ask_view(seat, join.view_width, join.view_height)
-            welcome = owned.connect(seat, join.worker)
+            welcome = owned.watch_from(seat, join.worker) if seat.spectator else owned.connect(seat, join.worker)
             answer = Joined(join.req, seat.player_id, seat.name, seat.token, seat.ack, room.tick,
-                            room.config.to_dict(), welcome)  # fmt: skip
+                            room.config.to_dict(), welcome, seat.spectator)  # fmt: skip
         except ConnectionRefused as refused:
             self._refuse_join(join, refused)
             return
@@ -335,9 +338,19 @@ class Cluster:
         return [mirror for mirror in self.mirrors.values() if not mirror.closed]
 
     async def join_elsewhere(
-        self, room_id: str, name: str, token: str | None, view: ViewAsked = None
+        self, room_id: str, name: str, token: str | None, view: ViewAsked = None, watch: Watch = None
     ) -> tuple[PlayerRoom, Seat]:
-        """Join a room this process does not run: through its owner, or by taking it over."""
+        """Join a room this process does not run: through its owner, or by taking it over
+        (`watch`: as a spectator or a recorder)."""
+
+        def seat_in(room: Room) -> Seat:
+            if watch is not None:
+                seat = room.watch(name, record=watch == "record")
+                if view is not None:
+                    room.ask_view(seat, *view)
+                return seat
+            return room.seat_for_token(token) if token else room.join(name)
+
         deadline = anyio.current_time() + self.timings.join_seconds
         while anyio.current_time() < deadline:
             local = self.rooms.get(room_id)
@@ -348,20 +361,20 @@ class Cluster:
             mirror = self.mirrors.get(room_id)
             if mirror is not None and mirror.promoted is not None:
                 room = mirror.promoted
-                return room, (room.seat_for_token(token) if token else room.join(name))
+                return room, seat_in(room)
             silent = mirror is None or anyio.current_time() - mirror.last_heard > self.timings.takeover_after
             if mirror is None or mirror.closed or silent:
                 if await self.backend.room_owner(room_id) is None:
                     taken = await self._take_over(room_id)
                     if taken is not None:
-                        return taken, (taken.seat_for_token(token) if token else taken.join(name))
+                        return taken, seat_in(taken)
                     if await self.backend.room_owner(room_id) is None:
                         raise refuse("room_not_found", f"no room {room_id[:32]!r}")
                     continue  # another process took it over meanwhile: relay it
                 if mirror is None or mirror.closed:
                     mirror = await self._mirror(room_id)
             try:
-                return mirror, await self._ask_to_join(mirror, name, token, view)
+                return mirror, await self._ask_to_join(mirror, name, token, view, watch)
             except TimeoutError:
                 # A silent owner: dead, with a lease that has yet to run out? Look again.
                 self._suspect(mirror)
@@ -399,12 +412,14 @@ class Cluster:
         self._mirror_idle_since.pop(room_id, None)
         await self.backend.unsubscribe(room_out(room_id))
 
-    async def _ask_to_join(self, mirror: RoomMirror, name: str, token: str | None, view: ViewAsked) -> Seat:
+    async def _ask_to_join(
+        self, mirror: RoomMirror, name: str, token: str | None, view: ViewAsked, watch: Watch = None
+    ) -> Seat:
         request = secrets.token_hex(8)
         call = self._calls[request] = _Call()
         try:
             width, height = view if view is not None else (None, None)
-            join = Join(self.worker, request, name, token, width, height)
+            join = Join(self.worker, request, name, token, width, height, watch)
             self.backend.publish_nowait(room_in(mirror.id), join.encode())
             with anyio.fail_after(self.timings.rpc_seconds):
                 await call.done.wait()
@@ -413,7 +428,7 @@ class Cluster:
         match call.answer:
             case Joined() as joined:
                 mirror.config = RoomConfig(**joined.config)
-                seat = Seat(joined.player, joined.name, joined.token, ack=joined.ack)
+                seat = Seat(joined.player, joined.name, joined.token, ack=joined.ack, spectator=joined.spectator)
                 mirror.expect(seat, joined.welcome, joined.tick)
                 return seat
             case Refused(reason=reason):

@@ -34,6 +34,7 @@ class OwnedRoom:
         self._publish = publish
         self._out = room_out(room.id)
         self._remote: dict[str, Seat] = {}  # players connected through other processes
+        self._watching: dict[str, Seat] = {}  # spectators connected through other processes
         self._state_wanted = False
 
     @property
@@ -57,10 +58,24 @@ class OwnedRoom:
         self.room.seated(seat)
         return encode(self.room.welcome(seat))
 
+    def watch_from(self, seat: Seat, worker: str) -> str:
+        """A spectator (`Room.watch`) connected through process `worker`; returns its `welcome` frame."""
+        seat.remote = worker
+        self._watching[seat.player_id] = seat
+        return encode(self.room.welcome(seat))
+
+    def seat_of(self, player_id: str) -> Seat | None:
+        """The seat of a player of the room, or the place of a spectator elsewhere."""
+        return self.room.seats.get(player_id) or self._watching.get(player_id)
+
     def disconnect(self, seat: Seat, worker: str, *, leave: bool) -> None:
         """A player's socket on process `worker` ended."""
         if seat.remote != worker:
             return  # resumed elsewhere since
+        if seat.spectator:
+            self._watching.pop(seat.player_id, None)
+            self.room.unwatch(seat)
+            return
         seat.remote = None
         self._remote.pop(seat.player_id, None)
         self.room.unseated(seat, leave=leave)
@@ -74,6 +89,15 @@ class OwnedRoom:
     @property
     def players(self) -> int:
         return len(self._remote)
+
+    @property
+    def watching(self) -> int:
+        return len(self._watching)
+
+    @property
+    def spectators(self) -> int:
+        recorders = self.room.recorder_ids()
+        return sum(1 for player_id in self._watching if player_id not in recorders)
 
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
         whole = None
@@ -92,7 +116,7 @@ class OwnedRoom:
         fragments: dict[Bucket, str] = {}
         entered: dict[Bucket, str] = {}
         states: dict[str, str] = {}
-        for player_id in self._remote:
+        for player_id in [*self._remote, *self._watching] if self._watching else self._remote:
             view, rect, covered, new = viewers.move(player_id)
             old = None if new else view.covered
             for bucket in covered.buckets():

@@ -12,7 +12,8 @@ nothing scans the field per player.
 A player that missed ticks gets a `state` of its view, built from the same
 cached bucket snapshots, as `fanout.fan_out` does for a plain room. The views
 of players connected through other processes move here too (`move`), and the
-room's owner publishes what they need (`cluster/owner.py`).
+room's owner publishes what they need (`cluster/owner.py`). A spectator's
+view has no focus: it stays where its spectator put it (`pan`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class Viewers:
         self.composer = ViewComposer(game, bucket)
         self._views: dict[str, ViewState] = {}
         self._asked: dict[str, tuple[int, int]] = {}
+        #: spectators' free cameras: the top left corner asked for since the last tick (None: keep that axis)
+        self._corners: dict[str, tuple[int | None, int | None]] = {}
 
     def ask(self, player_id: str, width: int | None, height: int | None) -> None:
         """The player asks for a view of this size (None: keep that side); clamped, in effect next tick."""
@@ -49,10 +52,19 @@ class Viewers:
         if view is not None and size != (view.rect.width, view.rect.height):
             view.resize = size
 
+    def pan(self, viewer_id: str, x: int | None, y: int | None) -> None:
+        """A spectator puts its view's top left corner here (clamped inside the field), next tick."""
+        self._corners[viewer_id] = (x, y)
+
+    def whole(self, viewer_id: str) -> None:
+        """A viewer of the whole field (a recorder): its view is not held to the sizes players may ask."""
+        self._asked[viewer_id] = self.field
+
     def forget(self, player_id: str) -> None:
         """The seat is gone."""
         self._views.pop(player_id, None)
         self._asked.pop(player_id, None)
+        self._corners.pop(player_id, None)
 
     def welcome(self, player_id: str) -> dict[str, Any]:
         """`view` and `state` of a player's `welcome`, now (between ticks)."""
@@ -94,10 +106,18 @@ class Viewers:
         ):
             return view, old, view.covered, new  # most views, most ticks: `follow` keeps it
         rect = follow(rect, focus, *self.field)
+        if self._corners and (corner := self._corners.pop(player_id, None)) is not None:
+            rect = self._at(rect, corner)
         covered = view.covered
         if rect is not old and (moved := BucketRect.of(rect, self.bucket)) != covered:
             covered = moved  # (else the same object: the composer's fast path)
         return view, rect, covered, new
+
+    def _at(self, rect: Rect, corner: tuple[int | None, int | None]) -> Rect:
+        """`rect` with its top left corner moved to `corner`, clamped so it lies inside the field."""
+        x = rect.x if corner[0] is None else max(0, min(corner[0], self.field[0] - rect.width))
+        y = rect.y if corner[1] is None else max(0, min(corner[1], self.field[1] - rect.height))
+        return rect if (x, y) == (rect.x, rect.y) else Rect(x, y, rect.width, rect.height)
 
     def fan_out(
         self,

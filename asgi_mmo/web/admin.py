@@ -15,6 +15,12 @@ process makes its own (`with_admin_token`) and prints it at start.
 | `GET /admin/api/rooms/{id}` | ROOM_STATS plus `"players": [...]`, or 404 `not_found` |
 | `DELETE /admin/api/rooms/{id}` | 204; the room's players get `room_closed`; or 404 |
 | `GET /metrics` | Prometheus text exposition (metrics.py) |
+| `POST /admin/api/rooms/{id}/recording` | 201: starts recording the room (asgi_mmo/replays/); 404, 409, 503 |
+| `GET /admin/api/rooms/{id}/recording` | the room's running recording, or 404 |
+| `DELETE /admin/api/rooms/{id}/recording` | stops it: 200 and its record, or 404 |
+| `GET /admin/api/recordings` | `{"recordings": [RECORDING, ...]}`, newest first |
+| `GET /admin/api/recordings/{id}` | the recording's file (gzip JSON lines, docs/replays.md), or 404 |
+| `DELETE /admin/api/recordings/{id}` | 204 (a running one is stopped first), or 404 |
 
 Errors are raised (`Unauthorized`, `NotFound`, `BackendUnavailable`, ...);
 web/errors.py answers each with its status and code.
@@ -31,12 +37,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from starlette.endpoints import HTTPEndpoint
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
 from asgi_mmo.exceptions import NotFound, Unauthorized
+from asgi_mmo.replays.recorder import RecordingRefused, Recordings
 from asgi_mmo.settings import Settings
 from asgi_mmo.web.headers import NO_STORE, secure_page
 from asgi_mmo.web.slowdown import forgive, slow_down
@@ -140,6 +148,75 @@ class OneRoom(AdminEndpoint):
         return Response(status_code=204, headers=NO_STORE)
 
 
+def recordings_of(request: Request) -> Recordings:
+    recordings: Recordings = request.app.state.recordings
+    return recordings
+
+
+async def start_recording(request: Request, room_id: str) -> str | None:
+    """A new room's recording (the `record` option): its id, or None when it cannot start."""
+    try:
+        meta = await recordings_of(request).start(room_id)
+    except RecordingRefused:
+        return None
+    return str(meta["id"])
+
+
+def _no_recording(recording_id: str) -> NotFound:
+    return NotFound(f"no recording {recording_id[:32]!r}")
+
+
+class RoomRecording(AdminEndpoint):
+    """A room's recording: start it, look at it, stop it."""
+
+    async def post(self, request: Request) -> Response:
+        room_id = request.path_params["room_id"]
+        try:
+            meta = await recordings_of(request).start(room_id)
+        except RecordingRefused as refused:
+            if refused.status == 404:
+                raise _no_room(room_id) from None
+            raise HTTPException(refused.status, str(refused)) from None
+        return JSONResponse(meta, status_code=201, headers=NO_STORE)
+
+    async def get(self, request: Request) -> Response:
+        room_id = request.path_params["room_id"]
+        listing = await recordings_of(request).listing()
+        running = [meta for meta in listing if meta["room"] == room_id and meta["state"] == "recording"]
+        if not running:
+            raise NotFound(f"room {room_id[:32]!r} is not being recorded")
+        return JSONResponse(running[0], headers=NO_STORE)
+
+    async def delete(self, request: Request) -> Response:
+        room_id = request.path_params["room_id"]
+        meta = await recordings_of(request).stop_room(room_id)
+        if meta is None:
+            raise NotFound(f"room {room_id[:32]!r} is not being recorded")
+        return JSONResponse(meta, headers=NO_STORE)
+
+
+class RecordingList(AdminEndpoint):
+    async def get(self, request: Request) -> Response:
+        return JSONResponse({"recordings": await recordings_of(request).listing()}, headers=NO_STORE)
+
+
+class OneRecording(AdminEndpoint):
+    async def get(self, request: Request) -> Response:
+        """The recording's file, as written so far (gzip: the client inflates it)."""
+        recording_id = request.path_params["recording_id"]
+        recordings = recordings_of(request)
+        if await recordings.get(recording_id) is None:
+            raise _no_recording(recording_id)
+        path = recordings.store.data_path(recording_id)
+        return FileResponse(path, media_type="application/gzip", filename=path.name, headers=NO_STORE)
+
+    async def delete(self, request: Request) -> Response:
+        recording_id = request.path_params["recording_id"]
+        if not await recordings_of(request).delete(recording_id):
+            raise _no_recording(recording_id)
+        return Response(status_code=204, headers=NO_STORE)
+
+
 class PrometheusMetrics(AdminEndpoint):
     async def get(self, request: Request) -> Response:
         """Prometheus text exposition; this process's rooms are sampled first, so it is up to date."""
@@ -160,5 +237,8 @@ def admin_routes(templates: Jinja2Templates) -> list[BaseRoute]:
         Route("/admin", dashboard, methods=["GET"], name="admin"),
         Route("/admin/api/rooms", Rooms),
         Route("/admin/api/rooms/{room_id}", OneRoom),
+        Route("/admin/api/rooms/{room_id}/recording", RoomRecording),
+        Route("/admin/api/recordings", RecordingList),
+        Route("/admin/api/recordings/{recording_id}", OneRecording),
         Route("/metrics", PrometheusMetrics),
     ]

@@ -18,6 +18,7 @@ from asgi_mmo.exceptions import BadRequest, PayloadTooLarge, RateLimited, Server
 from asgi_mmo.games.catalog import GAMES, game_info
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.scores.leaderboard import Leaderboard
+from asgi_mmo.web.admin import require_token, start_recording
 from asgi_mmo.web.state import client_of, registry_of, shares_of
 
 LEADERBOARD_MAX = 100
@@ -65,13 +66,18 @@ class Rooms(HTTPEndpoint):
         registry = registry_of(request)
         if registry.draining:
             raise ServerDraining("the server is going down")
+        if config.record:
+            require_token(request)  # a recording is written to the server's disk: admins only
         registry.admit(config)  # 503 busy: too heavy to run on time here
         shares, address = shares_of(request), client_of(request)
         if not shares.allow_room(address, anyio.current_time()):  # counts only rooms that would be made
             raise RateLimited(f"{shares.rooms_per_minute} rooms a minute from one address at most; "
                               f"try again in {shares.room_wait(address):.0f} s")
         room = await registry.open_room(config)
-        return JSONResponse({"id": room.id, **config.to_dict()}, status_code=201)
+        answer: dict[str, Any] = {"id": room.id, **config.to_dict()}
+        if config.record:
+            answer["recording"] = await start_recording(request, room.id)
+        return JSONResponse(answer, status_code=201)
 
 
 #: THE world: one big public view room of a well-known id, made on demand (by whichever

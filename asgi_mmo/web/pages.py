@@ -17,6 +17,8 @@ The page also carries the room's connected players and bots at that moment
 `/play/world` is the lobby's world (`web/api.py` `WORLD_ROOM`): when no process
 runs it, the page makes it, so a link to it always leads somewhere. The page
 tells a view room (`data-view`) so its field fills the window from the start.
+`/watch/{room_id}` shows a room to a spectator, `/replay/{recording_id}` plays
+a recording (docs/spectators-and-replays.md).
 
 `/play/quick` is not a room: the game page quick-joins (no `room` parameter on
 the WebSocket) the game of its `game` query parameter (default
@@ -35,6 +37,7 @@ from starlette.templating import Jinja2Templates
 from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.games.catalog import DEFAULT_GAME, GAMES
 from asgi_mmo.registry import RegistryFull, RoomRegistry
+from asgi_mmo.web.admin import recordings_of
 from asgi_mmo.web.api import WORLD_ROOM, world_config
 from asgi_mmo.web.headers import NO_STORE, secure_page
 from asgi_mmo.web.state import registry_of
@@ -124,7 +127,28 @@ def page_routes(templates: Jinja2Templates) -> list[BaseRoute]:
         context = {"room_id": room_id, "quick": quick, "game": game, "players": players, "bots": bots, "view": view}
         return render(request, "play.html", context)
 
+    async def watch(request: Request) -> Response:
+        """A room's live view for a spectator (`spectate=true`): no name, no seat, no input."""
+        room_id: str = request.path_params["room_id"]
+        try:
+            summary = await room_summary(registry_of(request), room_id)
+        except BackendUnavailable:
+            return missing(request, "Can't reach the rooms", "The game servers can't be reached right now.", 503)
+        if summary is None:
+            return missing(request, "No such room", f"The room {room_id[:32]!r} does not exist (any more).")
+        return render(request, "watch.html", {"room_id": room_id, "game": summary.game})
+
+    async def replay(request: Request) -> Response:
+        """A recording played back (asgi_mmo/replays/); its data comes from the admin API, with the token."""
+        recording_id: str = request.path_params["recording_id"]
+        meta = await recordings_of(request).get(recording_id)
+        if meta is None or meta.get("game") not in GAMES:
+            return missing(request, "No such recording", f"There is no recording {recording_id[:32]!r}.")
+        return render(request, "replay.html", {"recording_id": recording_id, "game": meta["game"]})
+
     return [
         Route("/", lobby, methods=["GET"], name="lobby"),
         Route("/play/{room_id}", play, methods=["GET"], name="play"),
+        Route("/watch/{room_id}", watch, methods=["GET"], name="watch"),
+        Route("/replay/{recording_id}", replay, methods=["GET"], name="replay"),
     ]

@@ -95,12 +95,15 @@ async def player_endpoint(websocket: WebSocket) -> None:
     try:
         identity = await authorizer.authorize(Offer.of(websocket))  # None: authorization is off
         name = identity.name if identity and identity.name else validate_name(query.get("name"))
-        if not token:  # a new seat: within this address's share (a resume holds its seat already)
-            hold = _take_seat(shares, client_of(websocket), registry)
-        room, seat = await registry.join(
-            name=name, room_id=query.get("room"), game=query.get("game") or DEFAULT_GAME, token=token,
-            view=parse_size(query.get("view")),
-        )
+        if query.get("spectate", "").lower() in ("true", "1"):  # a spectator: no seat (Room.watch)
+            room, seat = await registry.watch(name=name, room_id=query.get("room"), view=parse_size(query.get("view")))
+        else:
+            if not token:  # a new seat: within this address's share (a resume holds its seat already)
+                hold = _take_seat(shares, client_of(websocket), registry)
+            room, seat = await registry.join(
+                name=name, room_id=query.get("room"), game=query.get("game") or DEFAULT_GAME, token=token,
+                view=parse_size(query.get("view")),
+            )
     except ConnectionRefused as refused:
         shares.cancel(hold)
         logger.info("player refused room=%r code=%s", (query.get("room") or "")[:32], refused.code)
@@ -212,7 +215,7 @@ async def _read(
             elif isinstance(parsed, Chat):
                 room.chat(seat, parsed.text)
             elif isinstance(parsed, View):
-                room.ask_view(seat, parsed.width, parsed.height)
+                room.ask_view(seat, parsed.width, parsed.height, parsed.x, parsed.y)
             elif isinstance(parsed, Leave):
                 connection.close_nowait(LEAVE)
                 return
