@@ -96,18 +96,20 @@ class Viewers:
         old = view.rect
         rect = old
         focus = self.game.focus(player_id)
+        resized = view.resize is not None
         if view.resize is not None:
             center = (old.x + old.width // 2, old.y + old.height // 2)
             rect = place(focus or center, *view.resize, *self.field)
             view.resize = None
-        elif focus is None or (
+        corner = self._corners.pop(player_id, None) if self._corners else None
+        if corner is not None:  # a spectator's camera: where it was put, not where a head is
+            rect = self._at(rect, corner)
+        elif not resized and (focus is None or (
             old.x + MARGIN <= focus[0] <= old.x + old.width - 1 - MARGIN
             and old.y + MARGIN <= focus[1] <= old.y + old.height - 1 - MARGIN
-        ):
+        )):
             return view, old, view.covered, new  # most views, most ticks: `follow` keeps it
         rect = follow(rect, focus, *self.field)
-        if self._corners and (corner := self._corners.pop(player_id, None)) is not None:
-            rect = self._at(rect, corner)
         covered = view.covered
         if rect is not old and (moved := BucketRect.of(rect, self.bucket)) != covered:
             covered = moved  # (else the same object: the composer's fast path)
