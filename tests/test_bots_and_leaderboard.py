@@ -129,9 +129,10 @@ def test_a_locked_database_never_delays_ticks(client: TestClient, settings: Sett
         lateness = registry_room.stats.lateness_ms()
         # Ticks kept their schedule while the write waited a second for the lock. A write on
         # the loop would stop every tick for that second (lateness near 1,000 ms, a tick or two
-        # in the window); the bounds leave room for a busy machine, not for a blocked loop.
-        assert len(ticks) >= 25
-        assert lateness["max"] < 250, lateness
+        # in the window); the bounds leave room for a busy machine (a max of 326 ms was seen at
+        # a load average of 20 on 2 cores), not for a blocked loop.
+        assert len(ticks) >= 15
+        assert lateness["max"] < 600, lateness
 
         def on_board() -> list[Message]:
             entries: list[Message] = client.get("/api/leaderboard").json()["entries"]
