@@ -36,6 +36,10 @@ ENV = {
     "ASGI_MMO_REQUEST_TIMEOUT_SECONDS": str(REQUEST_TIMEOUT_SECONDS),
     "ASGI_MMO_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
     "ASGI_MMO_BOT_PROCESSES": "0",
+    # The transport's limits are tested here, with rooms as heavy as it takes to fill a socket;
+    # admission (which would refuse them beside the others) has its own tests (test_admission.py).
+    "ASGI_MMO_TICK_BUDGET": "0",
+    "ASGI_MMO_MAX_TICK_MS": "0",
 }
 
 
