@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-import httpx
 import pytest
 
 from asgi_mmo.games.snake.rules import apply_delta as apply_snake_delta
@@ -57,12 +56,6 @@ def require_chromium() -> None:
         pytest.fail(f"{what} is required in CI (apt-get install chromium; pip install -e .[test])")
     pytest.skip(f"{what} is not available")
 
-
-def create_room(base_url: str, **settings: object) -> str:
-    answer = httpx.post(f"{base_url}/api/rooms", json=settings, timeout=5.0)
-    assert answer.status_code == 201, answer.text
-    room: str = answer.json()["id"]
-    return room
 
 
 class Pages:

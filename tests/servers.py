@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -118,3 +119,17 @@ def run_uvicorn(
         if process is not None and process.poll() is None:
             process.kill()
             process.wait()
+
+
+class HasUrl(Protocol):
+    @property
+    def url(self) -> str: ...
+
+
+def create_room(server: str | HasUrl, **settings: object) -> str:
+    """`POST /api/rooms` on a real server (its URL, or anything with a `url`): the new room's id."""
+    url = server if isinstance(server, str) else server.url
+    answer = httpx.post(f"{url}/api/rooms", json=settings, timeout=10)
+    assert answer.status_code == 201, answer.text
+    room: str = answer.json()["id"]
+    return room

@@ -14,12 +14,11 @@ import pytest
 from tests.browser_support import (
     Pages,
     attribute,
-    create_room,
     join,
     normalised,
     watching,
 )
-from tests.servers import ServerProcess, run_uvicorn
+from tests.servers import ServerProcess, create_room, run_uvicorn
 
 if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
     from playwright.sync_api import Browser, Expect, Page

@@ -17,12 +17,11 @@ from asgi_mmo.games.arena.delta import apply_delta as apply_arena_delta
 from tests.browser_support import (
     Pages,
     attribute,
-    create_room,
     delaying_proxy,
     join,
     watching,
 )
-from tests.servers import ServerProcess, run_uvicorn
+from tests.servers import ServerProcess, create_room, run_uvicorn
 
 if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
     from playwright.sync_api import Browser, Expect, Page

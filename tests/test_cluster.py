@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.cluster import run_gunicorn, run_haproxy, run_redis
-from tests.servers import ServerProcess, run_uvicorn
+from tests.servers import ServerProcess, create_room, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 
@@ -117,12 +117,6 @@ def check_sequence(player: Player) -> None:
             assert frame["tick"] > last, (player.id, last, frame["tick"])
         last = frame["tick"]
 
-
-def create_room(url: str, **settings: Any) -> str:
-    answer = httpx.post(url + "/api/rooms", json=settings, timeout=10)
-    assert answer.status_code == 201, answer.text
-    room_id: str = answer.json()["id"]
-    return room_id
 
 
 def details(url: str, room: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from asgi_mmo import client
-from tests.servers import ServerProcess, run_uvicorn
+from tests.servers import ServerProcess, create_room, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 
@@ -32,12 +32,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with run_uvicorn(env=env, cwd=tmp_path_factory.mktemp("e2e")) as process:
         yield process
 
-
-def create_room(server: ServerProcess, **settings: object) -> str:
-    answer = httpx.post(server.url + "/api/rooms", json=settings)
-    assert answer.status_code == 201, answer.text
-    room: str = answer.json()["id"]
-    return room
 
 
 async def test_two_players_play_one_room_and_their_inputs_are_acknowledged(server: ServerProcess) -> None:

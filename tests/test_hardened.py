@@ -24,7 +24,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.cluster import GunicornProcess, run_gunicorn, run_haproxy
-from tests.servers import ServerProcess, run_uvicorn
+from tests.servers import ServerProcess, create_room, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 
@@ -195,12 +195,6 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> floa
         time.sleep(0.05)
     return time.monotonic() - start
 
-
-def create_room(served: Served, **settings: object) -> str:
-    answer = httpx.post(served.url + "/api/rooms", json=settings, timeout=10)
-    assert answer.status_code == 201, answer.text
-    room: str = answer.json()["id"]
-    return room
 
 
 class TickCounter(threading.Thread):

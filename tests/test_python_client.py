@@ -34,7 +34,7 @@ from asgi_mmo.client.errors import ERROR_CLASSES, closing_error, is_resumable
 from asgi_mmo.client.session import JoinRequest
 from asgi_mmo.games.snake.viewdelta import inside
 from asgi_mmo.protocol import CLOSE_CODES
-from tests.servers import ROOT, ServerProcess, run_uvicorn
+from tests.servers import ROOT, ServerProcess, create_room, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 
@@ -52,12 +52,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with run_uvicorn(env=env, cwd=tmp_path_factory.mktemp("client")) as process:
         yield process
 
-
-def create_room(server: ServerProcess, **settings: object) -> str:
-    answer = httpx.post(server.url + "/api/rooms", json=settings)
-    assert answer.status_code == 201, answer.text
-    room: str = answer.json()["id"]
-    return room
 
 
 def seats(server: ServerProcess, room: str) -> list[dict[str, Any]]:

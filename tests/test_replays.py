@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 
 from asgi_mmo.games.snake.delta import apply_delta
 from asgi_mmo.replays import FORMAT, VERSION, read_recording
-from tests.servers import ServerProcess, run_uvicorn
+from tests.servers import ServerProcess, create_room, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 
@@ -35,12 +35,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with run_uvicorn(env=env, cwd=work) as process:
         yield process
 
-
-def create_room(server: ServerProcess, **settings: object) -> str:
-    answer = httpx.post(server.url + "/api/rooms", json=settings, timeout=5)
-    assert answer.status_code == 201, answer.text
-    room: str = answer.json()["id"]
-    return room
 
 
 def eventually(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:

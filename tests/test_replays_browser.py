@@ -16,8 +16,8 @@ import pytest
 
 from asgi_mmo.games.snake.delta import apply_delta
 from asgi_mmo.replays import read_recording
-from tests.browser_support import Pages, create_room, watching
-from tests.servers import ServerProcess, run_uvicorn
+from tests.browser_support import Pages, watching
+from tests.servers import ServerProcess, create_room, run_uvicorn
 
 if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
     from playwright.sync_api import Browser, Page

@@ -16,7 +16,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.servers import ServerProcess, run_uvicorn
+from tests.servers import ServerProcess, create_room, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 
@@ -32,12 +32,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with run_uvicorn(env=env, cwd=tmp_path_factory.mktemp("spectators")) as process:
         yield process
 
-
-def create_room(server: ServerProcess, **settings: object) -> str:
-    answer = httpx.post(server.url + "/api/rooms", json=settings, timeout=5)
-    assert answer.status_code == 201, answer.text
-    room: str = answer.json()["id"]
-    return room
 
 
 @contextmanager

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.browser_support import Pages, create_room, join
-from tests.servers import ServerProcess, run_uvicorn
+from tests.browser_support import Pages, join
+from tests.servers import ServerProcess, create_room, run_uvicorn
 
 if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
     from playwright.sync_api import Browser, Expect, Page

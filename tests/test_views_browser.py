@@ -28,8 +28,8 @@ import orjson
 import pytest
 
 from asgi_mmo.games.snake.viewdelta import ViewPicture, inside
-from tests.browser_support import Pages, attribute, create_room, join
-from tests.servers import ServerProcess, run_uvicorn
+from tests.browser_support import Pages, attribute, join
+from tests.servers import ServerProcess, create_room, run_uvicorn
 from tests.test_views import Viewer, stepping, view_room
 
 if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
