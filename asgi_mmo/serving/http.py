@@ -11,26 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from asyncio import TimerHandle
-from typing import Any, ClassVar
 
-from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.server import ServerState
 
-from asgi_mmo.serving.limits import ServingLimits, limits_from_env
+from asgi_mmo.serving.limits import LimitedProtocol
 
 
-class HardenedHttpProtocol(HttpToolsProtocol):
-    #: set by `protocols_for`; unbound (named by import string), the limits come from the environment
-    bound: ClassVar[ServingLimits | None] = None
-
-    def __init__(
-        self, config: Config, server_state: ServerState, app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        self.limits = type(self).bound or limits_from_env()
-        self._reading: TimerHandle | None = None
+class HardenedHttpProtocol(LimitedProtocol, HttpToolsProtocol):
+    #: the timer of the request being read, if one is
+    _reading: TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's own
         super().connection_made(transport)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import ClassVar
 
 from asgi_mmo.settings import Settings
 
@@ -53,3 +54,16 @@ def limits_from_env() -> ServingLimits:
     """The limits of this process's `ASGI_MMO_*` settings: for protocol classes named by import
     string on uvicorn's command line, which no one binds to limits."""
     return limits_of(Settings.from_env())
+
+
+class LimitedProtocol:
+    """What the hardened protocol classes share (a mixin, first in their bases): the limits they
+    enforce, bound to the class by `protocols_for`, or read from this process's `ASGI_MMO_*`
+    settings when the class was named by import string and no one bound it."""
+
+    #: set by `protocols_for`; unbound (named by import string), the limits come from the environment
+    bound: ClassVar[ServingLimits | None] = None
+
+    @property
+    def limits(self) -> ServingLimits:
+        return type(self).bound or limits_from_env()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from asyncio import TimerHandle
-from typing import Any, ClassVar
+from typing import Any
 
 from uvicorn._types import ASGISendEvent
 from uvicorn.config import Config
@@ -33,7 +33,7 @@ from websockets.server import ServerProtocol
 
 from asgi_mmo.protocol import error_frame
 from asgi_mmo.ratelimit import RateLimiter
-from asgi_mmo.serving.limits import ServingLimits, limits_from_env
+from asgi_mmo.serving.limits import LimitedProtocol, ServingLimits
 from asgi_mmo.serving.sockets import bound_write_buffer, reset, unsent_bytes
 
 #: how often a connection being let go looks whether its client has taken everything
@@ -72,18 +72,14 @@ class GuardedServerProtocol(ServerProtocol):
         self.send_frame(Frame(Opcode.TEXT, error_frame(code, message).encode()))
 
 
-class HardenedWebSocketProtocol(WebSocketsSansIOProtocol):
+class HardenedWebSocketProtocol(LimitedProtocol, WebSocketsSansIOProtocol):
     """uvicorn's `websockets-sansio` protocol with the limits above."""
-
-    #: set by `protocols_for`; unbound (named by import string), the limits come from the environment
-    bound: ClassVar[ServingLimits | None] = None
 
     def __init__(
         self, config: Config, server_state: ServerState, app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.limits = type(self).bound or limits_from_env()
         self.close_timeout = self.limits.close_timeout_seconds
         self.conn = self.guarded = GuardedServerProtocol(
             self.limits, extensions=self.conn.available_extensions, max_size=self.limits.max_message_bytes,
