@@ -340,6 +340,33 @@ every(LEADERS_EVERY_MS, refreshLeaders);
 const bots = $("bots");
 bots.addEventListener("input", () => ($("bots-out").textContent = bots.value));
 
+// POST `url` (with the JSON `body`, or none when it is null) and go to the play page of the room it
+// answers with; otherwise say why in `err` ("Couldn't <what>: ..."). `button` is disabled meanwhile.
+async function openRoom(url, body, button, err, what) {
+  button.disabled = true;
+  try {
+    const init = { method: "POST", headers: { Accept: "application/json" } };
+    if (body !== null) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(url, init);
+    const data = await res.json().catch(() => null);
+    if (res.ok && data && data.id) {
+      location.assign(playUrl(data.id));
+      return;
+    }
+    const message = data && data.error ? data.error.message || data.error.code : `The server answered ${res.status}.`;
+    err.textContent = `Couldn't ${what}: ${message}`;
+    err.hidden = false;
+  } catch {
+    err.textContent = "Couldn't reach the server.";
+    err.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 $("create-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const err = $("create-error");
@@ -361,33 +388,7 @@ $("create-form").addEventListener("submit", async (e) => {
     body.width = w;
     body.height = h;
   }
-  const button = $("create");
-  button.disabled = true;
-  try {
-    const res = await fetch("/api/rooms", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(body),
-    });
-    let data = null;
-    try {
-      data = await res.json();
-    } catch {
-      data = null;
-    }
-    if (res.status === 201 && data && data.id) {
-      location.assign(playUrl(data.id));
-      return;
-    }
-    const message = data && data.error ? data.error.message || data.error.code : `The server answered ${res.status}.`;
-    err.textContent = `Couldn't create the room: ${message}`;
-    err.hidden = false;
-  } catch {
-    err.textContent = "Couldn't reach the server.";
-    err.hidden = false;
-  } finally {
-    button.disabled = false;
-  }
+  await openRoom("/api/rooms", body, $("create"), err, "create the room");
 });
 
 // ---- the world: one big public view room, made on demand (POST /api/world) ----
@@ -395,21 +396,5 @@ $("play-world").addEventListener("click", async () => {
   const err = $("world-error");
   err.hidden = true;
   if (!playerName()) return;
-  const button = $("play-world");
-  button.disabled = true;
-  try {
-    const res = await fetch("/api/world", { method: "POST", headers: { Accept: "application/json" } });
-    const data = await res.json().catch(() => null);
-    if (res.ok && data && data.id) {
-      location.assign(playUrl(data.id));
-      return;
-    }
-    err.textContent = `Couldn't open the world: ${data && data.error ? data.error.message || data.error.code : res.status}`;
-    err.hidden = false;
-  } catch {
-    err.textContent = "Couldn't reach the server.";
-    err.hidden = false;
-  } finally {
-    button.disabled = false;
-  }
+  await openRoom("/api/world", null, $("play-world"), err, "open the world");
 });
