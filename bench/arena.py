@@ -15,10 +15,9 @@ rooms' own tick duration), appends one line to bench/results.jsonl.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from common import append_result, brief, measure, median, output_path_override, pin_self, run_figures
+from common import alternate, alternating_runs, append_result, brief, measure, median, run_figures
 
 GAMES = ("snake", "arena")
 
@@ -31,22 +30,11 @@ def figures(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--players", type=int, default=1000)
-    parser.add_argument("--rooms", type=int, default=20)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of each measured window")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each game, alternating")
-    parser.add_argument("--results", default=None, help="results file (default bench/results.jsonl)")
-    args = parser.parse_args()
-    output_path_override(args.results)
-    pin_self()
-    runs: dict[str, list[dict]] = {game: [] for game in GAMES}
-    for number in range(args.runs):
-        for game in GAMES:
-            result = measure("asgi-mmo", args.players, args.rooms, duration=args.duration, game=game)
-            runs[game].append(result)
-            print(f"run {number + 1} {game:<5} {brief(result)}  frame {result['mean_frame_bytes']} B  "
-                  f"deaths {result['deaths']} respawns {result['respawns']}", flush=True)
+    args = alternating_runs(__doc__, duration=10.0, what="game")
+    runs = alternate(GAMES, args.runs,
+                     lambda game: measure("asgi-mmo", args.players, args.rooms, duration=args.duration, game=game),
+                     lambda game, result: f"{game:<5} {brief(result)}  frame {result['mean_frame_bytes']} B  "
+                                          f"deaths {result['deaths']} respawns {result['respawns']}")
     medians = {game: figures(results) for game, results in runs.items()}
     snake, arena = medians["snake"], medians["arena"]
     ratios = {key: round(arena[key] / snake[key], 3)

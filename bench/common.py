@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -313,6 +313,35 @@ def run_figures(results: list[dict[str, Any]], *, medians: tuple[str, ...] = (),
     figures |= {key: sum(r[key] for r in results) for key in ("drops", "ticks_missed", "deaths", *sums)}
     figures["connected_min"] = min(r["connected"] for r in results)
     return figures
+
+
+def alternating_runs(doc: str, *, duration: float, what: str) -> argparse.Namespace:
+    """The command line of a scenario that takes turns between servers or games (bench/latency.py,
+    bench/arena.py): --players, --rooms, --duration, --runs, --results; results redirected and this
+    process pinned to its core before the first run."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--players", type=int, default=1000)
+    parser.add_argument("--rooms", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=duration, help="seconds of each measured window")
+    parser.add_argument("--runs", type=int, default=3, help=f"runs of each {what}, alternating")
+    parser.add_argument("--results", default=None, help="results file (default bench/results.jsonl)")
+    args = parser.parse_args()
+    output_path_override(args.results)
+    pin_self()
+    return args
+
+
+def alternate(names: tuple[str, ...], runs: int, run: Callable[[str], dict[str, Any]],
+              show: Callable[[str, dict[str, Any]], str]) -> dict[str, list[dict[str, Any]]]:
+    """`runs` results of each of `names`, taking turns (a, b, a, b, ...) so that all see the same
+    machine; each printed as it comes (`show(name, result)`)."""
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for number in range(runs):
+        for name in names:
+            result = run(name)
+            results[name].append(result)
+            print(f"run {number + 1} {show(name, result)}", flush=True)
+    return results
 
 
 def add_ab_arguments(parser: argparse.ArgumentParser, *, runs: int) -> None:

@@ -9,27 +9,13 @@ line to bench/results.jsonl.
 
 from __future__ import annotations
 
-import argparse
-
-from common import KINDS, append_result, brief, measure, median, output_path_override, pin_self
+from common import KINDS, alternate, alternating_runs, append_result, brief, measure, median
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--players", type=int, default=1000)
-    parser.add_argument("--rooms", type=int, default=20)
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds of each measured window")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each server, alternating")
-    parser.add_argument("--results", default=None, help="results file (default bench/results.jsonl)")
-    args = parser.parse_args()
-    output_path_override(args.results)
-    pin_self()
-    runs: dict[str, list[dict]] = {kind: [] for kind in KINDS}
-    for number in range(args.runs):
-        for kind in KINDS:
-            result = measure(kind, args.players, args.rooms, duration=args.duration)
-            runs[kind].append(result)
-            print(f"run {number + 1}  {brief(result)}", flush=True)
+    args = alternating_runs(__doc__, duration=20.0, what="server")
+    runs = alternate(KINDS, args.runs, lambda kind: measure(kind, args.players, args.rooms, duration=args.duration),
+                     lambda kind, result: f" {brief(result)}")
     figures = {}
     for kind, results in runs.items():
         figures[kind] = {
