@@ -3,6 +3,9 @@ is finished by the writer, and everything after it follows in order."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import anyio
 import pytest
 
@@ -71,18 +74,26 @@ async def test_a_send_that_suspends_is_finished_by_the_writer_in_order() -> None
     connection.close_outbox()
 
 
-async def test_a_suspended_send_is_closed_when_the_connection_ends() -> None:
-    socket = Socket()
-    connection = Connection(socket.send, 3)
+@asynccontextmanager
+async def served(connection: Connection) -> AsyncIterator[anyio.CancelScope]:
+    """`connection` as its socket runs it: bound to a scope (the one yielded, which ends the
+    connection), its writer running and waiting; the outbox closed once the scope ended."""
     with anyio.CancelScope() as scope:
         connection.bind_scope(scope)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(connection.run_writer)
             await anyio.wait_all_tasks_blocked()
-            socket.unblocked = anyio.Event()
-            assert connection.deliver_nowait("1")
-            scope.cancel()
+            yield scope
     connection.close_outbox()
+
+
+async def test_a_suspended_send_is_closed_when_the_connection_ends() -> None:
+    socket = Socket()
+    connection = Connection(socket.send, 3)
+    async with served(connection) as scope:
+        socket.unblocked = anyio.Event()
+        assert connection.deliver_nowait("1")
+        scope.cancel()
     assert not connection.deliver_nowait("2")
     assert socket.sent == []
 
@@ -90,15 +101,10 @@ async def test_a_suspended_send_is_closed_when_the_connection_ends() -> None:
 async def test_a_failed_direct_send_ends_the_connection() -> None:
     socket = Socket()
     connection = Connection(socket.send, 3)
-    with anyio.CancelScope() as scope:
-        connection.bind_scope(scope)
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(connection.run_writer)
-            await anyio.wait_all_tasks_blocked()
-            socket.fail = True
-            assert not connection.deliver_nowait("1")
-            await anyio.sleep_forever()
-    connection.close_outbox()
+    async with served(connection) as scope:
+        socket.fail = True
+        assert not connection.deliver_nowait("1")
+        await anyio.sleep_forever()
     assert scope.cancel_called
     assert connection.closed_by_client and connection.close_reason is not None
     assert connection.close_reason.code == "disconnected"
