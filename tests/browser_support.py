@@ -167,7 +167,7 @@ def normalised(snapshot: JSONObject) -> JSONObject:
 @contextlib.contextmanager
 def watching(ws_url: str, *, name: str, room: str, apply_delta: DeltaApplier = apply_snake_delta) -> Iterator[Watcher]:
     """A `Watcher` in `room` (of snake, unless told the game's `apply_delta`), closed on exit."""
-    from websockets.sync.client import connect
+    from tests.servers import connect
 
     with connect(f"{ws_url}?{urlencode({'name': name, 'room': room})}", open_timeout=5) as ws:
         yield Watcher(ws, apply_delta)

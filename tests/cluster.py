@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import httpx
 
 from tests.conftest import require
-from tests.servers import ROOT, free_port, spawn, stop_process, wait_for_http
+from tests.servers import ROOT, free_port, spawn, stop_all, stop_process, wait_for_http
 
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
@@ -76,17 +76,6 @@ def _work_dir(cwd: Path | None) -> Path:
     work = Path(cwd or os.environ.get("PYTEST_TMP", "/tmp"))
     work.mkdir(parents=True, exist_ok=True)
     return work
-
-
-def _kill_group(process: subprocess.Popen[bytes] | None) -> None:
-    """SIGKILL what is left of the process group the helper started (workers orphaned by a
-    killed master, bot planners, ...). The group id is the leader's pid, ours alone."""
-    if process is None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(5)
 
 
 def _read_log(path: Path) -> str:
@@ -194,9 +183,7 @@ def run_redis(port: int | None = None, cwd: Path | None = None) -> Iterator[Redi
         server.start()
         yield server
     finally:
-        with contextlib.suppress(Exception):
-            server.stop()
-        _kill_group(server.process)
+        stop_all(server)
 
 
 # ------------------------------------------------------------------------------------- gunicorn
@@ -319,9 +306,7 @@ def run_gunicorn(
         server.start(timeout)
         yield server
     finally:
-        with contextlib.suppress(Exception):
-            server.stop()
-        _kill_group(server.process)
+        stop_all(server)
 
 
 # -------------------------------------------------------------------------------------- haproxy
@@ -450,7 +435,5 @@ def run_haproxy(
         proxy.start(wait_healthy=wait_healthy)
         yield proxy
     finally:
-        with contextlib.suppress(Exception):
-            proxy.stop()
-        _kill_group(proxy.process)
+        stop_all(proxy)
         shutil.rmtree(proxy._socket_dir, ignore_errors=True)

@@ -11,9 +11,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as websockets_connect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +68,31 @@ def stop_process(process: subprocess.Popen[bytes] | None, sig: int, timeout: flo
         raise TimeoutError(f"{program} (pid {process.pid}) ignored {sig!r} for {timeout} s") from None
 
 
+def kill_group(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL what is left of the process group `spawn` started (workers orphaned by a killed
+    master, bot planners, ...). The group id is the leader's pid, ours alone."""
+    if process is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(5)
+
+
+class Stoppable(Protocol):
+    process: subprocess.Popen[bytes] | None
+
+    def stop(self) -> int | None: ...
+
+
+def stop_all(server: Stoppable) -> None:
+    """The end of every `run_*` helper: stop `server` as it stops itself (whatever the test did to
+    it meanwhile), then kill whatever is left of its process group."""
+    with contextlib.suppress(Exception):
+        server.stop()
+    kill_group(server.process)
+
+
 class ServerProcess:
     """A uvicorn process serving `asgi_mmo.app:app`; `stop()` sends SIGTERM and waits."""
 
@@ -113,12 +140,15 @@ def run_uvicorn(
         server.start()
         yield server
     finally:
-        with contextlib.suppress(Exception):
-            server.stop()
-        process = server.process
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        stop_all(server)
+
+
+def connect(uri: str, **options: Any) -> ClientConnection:
+    """websockets' synchronous `connect`, whose reader takes every frame the server sends however
+    few the test reads (`max_queue=None`): with its bounded queue full, the reader stops, never sees
+    the server's close frame, and leaving the `with` block waits out `close_timeout` (10 s)."""
+    connection: ClientConnection = websockets_connect(uri, **{"max_queue": None, **options})
+    return connection
 
 
 class HasUrl(Protocol):

@@ -12,13 +12,12 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
 from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.web.admin import TOKEN_VARIABLE, settle_admin_token
 from tests.apps import registry_of, settings_of
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, require_chromium
-from tests.servers import run_uvicorn
+from tests.servers import connect, run_uvicorn
 from tests.wsclient import ClientFactory, create_room, expect_close, next_of, ws_url
 
 TOKEN = "operator-secret"

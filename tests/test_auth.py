@@ -27,14 +27,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from starlette.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
 from asgi_mmo.auth.base import Offer
 from asgi_mmo.auth.tokens import JwksKeys, JwtAuthorizer
 from asgi_mmo.exceptions import ConfigError, ConnectionRefused
 from asgi_mmo.settings import Settings
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, require_chromium
-from tests.servers import ROOT, create_room, free_port, run_uvicorn
+from tests.servers import ROOT, connect, create_room, free_port, run_uvicorn
 from tests.wsclient import ClientFactory, expect_close, ws_url
 
 SECRET = "a-shared-secret-of-forty-eight-characters-exact!"

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 from tests.cluster import run_gunicorn, run_haproxy, run_redis
-from tests.servers import ServerProcess, create_room, run_uvicorn
+from tests.servers import ServerProcess, connect, create_room, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 

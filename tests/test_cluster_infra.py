@@ -18,10 +18,10 @@ from typing import Any, cast
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 from tests.cluster import HAPROXY_CFG, HaproxyProcess, render_haproxy_config, run_gunicorn, run_haproxy, run_redis
-from tests.servers import ServerProcess, free_port, run_uvicorn
+from tests.servers import ServerProcess, connect, free_port, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 

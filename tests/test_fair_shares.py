@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 from tests.cluster import run_gunicorn
-from tests.servers import ServerProcess, run_uvicorn
+from tests.servers import ServerProcess, connect, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.sync.client import connect
 
 from tests.cluster import GunicornProcess, run_gunicorn, run_haproxy
-from tests.servers import ServerProcess, create_room, run_uvicorn
+from tests.servers import ServerProcess, connect, create_room, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 

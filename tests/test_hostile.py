@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
 from websockets.typing import Origin
 
-from tests.servers import ServerProcess, run_uvicorn
+from tests.servers import ServerProcess, connect, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 

@@ -14,11 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.sync.client import connect
 
 from asgi_mmo.games.snake.delta import apply_delta
 from asgi_mmo.replays import FORMAT, VERSION, read_recording
-from tests.servers import ServerProcess, create_room, run_uvicorn
+from tests.servers import ServerProcess, connect, create_room, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 from asgi_mmo.app import create_app
 from asgi_mmo.backends.memory import MemoryBackend
@@ -31,7 +31,7 @@ from asgi_mmo.settings import Settings
 from asgi_mmo.shutdown import GracefulShutdown, ShutdownPhase
 from tests.apps import portal_of, registry_of, shutdown_of
 from tests.cluster import GunicornProcess, run_gunicorn
-from tests.servers import run_uvicorn
+from tests.servers import connect, run_uvicorn
 from tests.wsclient import create_room, expect_close, next_of, ws_url
 
 GRACE = 3.0

@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
-from tests.servers import ServerProcess, create_room, run_uvicorn
+from tests.servers import ServerProcess, connect, create_room, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 

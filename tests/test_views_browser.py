@@ -29,7 +29,7 @@ import pytest
 
 from asgi_mmo.games.snake.viewdelta import ViewPicture, inside
 from tests.browser_support import Pages, attribute, join
-from tests.servers import ServerProcess, create_room, run_uvicorn
+from tests.servers import ServerProcess, connect, create_room, run_uvicorn
 from tests.test_views import Viewer, stepping, view_room
 
 if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
@@ -269,8 +269,6 @@ def test_a_resize_asks_for_the_view_that_fits_once_it_settles(
 
 
 def test_the_minimap_arrives_at_most_once_a_second_on_a_real_socket(server: ServerProcess) -> None:
-    from websockets.sync.client import connect
-
     room = create_room(server.url, view=True, width=200, height=200, bots=4)
     arrivals: list[tuple[float, int]] = []
     with connect(f"{server.ws_url}?name=Ann&room={room}&view=32x24", open_timeout=10) as ws:
