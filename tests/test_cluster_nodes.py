@@ -4,7 +4,8 @@ Each node is what one server process is: a `RoomRegistry` whose peers are a
 `Cluster` over its own backend. Every test runs over both shared backends
 through one parametrized fixture, `world`: the memory hub (deterministic: a
 lease runs out when the test moves the hub's clock) and a real redis-server
-(started once for the module, flushed between tests; required in CI).
+(started once for the module, flushed between tests; required in CI), where a
+lease runs out when the test expires it.
 The cluster's times are shortened (`ClusterTimings`) so each test takes well
 under a second or two.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,7 +30,7 @@ from asgi_mmo.cluster.node import Cluster
 from asgi_mmo.cluster.timings import ClusterTimings
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused
 from asgi_mmo.games.snake.rules import SnakeGame
-from asgi_mmo.names import room_in
+from asgi_mmo.names import lease_key, room_in
 from asgi_mmo.registry import RoomRegistry
 from asgi_mmo.room import Room
 from asgi_mmo.roomconfig import RoomConfig
@@ -171,15 +172,16 @@ class Severable:
 class Node:
     """One server process of the cluster: a registry whose peers are a `Cluster`."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, timings: ClusterTimings) -> None:
         self.backend = Severable(backend)
+        self.timings = timings
         self.worker = backend.worker
         self.registry = RoomRegistry(SETTINGS, self._cluster)
         self.stopped = anyio.Event()
         self._scope = anyio.CancelScope()
 
     def _cluster(self, rooms: Any) -> Cluster:
-        self.cluster = Cluster(rooms, self.backend, SETTINGS, FAST)
+        self.cluster = Cluster(rooms, self.backend, SETTINGS, self.timings)
         return self.cluster
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -209,9 +211,10 @@ class World:
     new_backend: Callable[[str], Backend]
     expire: Callable[[], Any]  # async: every lease taken so far runs out
     tasks: anyio.abc.TaskGroup
+    timings: ClusterTimings = FAST
 
     async def node(self, name: str) -> Node:
-        node = Node(self.new_backend(name))
+        node = Node(self.new_backend(name), self.timings)
         await self.tasks.start(node.serve)
         return node
 
@@ -238,6 +241,7 @@ async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
         async def expire() -> None:
             clock.now += FAST.lease_ms / 1000 + 0.001
 
+        timings = FAST
     else:
         server: RedisProcess = request.getfixturevalue("redis_server")
         server.client().flushall()
@@ -247,10 +251,20 @@ async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
             return RedisBackend(server.url, name)
 
         async def expire() -> None:
-            await anyio.sleep(FAST.lease_ms / 1000 + 0.05)
+            # Redis's clock cannot be moved: the leases are made to run out now (PEXPIRE with a
+            # time not in the future deletes a key as if it expired). Until then they outlive
+            # any test, so a slow machine that renews late loses none by itself.
+            client = server.client()
+            try:
+                for key in client.scan_iter(match=lease_key("*")):
+                    client.pexpire(key, 0)
+            finally:
+                client.close()
+
+        timings = replace(FAST, lease_ms=60_000)
 
     async with anyio.create_task_group() as tasks:
-        yield World(request.param, new_backend, expire, tasks)
+        yield World(request.param, new_backend, expire, tasks, timings)
         tasks.cancel_scope.cancel()
 
 
@@ -577,7 +591,7 @@ async def test_an_owner_that_finds_its_lease_taken_stops_the_room(world: World) 
         lease = await b.backend.room_owner(room.id)
         assert lease is not None
         await b.backend.release_room(room.id, lease)  # as if A's lease ran out while it stalled
-        taken = await b.backend.claim_room(room.id, FAST.lease_ms)
+        taken = await b.backend.claim_room(room.id, b.timings.lease_ms)
         assert taken is not None and taken.startswith("node-b|")
         await eventually(lambda: room.closed, "the old owner stops the room")
         assert alice.closed_with == "server_shutdown"
