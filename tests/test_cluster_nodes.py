@@ -419,11 +419,15 @@ async def test_garbage_on_a_channel_is_refused_and_the_room_plays_on(world: Worl
 
 
 async def saved_score(node: Node, room_id: str, player_id: str) -> int | None:
-    """The score the room's saved state gives a player (None: not saved yet)."""
+    """The score the room's saved state gives a player (None: not saved with the player yet; a
+    room is saved when it is made, and again every `save_every`, which a loaded machine stretches)."""
     saved = await node.backend.load_room(room_id)
     if saved is None:
         return None
-    score: int = roomview.restore(saved, SETTINGS).game.player_stats(player_id)["score"]
+    restored = roomview.restore(saved, SETTINGS)
+    if player_id not in restored.seats:
+        return None
+    score: int = restored.game.player_stats(player_id)["score"]
     return score
 
 
@@ -495,8 +499,8 @@ async def test_a_reconnect_its_own_mirror_sent_before_a_takeover_leaves_the_play
     room = await a.open_room()
     async with playing(b, room.id, "bob") as bob:
         await eventually(lambda: len(bob.of("tick")) >= 2, "relayed ticks")
-        with anyio.fail_after(PATIENCE):
-            while await b.backend.load_room(room.id) is None:
+        with anyio.fail_after(PATIENCE):  # saved with bob's seat (the save at the room's making has none)
+            while bob.seat.token.encode() not in (await b.backend.load_room(room.id) or b""):
                 await anyio.sleep(0.01)
         await a.kill()
         await world.leases_run_out()
