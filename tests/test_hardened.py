@@ -39,6 +39,8 @@ ENV = {
     # admission (which would refuse them beside the others) has its own tests (test_admission.py).
     "ASGI_MMO_TICK_BUDGET": "0",
     "ASGI_MMO_MAX_TICK_MS": "0",
+    # a stalled reader's syncs answered ten times a second (whole states): its queues fill in a second
+    "ASGI_MMO_SYNC_SECONDS": "0.1",
 }
 
 
