@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import alternate, alternating_runs, append_result, brief, measure, median, run_figures
+from common import alternate, alternating_runs, brief, measure, median, report_alternating, run_figures
 
 GAMES = ("snake", "arena")
 
@@ -36,24 +36,12 @@ def main() -> None:
                      lambda game, result: f"{game:<5} {brief(result)}  frame {result['mean_frame_bytes']} B  "
                                           f"deaths {result['deaths']} respawns {result['respawns']}")
     medians = {game: figures(results) for game, results in runs.items()}
-    snake, arena = medians["snake"], medians["arena"]
-    ratios = {key: round(arena[key] / snake[key], 3)
-              for key in ("server_us_per_msg", "server_cpu_frac", "mean_frame_bytes", "room_tick_ms_p50")
-              if snake[key]}
-    print("medians:")
-    for game, values in medians.items():
-        print(f"  {game:<5} {values}")
-    print(f"arena / snake: {ratios}")
-    append_result("arena", {"players": args.players, "rooms": args.rooms, "duration_s": args.duration,
-                            "runs": args.runs, "medians": medians, "ratios": ratios,
-                            "each": {game: [_short(r) for r in results] for game, results in runs.items()}})
-
-
-def _short(result: dict) -> dict:
-    keys = ("connected", "lateness_ms", "ack_ms", "server_cpu_frac", "server_us_per_msg", "mean_frame_bytes",
-            "acks_measured", "deaths", "respawns", "respawned", "ticks_missed", "drops", "loadgen_cpu",
-            "loadgen_us_per_msg", "core_busy", "load_before", "load_after", "server_rooms")
-    return {key: result.get(key) for key in keys}
+    report_alternating("arena", args, runs, medians, ("arena", "snake"),
+                       ("server_us_per_msg", "server_cpu_frac", "mean_frame_bytes", "room_tick_ms_p50"),
+                       ("connected", "lateness_ms", "ack_ms", "server_cpu_frac", "server_us_per_msg",
+                        "mean_frame_bytes", "acks_measured", "deaths", "respawns", "respawned", "ticks_missed",
+                        "drops", "loadgen_cpu", "loadgen_us_per_msg", "core_busy", "load_before", "load_after",
+                        "server_rooms"))
 
 
 if __name__ == "__main__":

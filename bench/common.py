@@ -344,6 +344,24 @@ def alternate(names: tuple[str, ...], runs: int, run: Callable[[str], dict[str, 
     return results
 
 
+def report_alternating(scenario: str, args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]],
+                       medians: dict[str, dict[str, Any]], versus: tuple[str, str], ratio_keys: tuple[str, ...],
+                       each_keys: tuple[str, ...]) -> None:
+    """Print the medians of `alternate`'s runs and the ratios of `versus` (a / b) on `ratio_keys`,
+    and append them with `each_keys` of every run to the results file as `scenario`."""
+    top, bottom = (medians[name] for name in versus)
+    ratios = {key: round(top[key] / bottom[key], 3) for key in ratio_keys if bottom[key]}
+    width = max(map(len, medians))
+    print("medians:")
+    for name, values in medians.items():
+        print(f"  {name:<{width}} {values}")
+    print(f"{versus[0]} / {versus[1]}: {ratios}")
+    append_result(scenario, {"players": args.players, "rooms": args.rooms, "duration_s": args.duration,
+                             "runs": args.runs, "medians": medians, "ratios": ratios,
+                             "each": {name: [{key: r.get(key) for key in each_keys} for r in results]
+                                      for name, results in runs.items()}})
+
+
 def add_ab_arguments(parser: argparse.ArgumentParser, *, runs: int) -> None:
     """The arguments of an A/B of two trees (bench/ab.py, bench/loadgen.py)."""
     parser.add_argument("before")

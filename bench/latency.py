@@ -9,7 +9,7 @@ line to bench/results.jsonl.
 
 from __future__ import annotations
 
-from common import KINDS, alternate, alternating_runs, append_result, brief, measure, median
+from common import KINDS, alternate, alternating_runs, brief, measure, median, report_alternating
 
 
 def main() -> None:
@@ -30,23 +30,11 @@ def main() -> None:
             "drops": sum(r["drops"] for r in results),
             "ticks_missed": sum(r["ticks_missed"] for r in results),
         }
-    ours, base = figures["asgi-mmo"], figures["baseline"]
-    ratios = {key: round(ours[key] / base[key], 3) for key in ("server_us_per_msg", "server_cpu_frac",
-                                                               "ack_p50_ms", "ack_p99_ms") if base[key]}
-    print("medians:")
-    for kind, values in figures.items():
-        print(f"  {kind:<9} {values}")
-    print(f"asgi-mmo / baseline: {ratios}")
-    append_result("latency", {"players": args.players, "rooms": args.rooms, "duration_s": args.duration,
-                              "runs": args.runs, "medians": figures, "ratios": ratios,
-                              "each": {kind: [_short(r) for r in results] for kind, results in runs.items()}})
-
-
-def _short(result: dict) -> dict:
-    keys = ("connected", "lateness_ms", "ack_ms", "server_cpu_frac", "server_us_per_msg", "rss_kb_per_player",
-            "ticks_missed", "drops", "connection_failures", "loadgen_cpu", "core_busy", "load_before", "load_after",
-            "mean_frame_bytes")
-    return {key: result[key] for key in keys}
+    report_alternating("latency", args, runs, figures, ("asgi-mmo", "baseline"),
+                       ("server_us_per_msg", "server_cpu_frac", "ack_p50_ms", "ack_p99_ms"),
+                       ("connected", "lateness_ms", "ack_ms", "server_cpu_frac", "server_us_per_msg",
+                        "rss_kb_per_player", "ticks_missed", "drops", "connection_failures", "loadgen_cpu",
+                        "core_busy", "load_before", "load_after", "mean_frame_bytes"))
 
 
 if __name__ == "__main__":
