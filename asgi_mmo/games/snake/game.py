@@ -32,9 +32,8 @@ class SnakeWithBots(SnakeGame):
     # -- the minimap of a view room (views.minimap.MappedGame) --
 
     def occupancy(self, size: int) -> Iterator[tuple[Bucket, int]]:
-        """Snake cells (ghosts' too) per bucket, counted from the view index."""
-        for bucket, here in self._buckets(size).cells.items():
-            yield bucket, len(here)  # keyed by (snake, cell): one entry a cell
+        """Snake cells (ghosts' too) per bucket, counted from the snakes' bodies."""
+        yield from self._buckets(size).occupancy(self._snakes.values()).items()
 
     def leaders(self, count: int) -> list[dict[str, Any]]:
         """The best-scoring live snakes and their heads."""

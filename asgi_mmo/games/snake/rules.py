@@ -175,8 +175,7 @@ class SnakeGame:
             return None
         self._d_removed[player_id] = None
         if (index := self._spatial) is not None:
-            for cell in snake.body:
-                index.cut_cell(player_id, cell)
+            index.rebuild(snake)
         if not snake.alive:
             return None
         self._occupied.difference_update(snake.body)
@@ -259,23 +258,27 @@ class SnakeGame:
             if (event := self._score_event(s)) is not None:
                 events.append(event)
         # 3. Move: free every tail before taking any head cell.
+        tails: list[Cell | None] = []
         for s, _, growing in movers:
             if growing:
                 s.grow -= 1
+                tails.append(None)
             else:
                 tail = s.body.pop()
                 occupied.discard(tail)
                 blocked[tail[1] * width + tail[0]] = 0
-                if index is not None:
-                    index.cut_cell(s.id, tail)
+                tails.append(tail)
         eaten = 0
-        for s, head, growing in movers:
+        view_moves: list[tuple[Snake, Cell, Cell | None]] = []
+        for (s, head, growing), left in zip(movers, tails, strict=True):
             s.body.appendleft(head)
             occupied.add(head)
             blocked[head[1] * width + head[0]] = SNAKE
             s.serial += 1
             if index is not None:  # a view room: its moves go by bucket, never in a delta
-                index.moved(s, head)
+                view_moves.append((s, head, left))
+                if s.next_dir != s.dir:
+                    index.changed_snakes[s.id] = None
             else:
                 moves.append([s.id, head[0], head[1], int(growing)])
             s.dir = s.next_dir
@@ -288,6 +291,8 @@ class SnakeGame:
                 if index is not None:
                     index.changed_snakes[s.id] = None
                 eaten += 1
+        if index is not None:
+            index.moved(view_moves)
         # 4. Respawns; now and then a stone for a food eaten; food to the count.
         for s in self._snakes.values():
             if s.respawn:
@@ -505,10 +510,7 @@ class SnakeGame:
 
     def _set_body(self, snake: Snake, cells: list[Cell], direction: str) -> None:
         if (index := self._spatial) is not None:
-            for cell in snake.body:
-                index.cut_cell(snake.id, cell)
-            for i, cell in enumerate(cells):
-                index.add_cell(snake.id, cell, snake.serial + len(cells) - i)
+            index.rebuild(snake)
             index.changed_snakes[snake.id] = None
         snake.serial += len(cells)
         snake.body = deque(cells)
@@ -518,6 +520,8 @@ class SnakeGame:
         self._occupied.update(cells)
         self._grid.mark(cells, SNAKE)
         self._d_added[snake.id] = None
+        if index is not None:
+            index.placed(snake)
 
     def _spawn(self, snake: Snake) -> bool:
         """Rule 5: a fresh length-3 snake well inside the field, or False."""
