@@ -485,7 +485,8 @@ export class SnakeView extends CanvasStage {
       if (x < box.x0 - cell || x > box.x1 + cell || y < box.y0 - cell || y > box.y1 + cell) continue;
       const mineOne = s.id === this.me;
       const font = nameFont(size, mineOne);
-      const text = s.name || "";
+      const away = Boolean(s.away && !mineOne); // a seat kept while its player is away
+      const text = s.name ? (away ? `${s.name} · away` : s.name) : "";
       if (!text) continue;
       ctx.font = font;
       const key = `${font}|${text}`;
@@ -517,7 +518,7 @@ export class SnakeView extends CanvasStage {
       if (!spot) continue;
       spot.text = text;
       placed.push(spot);
-      ctx.fillStyle = mineOne ? "#ffffff" : "rgba(232, 237, 255, 0.72)";
+      ctx.fillStyle = mineOne ? "#ffffff" : away ? "rgba(232, 237, 255, 0.4)" : "rgba(232, 237, 255, 0.72)";
       ctx.shadowBlur = 4;
       ctx.fillText(text, spot.x + 3, spot.y + lineH / 2);
     }

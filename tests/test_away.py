@@ -251,3 +251,21 @@ async def test_a_restored_room_shows_its_humans_away_until_they_resume() -> None
         assert "away" not in entry(back.welcome["state"], "snakes", ann.seat.player_id)
         await tick(moved)
         assert all("away" not in s for s in held_by(back, "snakes")["snakes"])
+
+
+@pytest.mark.anyio
+async def test_counts_count_connected_players_and_the_seats_kept_apart() -> None:
+    """The lobby (`GET /api/rooms`), ROOM_STATS and the invite page's "N players here"
+    count who is connected; the seats kept for away players are `seats` in ROOM_STATS."""
+    room = a_room(bots=2)
+    async with stepping() as tasks:
+        connect(room, tasks, "Ghost")
+        ghost_again = connect(room, tasks, "Ghost")  # the same name elsewhere: another seat
+        await tick(room)
+        ghost_again.leave()
+        assert roomview.summary(room)["players"] == 1
+        stats = roomview.statistics(room)
+        assert (stats["players"], stats["seats"], stats["bots"]) == (1, 2, 2)
+        listed = roomview.player_list(room)
+        assert sum(1 for p in listed if not p["bot"] and not p["away"]) == 1
+        assert sum(1 for p in listed if p["via"] is not None and not p["bot"]) == 1  # how pages.py counts
