@@ -375,6 +375,10 @@ function renderScores() {
 let rowHeight = 0;
 const PHONE = matchMedia("(max-width: 760px)");
 PHONE.addEventListener("change", () => fitScores());
+// a turned phone: its plain rooms fold the scores too (style.css), its view rooms do not
+const TURNED = matchMedia("(max-height: 500px) and (orientation: landscape)");
+TURNED.addEventListener("change", () => fitScores());
+const foldable = () => PHONE.matches || (TURNED.matches && !document.body.classList.contains("view-room"));
 function fitScores() {
   const list = $("scores");
   const wrap = $("scores-wrap");
@@ -382,7 +386,7 @@ function fitScores() {
   const first = list.firstElementChild;
   if (first && first.offsetHeight) rowHeight = first.offsetHeight;
   const count = list.children.length;
-  const folded = $("panel-scores").dataset.open !== "true" && PHONE.matches; // the top 3 and mine show
+  const folded = $("panel-scores").dataset.open !== "true" && foldable(); // the top 3 and mine show
   if (folded || !rowHeight || !count || !wrap.clientHeight) {
     list.style.maxHeight = "";
     more.hidden = true;

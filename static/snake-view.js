@@ -360,7 +360,10 @@ export class SnakeView extends CanvasStage {
     const me = this.mySnake();
     // The field is too big to show whole: follow my snake's head.
     const head = me && me.body && me.body.length ? { x: me.body[0][0] + 0.5, y: me.body[0][1] + 0.5 } : null;
-    const L = this.layoutField(snap.width || 1, snap.height || 1, head, this.cssW < 600 ? 9 : 12, 0.12);
+    // On a small screen (a phone) cells of 9 px when following, but a field that fits whole
+    // at 7 px cells or more (a 49 x 49 field on a 390 px wide phone) is shown whole.
+    const small = Math.min(this.cssW, this.cssH) < 600;
+    const L = this.layoutField(snap.width || 1, snap.height || 1, head, small ? 9 : 12, 0.12, small ? 7 : 12);
     return { ...L, cell: L.scale };
   }
 
