@@ -43,7 +43,7 @@ from asgi_mmo.connection import Connection
 from asgi_mmo.elsewhere import NOBODY_ELSEWHERE, PlayersElsewhere
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
 from asgi_mmo.fanout import broadcast, close_all, detach, fan_out, send_to
-from asgi_mmo.games.base import Game, InvalidInput, ScoreEvent, SpatialGame
+from asgi_mmo.games.base import Game, InvalidInput, MarksAway, ScoreEvent, SpatialGame
 from asgi_mmo.games.inputs import check_input
 from asgi_mmo.protocol import PROTOCOL_VERSION, TickFrame, encode, refuse
 from asgi_mmo.roomconfig import RoomConfig
@@ -114,6 +114,8 @@ class Room:
         self._arrival = anyio.Event()  # set when a human connects to an idle room
         self._life = _Lifecycle()
         self._planner = planner
+        #: the game that marks away players' entries (`MarksAway`), or None: it shows no mark
+        self._marks_away = game if isinstance(game, MarksAway) else None
         self._plan_concurrency = plan_concurrency
         self._bots: BotPlans | None = None
         #: each player's view, in a view room (`config.view`): frames are composed per view
@@ -214,11 +216,19 @@ class Room:
             player_id = secrets.token_hex(4)
         seat = Seat(player_id, name, secrets.token_urlsafe(18), bot=bot, away_since=None)
         self.seats[player_id] = seat
+        self.game.add_player(player_id, name, bot=bot)
         if not bot:
             self._by_token[seat.token] = seat
-            seat.away_since = anyio.current_time()
-        self.game.add_player(player_id, name, bot=bot)
+            self._set_away(seat, anyio.current_time())  # until its socket connects
         return seat
+
+    def _set_away(self, seat: Seat, since: float | None) -> None:
+        """The seat is kept for a player who is away (`since`: from when), or connected (None);
+        a game that marks away players (`MarksAway`) hears of each change."""
+        was_away = seat.away_since is not None
+        seat.away_since = since
+        if (game := self._marks_away) is not None and was_away is not (since is not None):
+            game.set_away(seat.player_id, since is not None)
 
     def _free_seat(self, seat: Seat) -> None:
         self.seats.pop(seat.player_id, None)
@@ -290,7 +300,7 @@ class Room:
     def seated(self, seat: Seat) -> None:
         """The seat's player is connected from now on (here or through another process)."""
         seat.connected_at = anyio.current_time()
-        seat.away_since = None
+        self._set_away(seat, None)
         if self._life.state is RoomState.IDLE:
             self._arrival.set()  # an idle room starts ticking
 
@@ -299,7 +309,7 @@ class Room:
         if leave:
             self._free_seat(seat)
         elif seat.player_id in self.seats:
-            seat.away_since = anyio.current_time()
+            self._set_away(seat, anyio.current_time())
 
     def disconnect(self, seat: Seat, connection: Connection, *, leave: bool) -> None:
         """A socket ended; `leave` frees the seat at once, otherwise it is kept."""
@@ -484,8 +494,8 @@ class Room:
         within `seat_seconds`; the bots play on."""
         now = anyio.current_time()
         for seat in seats:
-            if not seat.bot:
-                seat.away_since = now
-                self._by_token[seat.token] = seat
             self.seats[seat.player_id] = seat
+            if not seat.bot:
+                self._by_token[seat.token] = seat
+                self._set_away(seat, now)  # connected nowhere yet: away until its player resumes
         self._start_bot_driver()

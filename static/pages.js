@@ -24,3 +24,25 @@ export function tableCell(content, className = "") {
   else td.textContent = content == null ? "" : String(content);
   return td;
 }
+
+/**
+ * What a score list's count says: the humans playing (connected), the seats kept
+ * for players who are away (`away: true`, never the own row), and the bots.
+ * @param {{bot?: boolean, away?: boolean, id?: string}[]} rows
+ * @param {string | null} [me] the own player id: never counted away
+ * @returns {string} for instance "1 playing · 1 away · 3 bots"
+ */
+export function peopleCount(rows, me = null) {
+  let playing = 0;
+  let away = 0;
+  let bots = 0;
+  for (const row of rows) {
+    if (row.bot) bots += 1;
+    else if (row.away && row.id !== me) away += 1;
+    else playing += 1;
+  }
+  const parts = [`${playing} playing`];
+  if (away) parts.push(`${away} away`);
+  if (bots) parts.push(`${bots} bot${bots === 1 ? "" : "s"}`);
+  return parts.join(" · ");
+}

@@ -179,6 +179,24 @@ class Game(Protocol):
         ...
 
 
+@runtime_checkable
+class MarksAway(Protocol):
+    """A game that shows which players are away (optional; docs/games.md "Away players").
+
+    The room knows who is connected, the game does not: the room tells it when a
+    human's socket drops and the seat is kept for `seat_seconds`, and when the player
+    is back (resumed with the seat's token, here or through another process). The
+    game marks the player's entry `"away": true` meanwhile, and sends the changed
+    entry in its next delta (and bucket changes). A game without this method shows
+    no mark; its players' entries look the same connected or away.
+    """
+
+    def set_away(self, player_id: str, away: bool) -> None:
+        """The player's seat is kept while they are away (True), or they are back (False);
+        unknown ids and repeats are ignored."""
+        ...
+
+
 #: a bucket of the spatial grid: `(bx, by)` covers cells `bx*size .. bx*size+size-1` (and rows alike)
 Bucket = tuple[int, int]
 

@@ -85,6 +85,7 @@ class ArenaGame:
                 s["hp"], s["alive"], s["score"], (s["move"][0], s["move"][1]), s["steer"], s["aim_next"],
                 s["fire"], s["seen"], s["respawn"], s["ready_tick"], s["respawn_tick"], s["born"],
             )  # fmt: skip
+            ship.away = s.get("away", False)
             first = game.tick - len(s["history"]) + 1
             for offset, (x, y) in enumerate(s["history"]):
                 ship.hx[(first + offset) & _SLOT], ship.hy[(first + offset) & _SLOT] = x, y
@@ -123,6 +124,15 @@ class ArenaGame:
             return None
         self._d_removed[player_id] = None
         return self._score_event(ship) if ship.alive else None  # a dead one's score went at its death
+
+    def set_away(self, player_id: str, away: bool) -> None:
+        """`games.base.MarksAway`: the ship's entry carries `"away": true` while its player is
+        away; a change sends the ship whole in the next delta."""
+        ship = self._ships.get(player_id)
+        if ship is None or ship.away is away:
+            return
+        ship.away = away
+        self._d_added[player_id] = None
 
     def apply_input(self, player_id: str, parsed: ArenaInput) -> None:
         """Record an input for the next step. While dead, move and aim are kept

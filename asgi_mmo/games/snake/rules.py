@@ -140,6 +140,7 @@ class SnakeGame:
                 s["dir"], s["next_dir"], s["alive"], s["score"], s["grow"], s["respawn"],
                 s.get("wait"), s.get("turned", False),
             )  # fmt: skip
+            snake.away = s.get("away", False)
             game._snakes[snake.id] = snake
             if snake.alive:
                 game._occupied.update(snake.body)
@@ -181,6 +182,16 @@ class SnakeGame:
         self._occupied.difference_update(snake.body)
         self._grid.mark(snake.body, 0)
         return self._score_event(snake)
+
+    def set_away(self, player_id: str, away: bool) -> None:
+        """`MarksAway`: `"away": true` on the entry while its player is away; a change sends it whole."""
+        snake = self._snakes.get(player_id)
+        if snake is None or snake.away is away:
+            return
+        snake.away = away
+        self._d_added[player_id] = None
+        if self._spatial is not None:
+            self._spatial.changed_snakes[player_id] = None
 
     @classmethod
     def parse_input(cls, data: Any) -> str:
