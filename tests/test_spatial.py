@@ -4,12 +4,14 @@ A client that holds the whole field as buckets and applies each tick's
 fragments must hold exactly the field: whatever happened between two takes
 (moves, a move into the cell the tail just left, spawns, respawns, players
 joining and leaving, several steps without a take). And a fragment lists each
-cell once, as it ended (docs/snake.md "Views").
+cell once, as it ended (docs/snake.md "Views"); and the cells it counts per
+bucket for the minimap are the field's.
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any
 
 import orjson
@@ -49,7 +51,11 @@ def take(game: SnakeWithBots, picture: ViewPicture) -> dict[Any, dict[str, Any]]
 
 def assert_holds_the_field(picture: ViewPicture, game: SnakeWithBots) -> None:
     rect = whole_view(game)
-    assert inside(picture.snapshot(), rect) == inside(game.snapshot(), rect)
+    field = game.snapshot()
+    assert inside(picture.snapshot(), rect) == inside(field, rect)
+    # the minimap's counts, kept as snakes move, are the field's (ghosts' cells too)
+    counted = Counter((x // SIZE, y // SIZE) for snake in field["snakes"] for x, y in snake["body"])
+    assert dict(game.occupancy(SIZE)) == dict(counted)
 
 
 def new_game(seed: int, width: int = 40, height: int = 32) -> SnakeWithBots:

@@ -32,8 +32,8 @@ class SnakeWithBots(SnakeGame):
     # -- the minimap of a view room (views.minimap.MappedGame) --
 
     def occupancy(self, size: int) -> Iterator[tuple[Bucket, int]]:
-        """Snake cells (ghosts' too) per bucket, counted from the snakes' bodies."""
-        yield from self._buckets(size).occupancy(self._snakes.values()).items()
+        """Snake cells (ghosts' too) per bucket, counted by the view index as snakes move."""
+        yield from self._buckets(size).occupancy()
 
     def leaders(self, count: int) -> list[dict[str, Any]]:
         """The best-scoring live snakes and their heads."""

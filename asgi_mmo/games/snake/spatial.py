@@ -17,8 +17,7 @@ held (`rebuild`).
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 Cell = tuple[int, int]
@@ -50,6 +49,8 @@ class SnakeBuckets:
         self.present: dict[Bucket, dict[str, None]] = {}
         self.food: dict[Bucket, dict[Cell, int]] = {}
         self.stones: dict[Bucket, dict[Cell, None]] = {}
+        #: bucket -> how many snake cells (ghosts' too) it holds, kept as they move (the minimap's)
+        self.counts: dict[Bucket, int] = {}
         #: this tick's fragments' cells and cuts, by bucket, in the order they came
         self._sets: dict[Bucket, list[CellSet]] = {}
         self._cuts: dict[Bucket, list[CellCut]] = {}
@@ -89,23 +90,29 @@ class SnakeBuckets:
         counted already) and its tail left the other (None: it grew). A snake that turned is
         the rules' to note in `changed_snakes`."""
         self._moves.append(moves)
-        size, rebuilt, present = self.size, self._rebuilt, self.present
+        size, rebuilt, present, counts = self.size, self._rebuilt, self.present, self.counts
         cuts_of, sets_of, shown = self._cuts, self._sets, self._shown
         for snake, (hx, hy), tail in moves:
             sid = snake.id
+            bx, by = hx // size, hy // size
+            b = (bx, by)
+            if tail is None:
+                counts[b] = counts.get(b, 0) + 1
+            else:
+                tx, ty = tail
+                tb = (tx // size, ty // size)
+                if tb != b:
+                    counts[b] = counts.get(b, 0) + 1
+                    counts[tb] -= 1
             if rebuilt and sid in rebuilt:  # its cells are listed from its body in `take`
                 if tail is not None:
                     rebuilt[sid].add(tail)
                 continue
             if tail is not None and tail != (hx, hy):  # (into its own tail's cell: the set says it all)
-                tx, ty = tail
-                tb = (tx // size, ty // size)
                 if (cuts := cuts_of.get(tb)) is None:
                     cuts_of[tb] = [(sid, tx, ty)]
                 else:
                     cuts.append((sid, tx, ty))
-            bx, by = hx // size, hy // size
-            b = (bx, by)
             if (sets := sets_of.get(b)) is None:
                 sets_of[b] = [(sid, hx, hy, snake.serial)]
             else:
@@ -134,6 +141,7 @@ class SnakeBuckets:
         # Every cell it had since the tick began (a client may have taken a snapshot since):
         # a superset does, as a cut of a cell a client lacks changes nothing.
         held.update(snake.body)
+        self._count(snake, -1)  # (`placed` counts its new body)
 
     def set_food(self, cell: Cell, value: int | None) -> None:
         """A food of `value` at `cell`, or (None) the food there is gone."""
@@ -154,11 +162,18 @@ class SnakeBuckets:
             here.pop(cell, None)
         self._stones_changed[cell] = present
 
+    def _count(self, snake: Snake, sign: int) -> None:
+        size, counts = self.size, self.counts
+        for x, y in snake.body:
+            b = (x // size, y // size)
+            counts[b] = counts.get(b, 0) + sign
+
     def placed(self, snake: Snake) -> None:
         """The snake has a new body (after `rebuild`): a bucket's snapshot reads it from now."""
         size = self.size
         for b in {(x // size, y // size) for x, y in snake.body}:
             self.present.setdefault(b, {})[snake.id] = None
+        self._count(snake, 1)
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -183,10 +198,9 @@ class SnakeBuckets:
                 del here[sid]
         return found
 
-    def occupancy(self, snakes: Iterable[Snake]) -> Counter[Bucket]:
-        """Snake cells per bucket (ghosts' too)."""
-        size = self.size
-        return Counter((x // size, y // size) for snake in snakes for x, y in snake.body)
+    def occupancy(self) -> Iterator[tuple[Bucket, int]]:
+        """Snake cells per bucket (ghosts' too), for the buckets holding any."""
+        return ((b, count) for b, count in self.counts.items() if count > 0)
 
     def snapshot(self, b: Bucket, snakes: Mapping[str, Snake]) -> dict[str, Any]:
         """The bucket's whole content (`snakes`: the game's, by id)."""
