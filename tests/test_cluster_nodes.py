@@ -157,6 +157,13 @@ class Severable:
     async def directory(self) -> dict[str, bytes]:
         return await self._check().directory()
 
+    def keep_scores_nowait(self, room_id: str, marks: dict[str, bytes], lease: str, ttl_seconds: float) -> None:
+        if not self.severed:
+            self.inner.keep_scores_nowait(room_id, marks, lease, ttl_seconds)
+
+    async def load_scores(self, room_id: str) -> dict[str, bytes]:
+        return await self._check().load_scores(room_id)
+
     def publish_nowait(self, channel: str, data: bytes) -> None:
         if not self.severed:
             self.inner.publish_nowait(channel, data)

@@ -8,7 +8,8 @@ change as serialised once for the room's own players, with the acks of these
 players and the lease's fence), or in a view room one `ViewTick` (the views of
 these players moved here, and the texts of the buckets they cover and enter),
 the chat, the room's end, and a `Kick` to the process whose player's seat was
-resumed by another connection.
+resumed by another connection. It keeps the room's score marks in the backend
+under its lease (`KeepScores`), queued before the tick that shows them.
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ from asgi_mmo.views.viewers import Viewers
 
 #: sends a message on a channel without waiting (`Backend.publish_nowait`)
 Publish = Callable[[str, bytes], None]
+#: keeps a room's score marks under a lease without waiting: (marks, lease) (`Backend.keep_scores_nowait`)
+KeepScores = Callable[[dict[str, bytes], str], None]
 
 
 class OwnedRoom:
-    def __init__(self, room: Room, lease: str, publish: Publish) -> None:
+    def __init__(self, room: Room, lease: str, publish: Publish, keep_scores: KeepScores) -> None:
         self.room = room
         self.lease = lease
         self._publish = publish
+        self._keep_scores = keep_scores
         self._out = room_out(room.id)
         self._remote: dict[str, Seat] = {}  # players connected through other processes
         self._watching: dict[str, Seat] = {}  # spectators connected through other processes
@@ -134,6 +138,9 @@ class OwnedRoom:
 
     def chat(self, frame: str) -> None:
         self._publish(self._out, RoomChat(frame).encode())
+
+    def keep_scores(self, marks: dict[str, bytes]) -> None:
+        self._keep_scores(marks, self._lease)
 
     def replaced(self, seat: Seat, reason: ConnectionRefused) -> None:
         if seat.remote is not None:
