@@ -150,7 +150,8 @@ async def test_a_restore_without_marks_is_the_save() -> None:
     seat = room.join("ann")
     game.place_snake(seat.player_id, [(5, 5), (4, 5), (3, 5)], score=3)
     saved = roomview.save(room)
-    for marks in (None, {}):
+    nothing: dict[str, bytes] = {}
+    for marks in (None, nothing):
         taken = roomview.restore(saved, SETTINGS, marks)
         assert taken.game.player_stats(seat.player_id) == {"score": 3, "alive": True}
         assert taken.tick == room.tick
