@@ -12,6 +12,7 @@ score marks newer than its save overlaid (`scoremarks.py`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,8 @@ from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.scoremarks import ScoreMark
 from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
+
+logger = logging.getLogger("asgi_mmo.roomview")
 
 
 def summary(room: Room) -> dict[str, Any]:
@@ -117,6 +120,7 @@ def overlay(room: Room, marks: Mapping[str, bytes]) -> None:
     saved_tick = room.tick
     game = room.game
     scored = game if isinstance(game, ScoredGame) else None
+    newer = 0
     for player_id, data in marks.items():
         mark = ScoreMark.decode(player_id, data)
         if mark is None:
@@ -126,6 +130,7 @@ def overlay(room: Room, marks: Mapping[str, bytes]) -> None:
         seat = room.seats.get(player_id)
         if mark.tick <= saved_tick:
             continue  # the save holds it already
+        newer += 1
         room.tick = max(room.tick, mark.tick)
         if seat is None:
             continue  # seated after the save: nothing to bring up to date
@@ -133,3 +138,5 @@ def overlay(room: Room, marks: Mapping[str, bytes]) -> None:
             room.forget_seat(seat)
         elif scored is not None:
             scored.overlay_score(player_id, mark.score, mark.alive)
+    logger.info("score marks overlaid room=%s newer=%d of=%d saved_tick=%d tick=%d",
+                room.id, newer, len(marks), saved_tick, room.tick)  # fmt: skip

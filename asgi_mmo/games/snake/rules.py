@@ -105,7 +105,7 @@ class SnakeGame:
         self._grid = FieldGrid(width, height)  # the same, as bytes (what bots plan on)
         #: the field by bucket, kept once a view room asks for it (`bucket_changes`)
         self._spatial: SnakeBuckets | None = None
-        #: snakes whose score or life changed since `take_score_changes` (games.base.ScoredGame)
+        #: snakes whose score or life changed since `game.SnakeWithBots.take_score_changes`
         self._d_marks: dict[str, None] = {}
         self._reset_delta()
 
@@ -358,28 +358,6 @@ class SnakeGame:
         """Raises `KeyError` for a player not in the game."""
         snake = self._snakes[player_id]
         return {"score": snake.score, "alive": snake.alive}
-
-    # -- scores that outlive the room's owner (games.base.ScoredGame) --------
-
-    def take_score_changes(self) -> list[str]:
-        snakes = self._snakes
-        changed = [sid for sid in self._d_marks if sid in snakes]
-        self._d_marks = {}
-        return changed
-
-    def overlay_score(self, player_id: str, score: int, alive: bool) -> None:
-        """The body stays the save's: only the score and the life are brought up to date."""
-        snake = self._snakes.get(player_id)
-        if snake is None:
-            return
-        if snake.alive and not alive:
-            self._kill(snake)
-        elif alive and not snake.alive:
-            self._spawn(snake)  # on a full field it stays dead, its player may respawn
-        snake.score = score
-        self._d_scores[player_id] = None
-        if self._spatial is not None:
-            self._spatial.changed_snakes[player_id] = None
 
     # -- what bots see (games/snake/bots.py reads these; the rules know no bots) --
 
