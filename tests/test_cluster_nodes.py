@@ -556,6 +556,38 @@ async def test_a_draining_owner_hands_its_room_over_at_once(world: World) -> Non
             await eventually(lambda: len(back.of("tick")) >= 2, "the resumed player plays")
 
 
+async def test_a_drained_room_shows_nothing_after_its_last_save(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(b, room.id, "bob") as bob:
+        await eventually(lambda: len(bob.of("tick")) >= 2, "relayed ticks")
+        saving, releasing = a.backend.save_room, a.backend.release_room
+        saved_at: list[int] = []
+
+        async def save(room_id: str, saved: bytes, ttl_seconds: float, lease: str | None = None) -> bool:
+            saved_at.append(roomview.restore(saved, SETTINGS).tick)
+            return await saving(room_id, saved, ttl_seconds, lease)
+
+        async def release_slowly(room_id: str, lease: str) -> None:  # the room ticks on meanwhile
+            await anyio.sleep(0.3)
+            await releasing(room_id, lease)
+
+        monkeypatch.setattr(a.backend, "save_room", save)
+        monkeypatch.setattr(a.backend, "release_room", release_slowly)
+        a.registry.drain()
+        assert await a.registry.save_rooms() == 1
+        assert room.tick >= saved_at[-1] + 3, "the room ticked on while it was handed over"
+        mirror = bob.room
+        assert isinstance(mirror, RoomMirror)
+        await eventually(lambda: mirror.promoted is not None, "the relaying node takes the room")
+        await eventually(lambda: any(f["type"] == "state" and f["tick"] > saved_at[-1] for f in bob.frames), "a state")
+        # What bob saw after the save is the new owner's, from its state on: the taker runs on from the
+        # save, so a tick of the old owner after it could show a score that then goes back.
+        after = next(f for f in bob.frames if f["type"] in ("tick", "state") and f["tick"] > saved_at[-1])
+        assert after["type"] == "state"
+        check_sequence(bob)
+
+
 async def test_a_reconnect_its_own_mirror_sent_before_a_takeover_leaves_the_players_alone(world: World) -> None:
     """Found by bench/chaos.py: a relaying node re-registers its players with a silent owner
     (`Reconnect`); delivered after it took the room over itself, the room ended their sockets."""

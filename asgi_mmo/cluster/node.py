@@ -254,10 +254,15 @@ class Cluster:
         async with self._handing_over:
             for owned in list(self._owned.values()):
                 room = owned.room
+                saved = roomview.save(room)
+                # From the save on, no tick, chat or mark leaves: the taker runs on from the save, so
+                # a tick shown after it (the room ticks while this awaits) could go back (chaos bench).
+                owned.muted = True
                 try:
-                    await self.backend.save_room(room.id, roomview.save(room), self._saved_ttl(), lease=owned.lease)
+                    await self.backend.save_room(room.id, saved, self._saved_ttl(), lease=owned.lease)
                     await self.backend.release_room(room.id, owned.lease)
                 except BackendUnavailable as error:
+                    owned.muted = False
                     logger.error("room not handed over room=%s error=%s", room.id, error)
                     continue  # still ours: the lease is renewed on, and the lifespan shutdown tries again
                 self._forget(owned)

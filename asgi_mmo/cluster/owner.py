@@ -36,6 +36,9 @@ class OwnedRoom:
         self.lease = lease
         self._publish = publish
         self._keep_scores = keep_scores
+        #: set while the room is handed over, from its last save on: what it does then is seen by nobody
+        #: (the process that takes it runs on from the save: a tick shown after it could go back)
+        self.muted = False
         self._out = room_out(room.id)
         self._remote: dict[str, Seat] = {}  # players connected through other processes
         self._watching: dict[str, Seat] = {}  # spectators connected through other processes
@@ -104,6 +107,8 @@ class OwnedRoom:
         return sum(1 for player_id in self._watching if player_id not in recorders)
 
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
+        if self.muted:
+            return
         whole = None
         if self._state_wanted:
             self._state_wanted = False
@@ -114,6 +119,8 @@ class OwnedRoom:
     def view_tick(self, tick: int, viewers: Viewers) -> None:
         """One `ViewTick` for every relaying process: each remote player's rectangle, and
         the texts of the buckets their views cover and enter (made once, here, for all)."""
+        if self.muted:
+            return
         composer = viewers.composer
         every_state, self._state_wanted = self._state_wanted, False
         views: dict[str, ViewRect] = {}
@@ -137,10 +144,12 @@ class OwnedRoom:
         self._publish(self._out, ViewTick(tick, self.fence, acks, views, fragments, entered, states).encode())
 
     def chat(self, frame: str) -> None:
-        self._publish(self._out, RoomChat(frame).encode())
+        if not self.muted:
+            self._publish(self._out, RoomChat(frame).encode())
 
     def keep_scores(self, marks: dict[str, bytes]) -> None:
-        self._keep_scores(marks, self._lease)
+        if not self.muted:
+            self._keep_scores(marks, self._lease)
 
     def replaced(self, seat: Seat, reason: ConnectionRefused) -> None:
         if seat.remote is not None:
