@@ -24,7 +24,8 @@ fault; 0 for a player the fault did not touch), its max and p99 over every
 player; the seats lost (a resume refused with `bad_token` or `room_not_found`,
 or given another seat, or never through); the scores lost (a player whose
 score, read from the room's owner just before the fault and again once
-everyone plays, went down without a death of its own between); the drop codes
+everyone plays, went down without a death of its own between; one dead at the
+first read is counted as reset: its respawn sets it to 0); the drop codes
 and error codes the players saw. The figures go to standard output (a table,
 or one JSON line with `--json`) and to docs/performance.md, "Chaos", by hand.
 """

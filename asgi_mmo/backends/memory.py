@@ -1,8 +1,8 @@
 """The in-memory backend: the one-process default, and a stand-in for Redis in tests.
 
 A `MemoryHub` is to several `MemoryBackend`s what one Redis is to several
-processes: it keeps the leases (with fences and expiry), the saved rooms (with
-expiry), the room directory, and who hears which channel. A `MemoryBackend`
+processes: it keeps the leases (with fences and expiry), the saved rooms and
+their score marks (with expiry), the room directory, and who hears which channel. A `MemoryBackend`
 is one process's connection to a hub.
 
 - Alone (`MemoryBackend()`, the embedded default) a backend has a private hub
@@ -73,7 +73,7 @@ class MemoryHub:
         self._idle: anyio.Event | None = None
 
     def flush(self) -> None:
-        """Lose every lease, fence, saved room and directory entry (a Redis restart without persistence).
+        """Lose every lease, fence, saved room, score mark and directory entry (a Redis restart without persistence).
 
         Subscriptions stay, as a Redis backend subscribes again once it reconnects.
         """
