@@ -217,7 +217,7 @@ async def test_a_new_seat_is_never_shown_away_and_a_leave_frees_it() -> None:
 @pytest.mark.anyio
 async def test_a_player_relayed_through_another_process_is_not_away() -> None:
     room = a_room()
-    owned = OwnedRoom(room, "w|1", lambda channel, data: None)
+    owned = OwnedRoom(room, "w|1", lambda channel, data: None, lambda marks, lease: None)
     room.elsewhere = owned
     async with stepping() as tasks:
         ann = connect(room, tasks, "Ann")

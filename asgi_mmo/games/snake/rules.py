@@ -105,6 +105,8 @@ class SnakeGame:
         self._grid = FieldGrid(width, height)  # the same, as bytes (what bots plan on)
         #: the field by bucket, kept once a view room asks for it (`bucket_changes`)
         self._spatial: SnakeBuckets | None = None
+        #: snakes whose score or life changed since `game.SnakeWithBots.take_score_changes`
+        self._d_marks: dict[str, None] = {}
         self._reset_delta()
 
     # -- the Game protocol ------------------------------------------------
@@ -260,12 +262,7 @@ class SnakeGame:
                 movers.append((s, head, growing))
         events: list[ScoreEvent] = []
         for s in dying:  # its body stays where it was, as a ghost that blocks no one
-            s.alive = False
-            occupied.difference_update(s.body)
-            grid.mark(s.body, 0)
-            self._d_died[s.id] = None
-            if index is not None:
-                index.changed_snakes[s.id] = None
+            self._kill(s)
             if (event := self._score_event(s)) is not None:
                 events.append(event)
         # 3. Move: free every tail before taking any head cell.
@@ -298,7 +295,7 @@ class SnakeGame:
                 self._note_food_gone(head)
                 s.score += value
                 s.grow += value  # the tail stays put over the next `value` steps
-                self._d_scores[s.id] = None
+                self._d_scores[s.id] = self._d_marks[s.id] = None
                 if index is not None:
                     index.changed_snakes[s.id] = None
                 eaten += 1
@@ -478,6 +475,15 @@ class SnakeGame:
         self._d_added[player_id] = None
         return snake
 
+    def _kill(self, snake: Snake) -> None:
+        """A death (in `step`, or known from elsewhere: `overlay_score`): its body stays as a ghost."""
+        snake.alive = False
+        self._occupied.difference_update(snake.body)
+        self._grid.mark(snake.body, 0)
+        self._d_died[snake.id] = self._d_marks[snake.id] = None
+        if self._spatial is not None:
+            self._spatial.changed_snakes[snake.id] = None
+
     def _score_event(self, snake: Snake) -> ScoreEvent | None:
         if snake.score <= 0:
             return None
@@ -530,7 +536,7 @@ class SnakeGame:
         snake.waiting, snake.turned = (None if snake.bot else START_GRACE_SECONDS), False
         self._occupied.update(cells)
         self._grid.mark(cells, SNAKE)
-        self._d_added[snake.id] = None
+        self._d_added[snake.id] = self._d_marks[snake.id] = None
         if index is not None:
             index.placed(snake)
 
