@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
                 settings,
                 peers_over(opened, settings),
                 on_score=leaderboard.record_nowait,
-                planner=planners.plan,
+                planner=planners.plan_each,
                 plan_concurrency=planners.max_in_flight,
             )
             await tasks.start(registry.run)

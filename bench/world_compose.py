@@ -100,8 +100,8 @@ class NineGrid:
                 stats.bytes_out += len(text)
 
 
-async def _plan_inline(function: str, request: PlanRequest) -> list[str]:
-    return run_plan(request)  # what a worker process runs (`Game.plan_function`)
+async def _plan_inline(function: str, requests: list[PlanRequest]) -> list[list[str]]:
+    return [run_plan(request) for request in requests]  # what a worker process runs (`Game.plan_function`)
 
 
 async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size: int, plain: bool,
