@@ -1,4 +1,4 @@
-// Small helpers the lobby, game and admin pages share.
+// Small helpers the pages share (the lobby, game, watch, replay and admin pages).
 
 /**
  * A fresh (never cached) JSON answer from the server.
@@ -10,6 +10,20 @@ export async function getJson(url) {
   const response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   return response.json();
+}
+
+/**
+ * An element holding text (never markup).
+ * @param {string} tag
+ * @param {string} [className] none or empty: no class
+ * @param {string} [text]
+ * @returns {HTMLElement}
+ */
+export function textElement(tag, className = "", text = "") {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  node.textContent = text;
+  return node;
 }
 
 /**

@@ -11,7 +11,7 @@
 // same name and rewrites the address to the room it landed in.
 
 import { MmoClient } from "./mmo-client.js";
-import { getJson, peopleCount } from "./pages.js";
+import { getJson, peopleCount, textElement as el } from "./pages.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
@@ -432,13 +432,6 @@ $("scores-toggle").addEventListener("click", () => {
   $("scores-toggle").setAttribute("aria-expanded", String(open));
   fitScores();
 });
-
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  node.textContent = text;
-  return node;
-}
 
 function setAspect(snap) {
   if (snap && snap.width && snap.height) {

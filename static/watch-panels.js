@@ -1,14 +1,7 @@
 // The score list and chat log of the spectator's and replay pages. All
 // player-made text goes in as textContent, never as markup.
 
-import { peopleCount } from "./pages.js";
-
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  node.textContent = text;
-  return node;
-}
+import { peopleCount, textElement as el } from "./pages.js";
 
 /** One row per player, best score first. */
 export function renderScores(list, count, players) {
