@@ -268,14 +268,14 @@ class SnakeGame:
         # 3. Move: free every tail before taking any head cell.
         tails: list[Cell | None] = []
         for s, _, growing in movers:
+            tail = None
             if growing:
                 s.grow -= 1
-                tails.append(None)
             else:
                 tail = s.body.pop()
                 occupied.discard(tail)
                 blocked[tail[1] * width + tail[0]] = 0
-                tails.append(tail)
+            tails.append(tail)
         eaten = 0
         view_moves: list[tuple[Snake, Cell, Cell | None]] = []
         for (s, head, growing), left in zip(movers, tails, strict=True):
@@ -396,16 +396,9 @@ class SnakeGame:
     # -- scripted scenarios (tests, tutorials) ----------------------------
 
     def place_snake(
-        self,
-        player_id: str,
-        body: list[Cell],
-        *,
-        name: str | None = None,
-        bot: bool = False,
-        score: int = 0,
-        grow: int = 0,
-        direction: str | None = None,
-    ) -> None:
+        self, player_id: str, body: list[Cell], *, name: str | None = None, bot: bool = False,
+        score: int = 0, grow: int = 0, direction: str | None = None,
+    ) -> None:  # fmt: skip
         """Put a live snake exactly on `body` (head first, adjacent cells,
         inside the field, clear of stones and other live snakes), adding the
         player if new. `direction` defaults to the way from neck to head;
@@ -439,11 +432,7 @@ class SnakeGame:
         """Put a food of `value` (1 to 9) on a free cell."""
         if value not in FOOD_VALUES or not self._is_free((x, y)):
             raise ValueError(f"cannot put food {value} at {(x, y)}")
-        self._food[(x, y)] = value
-        self._d_food[(x, y)] = value
-        self._grid.food[y * self.width + x] = value
-        if self._spatial is not None:
-            self._spatial.set_food((x, y), value)
+        self._put_food((x, y), value)
 
     def place_stone(self, x: int, y: int) -> None:
         """Put a stone on a free cell (the oldest goes if over `stone_limit`)."""
@@ -573,12 +562,13 @@ class SnakeGame:
             cell = self._random_free_cell()
             if cell is None:
                 return
-            value = self._rng.choices(FOOD_VALUES, FOOD_WEIGHTS)[0]
-            self._food[cell] = value
-            self._d_food[cell] = value
-            self._grid.food[cell[1] * self.width + cell[0]] = value
-            if self._spatial is not None:
-                self._spatial.set_food(cell, value)
+            self._put_food(cell, self._rng.choices(FOOD_VALUES, FOOD_WEIGHTS)[0])
+
+    def _put_food(self, cell: Cell, value: int) -> None:
+        self._food[cell] = self._d_food[cell] = value
+        self._grid.food[cell[1] * self.width + cell[0]] = value
+        if self._spatial is not None:
+            self._spatial.set_food(cell, value)
 
     def _note_food_gone(self, cell: Cell) -> None:
         self._grid.food[cell[1] * self.width + cell[0]] = 0
