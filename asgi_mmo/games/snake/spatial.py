@@ -51,6 +51,8 @@ class SnakeBuckets:
         self.stones: dict[Bucket, dict[Cell, None]] = {}
         #: bucket -> how many snake cells (ghosts' too) it holds, kept as they move (the minimap's)
         self.counts: dict[Bucket, int] = {}
+        #: snake -> bucket -> how many of its cells lie there: where an entry that changed goes
+        self._spans: dict[str, dict[Bucket, int]] = {}
         #: this tick's fragments' cells and cuts, by bucket, in the order they came
         self._sets: dict[Bucket, list[CellSet]] = {}
         self._cuts: dict[Bucket, list[CellCut]] = {}
@@ -91,19 +93,27 @@ class SnakeBuckets:
         the rules' to note in `changed_snakes`."""
         self._moves.append(moves)
         size, rebuilt, present, counts = self.size, self._rebuilt, self.present, self.counts
-        cuts_of, sets_of, shown = self._cuts, self._sets, self._shown
+        cuts_of, sets_of, shown, spans = self._cuts, self._sets, self._shown, self._spans
         for snake, (hx, hy), tail in moves:
             sid = snake.id
             bx, by = hx // size, hy // size
             b = (bx, by)
-            if tail is None:
+            if tail is None:  # it grew: one cell more where its head went
                 counts[b] = counts.get(b, 0) + 1
+                span = spans[sid]
+                span[b] = span.get(b, 0) + 1
             else:
                 tx, ty = tail
                 tb = (tx // size, ty // size)
-                if tb != b:
+                if tb != b:  # a cell went from one bucket to another (most moves stay in one)
                     counts[b] = counts.get(b, 0) + 1
                     counts[tb] -= 1
+                    span = spans[sid]
+                    span[b] = span.get(b, 0) + 1
+                    if span[tb] == 1:
+                        del span[tb]
+                    else:
+                        span[tb] -= 1
             if rebuilt and sid in rebuilt:  # its cells are listed from its body in `take`
                 if tail is not None:
                     rebuilt[sid].add(tail)
@@ -163,10 +173,17 @@ class SnakeBuckets:
         self._stones_changed[cell] = present
 
     def _count(self, snake: Snake, sign: int) -> None:
+        """The snake's whole body counted in (1) or out (-1)."""
         size, counts = self.size, self.counts
+        span: dict[Bucket, int] = {}
         for x, y in snake.body:
             b = (x // size, y // size)
             counts[b] = counts.get(b, 0) + sign
+            span[b] = span.get(b, 0) + 1
+        if sign > 0:
+            self._spans[snake.id] = span
+        else:
+            self._spans.pop(snake.id, None)
 
     def placed(self, snake: Snake) -> None:
         """The snake has a new body (after `rebuild`): a bucket's snapshot reads it from now."""
@@ -218,10 +235,11 @@ class SnakeBuckets:
         size = self.size
         if self._rebuilt:
             self._list_rebuilt(snakes)
+        shown_in, spans = self._shown, self._spans
         for sid in self.changed_snakes:  # its entry goes to every bucket that holds a cell of it
-            if (changed := snakes.get(sid)) is not None:
-                for b in {(x // size, y // size) for x, y in changed.body}:
-                    self._shown.setdefault(b, {})[sid] = None
+            if sid in snakes:
+                for b in spans.get(sid, ()):
+                    shown_in.setdefault(b, {})[sid] = None
         # Keys in the order a client applies them (`_KEYS`): cuts before cells, ...
         fragments: dict[Bucket, dict[str, Any]] = {b: {"cut": cuts} for b, cuts in self._cuts.items() if cuts}
         for b, sets in self._sets.items():
