@@ -44,8 +44,7 @@ class Snake(Protocol):
 class SnakeBuckets:
     def __init__(self, size: int) -> None:
         self.size = size
-        #: bucket -> the snakes that came into it since it was last read (a superset: a snake
-        #: whose cells all left is dropped when a snapshot finds none)
+        #: bucket -> the snakes with a cell in it (ghosts too)
         self.present: dict[Bucket, dict[str, None]] = {}
         self.food: dict[Bucket, dict[Cell, int]] = {}
         self.stones: dict[Bucket, dict[Cell, None]] = {}
@@ -98,20 +97,18 @@ class SnakeBuckets:
             sid = snake.id
             bx, by = hx // size, hy // size
             b = (bx, by)
-            if tail is None:  # it grew: one cell more where its head went
+            if tail is None or (tb := (tail[0] // size, tail[1] // size)) != b:
+                # a cell more in the head's bucket (most moves stay in one bucket: nothing to count)
                 counts[b] = counts.get(b, 0) + 1
                 span = spans[sid]
-                span[b] = span.get(b, 0) + 1
-            else:
-                tx, ty = tail
-                tb = (tx // size, ty // size)
-                if tb != b:  # a cell went from one bucket to another (most moves stay in one)
-                    counts[b] = counts.get(b, 0) + 1
+                if (held := span.get(b, 0)) == 0:
+                    present.setdefault(b, {})[sid] = None
+                span[b] = held + 1
+                if tail is not None:  # and one less in the tail's
                     counts[tb] -= 1
-                    span = spans[sid]
-                    span[b] = span.get(b, 0) + 1
                     if span[tb] == 1:
                         del span[tb]
+                        del present[tb][sid]
                     else:
                         span[tb] -= 1
             if rebuilt and sid in rebuilt:  # its cells are listed from its body in `take`
@@ -119,6 +116,8 @@ class SnakeBuckets:
                     rebuilt[sid].add(tail)
                 continue
             if tail is not None and tail != (hx, hy):  # (into its own tail's cell: the set says it all)
+                tx, ty = tail
+                tb = (tx // size, ty // size)
                 if (cuts := cuts_of.get(tb)) is None:
                     cuts_of[tb] = [(sid, tx, ty)]
                 else:
@@ -131,7 +130,6 @@ class SnakeBuckets:
             if len(body) < 2 or body[1][0] // size != bx or body[1][1] // size != by:
                 # its head entered a bucket: clients there may not know it
                 shown.setdefault(b, {})[sid] = None
-                present.setdefault(b, {})[sid] = None
 
     def rebuild(self, snake: Snake) -> None:
         """The rules are about to replace or drop the snake's body outside a move (a spawn,
@@ -173,23 +171,25 @@ class SnakeBuckets:
         self._stones_changed[cell] = present
 
     def _count(self, snake: Snake, sign: int) -> None:
-        """The snake's whole body counted in (1) or out (-1)."""
-        size, counts = self.size, self.counts
+        """The snake's whole body counted in (1) or out (-1), where it lies and in all."""
+        size, counts, sid = self.size, self.counts, snake.id
         span: dict[Bucket, int] = {}
         for x, y in snake.body:
             b = (x // size, y // size)
             counts[b] = counts.get(b, 0) + sign
             span[b] = span.get(b, 0) + 1
+        for b in span:
+            if sign > 0:
+                self.present.setdefault(b, {})[sid] = None
+            elif (here := self.present.get(b)) is not None:
+                here.pop(sid, None)
         if sign > 0:
-            self._spans[snake.id] = span
+            self._spans[sid] = span
         else:
-            self._spans.pop(snake.id, None)
+            self._spans.pop(sid, None)
 
     def placed(self, snake: Snake) -> None:
         """The snake has a new body (after `rebuild`): a bucket's snapshot reads it from now."""
-        size = self.size
-        for b in {(x // size, y // size) for x, y in snake.body}:
-            self.present.setdefault(b, {})[snake.id] = None
         self._count(snake, 1)
 
     # ---- reading ------------------------------------------------------------------------------
@@ -201,18 +201,12 @@ class SnakeBuckets:
         here = self.present.get(b)
         if not here:
             return found
-        for sid in list(here):
-            snake = snakes.get(sid)
-            before = len(found)
-            if snake is not None:
-                serial = snake.serial
-                found.extend(
-                    (sid, x, y, serial - i)
-                    for i, (x, y) in enumerate(snake.body)
-                    if x // size == bx and y // size == by
-                )
-            if len(found) == before:  # it left the bucket (or the game)
-                del here[sid]
+        for sid in here:
+            snake = snakes[sid]
+            serial = snake.serial
+            found.extend(
+                (sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body) if x // size == bx and y // size == by
+            )
         return found
 
     def occupancy(self) -> Iterator[tuple[Bucket, int]]:
