@@ -2,13 +2,14 @@
 
 Each tick the room lets its bots act (`act`): a bot that wants a plan (a path
 to food, say) hands a request over, and goes on with safe moves until the
-answer comes. While the room ticks (`async with plans.planning():`), a few
-worker tasks take the requests from a bounded stream and hand each to the
-`Planner` (worker processes, `offload.py`) with the name of the game's
-planning function (`Game.plan_function`); each answer reaches its bot when it
-comes. A request that finds the stream full, a room without a planner, or a game
-that names no planning function, is dropped: that bot makes do with safe moves and asks again later. A tick never
-waits for a plan.
+answer comes. A tick's requests go together, in batches of at most
+`PLAN_BATCH`: while the room ticks (`async with plans.planning():`), a few
+worker tasks take the batches from a bounded stream and hand each to the
+`Planner` (worker processes, `offload.py`: one job a batch) with the name of
+the game's planning function (`Game.plan_function`); the answers reach their
+bots when they come. A batch that finds the stream full, a room without a
+planner, or a game that names no planning function, is dropped: those bots
+make do with safe moves and ask again later. A tick never waits for a plan.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ from asgi_mmo.games.base import BotDriver
 
 logger = logging.getLogger("asgi_mmo.room")
 
-#: Runs a bot driver's plan request with the named planning function (`"module:function"`)
-#: somewhere off the event loop (worker processes).
-Planner = Callable[[str, Any], Awaitable[Any]]
-#: Plan requests a room may have queued; beyond it bots make do with safe moves.
-PLAN_QUEUE = 64
+#: Runs a bot driver's plan requests with the named planning function (`"module:function"`)
+#: somewhere off the event loop (worker processes): their plans, in the same order.
+Planner = Callable[[str, list[Any]], Awaitable[list[Any]]]
+#: Batches of plan requests a room may have queued; beyond it bots make do with safe moves.
+PLAN_QUEUE = 16
+#: Requests in one batch at most: a tick's requests in more than one when there are many,
+#: so that several worker processes share them.
+PLAN_BATCH = 16
+
+Batch = list[tuple[str, Any]]
 
 
 class BotPlans:
@@ -41,17 +47,20 @@ class BotPlans:
         self._plan_function = plan_function
         self._planner = planner
         self._concurrency = concurrency
-        self._requests: MemoryObjectSendStream[tuple[str, Any]] | None = None
+        self._requests: MemoryObjectSendStream[Batch] | None = None
 
     def act(self, tick: int) -> None:
         """The bots' moves for this tick; their plan requests go to the workers, never waited for."""
-        for bot_id, request in self.driver.act(tick):
+        asked = self.driver.act(tick)
+        for start in range(0, len(asked), PLAN_BATCH):
+            batch = asked[start : start + PLAN_BATCH]
             try:
                 if self._requests is None:
                     raise anyio.WouldBlock
-                self._requests.send_nowait((bot_id, request))
+                self._requests.send_nowait(batch)
             except anyio.WouldBlock:
-                self.driver.forget(bot_id)
+                for bot_id, _ in batch:
+                    self.driver.forget(bot_id)
 
     @asynccontextmanager
     async def planning(self) -> AsyncIterator[None]:
@@ -59,7 +68,7 @@ class BotPlans:
         if self._planner is None or self._plan_function is None:
             yield
             return
-        send, receive = anyio.create_memory_object_stream[tuple[str, Any]](PLAN_QUEUE)
+        send, receive = anyio.create_memory_object_stream[Batch](PLAN_QUEUE)
         self._requests = send
         try:
             async with anyio.create_task_group() as workers:
@@ -74,16 +83,15 @@ class BotPlans:
             send.close()
             self._requests = None
 
-    async def _run(
-        self, planner: Planner, function: str, requests: MemoryObjectReceiveStream[tuple[str, Any]]
-    ) -> None:
-        """Hand plan requests to the planner; each answer reaches its bot when it comes."""
-        async with requests:
-            async for bot_id, request in requests:
+    async def _run(self, planner: Planner, function: str, batches: MemoryObjectReceiveStream[Batch]) -> None:
+        """Hand batches of plan requests to the planner; the answers reach their bots when they come."""
+        async with batches:
+            async for batch in batches:
                 try:
-                    plan = await planner(function, request)
+                    plans = await planner(function, [request for _, request in batch])
                 except Exception:
-                    # A failed plan costs one bot one plan, never the room.
-                    logger.exception("bot plan failed room=%s bot=%s", self.room_id, bot_id)
-                    plan = []
-                self.driver.accept(bot_id, plan)
+                    # A failed batch costs its bots one plan each, never the room.
+                    logger.exception("bot plans failed room=%s bots=%s", self.room_id, [b for b, _ in batch])
+                    plans = [[] for _ in batch]
+                for (bot_id, _), plan in zip(batch, plans, strict=True):
+                    self.driver.accept(bot_id, plan)

@@ -3,8 +3,9 @@
 A room of one process has none (`NOBODY_ELSEWHERE`). In a cluster, the process
 that owns a room sets the room's `elsewhere` to its own record of them
 (`cluster/owner.py`): the room counts them among its players, ticks while any
-is connected, and hands each tick, chat, close and resumed seat over to it.
-The room never learns how they are reached.
+is connected, and hands each tick, chat, close and resumed seat over to it,
+and each player's score mark (`scoremarks.py`) to keep where a process that
+takes the room over finds it. The room never learns how they are reached.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class PlayersElsewhere(Protocol):
 
     def chat(self, frame: str) -> None: ...
 
+    def keep_scores(self, marks: dict[str, bytes]) -> None:
+        """Keep these players' score marks (player id -> `ScoreMark` JSON) before the next tick goes out."""
+        ...
+
     def replaced(self, seat: Seat, reason: ConnectionRefused) -> None:
         """The seat, played elsewhere (`seat.remote`), was resumed by another connection."""
         ...
@@ -69,6 +74,9 @@ class _Nobody:
         pass
 
     def chat(self, frame: str) -> None:
+        pass
+
+    def keep_scores(self, marks: dict[str, bytes]) -> None:
         pass
 
     def replaced(self, seat: Seat, reason: ConnectionRefused) -> None:

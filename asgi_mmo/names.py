@@ -9,6 +9,7 @@ everything asgi-mmo keeps.
 | `mmo:lease:{room}` | the room's owner lease, `"{worker}|{fence}"`, with a time to live |
 | `mmo:fence:{room}` | the lease's fencing counter: every new lease gets a higher number |
 | `mmo:snap:{room}` | the room's last saved state (`roomview.save(room)` as JSON), written only under a held lease |
+| `mmo:scores:{room}` | a hash: player id -> its score mark (`scoremarks.py`), written only under a held lease |
 | `mmo:dir` | a hash: room id -> the owner's latest directory entry |
 | `mmo:board:{0,1}` | a sorted set: the leaderboard's best score per name (1: bots) |
 | `mmo:board:at:{0,1}` | a hash: when each name's best score was made |
@@ -36,6 +37,10 @@ def fence_key(room_id: str) -> str:
 
 def snapshot_key(room_id: str) -> str:
     return f"mmo:snap:{room_id}"
+
+
+def scores_key(room_id: str) -> str:
+    return f"mmo:scores:{room_id}"
 
 
 def board_keys(bot: int) -> list[str]:

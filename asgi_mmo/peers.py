@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -61,8 +61,8 @@ class LocalRooms(Protocol):
 
     def rooms(self) -> list[Room]: ...
 
-    def restore_room(self, saved: bytes) -> Room:
-        """Run a saved room (`roomview.save`) in this process."""
+    def restore_room(self, saved: bytes, marks: Mapping[str, bytes] | None = None) -> Room:
+        """Run a saved room (`roomview.save`) in this process, with its newer score marks overlaid."""
         ...
 
     def close_room(self, room_id: str) -> bool:

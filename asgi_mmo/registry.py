@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
@@ -307,9 +307,9 @@ class RoomRegistry:
         (with peers, hand them over); returns how many were saved."""
         return await self.peers.save_rooms()
 
-    def restore_room(self, saved: bytes) -> Room:
-        """A room rebuilt from `roomview.save`, its task started."""
-        room = self._new_room(lambda **options: roomview.restore(saved, self.settings, **options))
+    def restore_room(self, saved: bytes, marks: Mapping[str, bytes] | None = None) -> Room:
+        """A room rebuilt from `roomview.save` with its newer score `marks` overlaid, its task started."""
+        room = self._new_room(lambda **options: roomview.restore(saved, self.settings, marks, **options))
         logger.info("room restored room=%s tick=%d", room.id, room.tick)
         return room
 

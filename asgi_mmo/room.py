@@ -43,10 +43,11 @@ from asgi_mmo.connection import Connection
 from asgi_mmo.elsewhere import NOBODY_ELSEWHERE, PlayersElsewhere
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
 from asgi_mmo.fanout import broadcast, close_all, detach, fan_out, send_to
-from asgi_mmo.games.base import Game, InvalidInput, ScoreEvent, SpatialGame
+from asgi_mmo.games.base import Game, InvalidInput, MarksAway, ScoredGame, ScoreEvent, SpatialGame
 from asgi_mmo.games.inputs import check_input
 from asgi_mmo.protocol import PROTOCOL_VERSION, TickFrame, encode, refuse
 from asgi_mmo.roomconfig import RoomConfig
+from asgi_mmo.scoremarks import ScoreMark
 from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
 from asgi_mmo.stats import RoomStats
@@ -111,9 +112,14 @@ class Room:
         #: humans connected through other processes: set by the cluster while it owns the room
         self.elsewhere: PlayersElsewhere = NOBODY_ELSEWHERE
         self._on_score = on_score or (lambda event: None)
+        #: a game whose scores are marked as they change (`scoremarks.py`), and each player's last score event
+        self._scored: ScoredGame | None = game if isinstance(game, ScoredGame) else None
+        self._finals: dict[str, ScoreEvent] = {}
         self._arrival = anyio.Event()  # set when a human connects to an idle room
         self._life = _Lifecycle()
         self._planner = planner
+        #: the game that marks away players' entries (`MarksAway`), or None: it shows no mark
+        self._marks_away = game if isinstance(game, MarksAway) else None
         self._plan_concurrency = plan_concurrency
         self._bots: BotPlans | None = None
         #: each player's view, in a view room (`config.view`): frames are composed per view
@@ -214,21 +220,32 @@ class Room:
             player_id = secrets.token_hex(4)
         seat = Seat(player_id, name, secrets.token_urlsafe(18), bot=bot, away_since=None)
         self.seats[player_id] = seat
+        self.game.add_player(player_id, name, bot=bot)
         if not bot:
             self._by_token[seat.token] = seat
-            seat.away_since = anyio.current_time()
-        self.game.add_player(player_id, name, bot=bot)
+            self._set_away(seat, anyio.current_time())  # until its socket connects
         return seat
 
-    def _free_seat(self, seat: Seat) -> None:
+    def _set_away(self, seat: Seat, since: float | None) -> None:
+        """The seat is kept for a player who is away (`since`: from when), or connected (None);
+        a game that marks away players (`MarksAway`) hears of each change."""
+        was_away = seat.away_since is not None
+        seat.away_since = since
+        if (game := self._marks_away) is not None and was_away is not (since is not None):
+            game.set_away(seat.player_id, since is not None)
+
+    def _free_seat(self, seat: Seat, *, report: bool = True) -> None:
         self.seats.pop(seat.player_id, None)
         self._by_token.pop(seat.token, None)
         self._connected.pop(seat.player_id, None)
         if self.viewers is not None:
             self.viewers.forget(seat.player_id)
         event = self.game.remove_player(seat.player_id)
-        if event is not None:
-            self._on_score(event)
+        if event is not None and report:
+            self._score(event)
+        final = self._finals.pop(seat.player_id, None)
+        if self._scored is not None:
+            self.elsewhere.keep_scores({seat.player_id: ScoreMark(self.tick, None, False, final).encode()})
         if not any(not s.bot for s in self.seats.values()):
             self._life.empty_since = anyio.current_time()
 
@@ -290,7 +307,7 @@ class Room:
     def seated(self, seat: Seat) -> None:
         """The seat's player is connected from now on (here or through another process)."""
         seat.connected_at = anyio.current_time()
-        seat.away_since = None
+        self._set_away(seat, None)
         if self._life.state is RoomState.IDLE:
             self._arrival.set()  # an idle room starts ticking
 
@@ -299,7 +316,7 @@ class Room:
         if leave:
             self._free_seat(seat)
         elif seat.player_id in self.seats:
-            seat.away_since = anyio.current_time()
+            self._set_away(seat, anyio.current_time())
 
     def disconnect(self, seat: Seat, connection: Connection, *, leave: bool) -> None:
         """A socket ended; `leave` frees the seat at once, otherwise it is kept."""
@@ -438,8 +455,10 @@ class Room:
         if self._bots is not None:
             self._bots.act(self.tick)
         for event in self.game.step(self.tick + 1, self.period):
-            self._on_score(event)
+            self._score(event)
         self.tick += 1
+        if self._scored is not None and (changed := self._scored.take_score_changes()):
+            self._mark_scores(changed)  # kept before this tick is handed on: a restore shows no less
         if self.viewers is not None:
             self._step_views(now, self.viewers)
             self._step_minimap(now)
@@ -459,6 +478,18 @@ class Room:
         )  # fmt: skip
         if self.elsewhere.players or self.elsewhere.watching:
             self.elsewhere.tick(frame, state_frame)
+
+    def _score(self, event: ScoreEvent) -> None:
+        self._finals[event.player_id] = event
+        self._on_score(event)
+
+    def _mark_scores(self, changed: list[str]) -> None:
+        game, finals, tick = self.game, self._finals, self.tick
+        marks = {}
+        for player_id in changed:
+            stats = game.player_stats(player_id)
+            marks[player_id] = ScoreMark(tick, stats["score"], stats["alive"], finals.get(player_id)).encode()
+        self.elsewhere.keep_scores(marks)
 
     def _step_views(self, now: float, viewers: Viewers) -> None:
         """A view room's tick: each player gets its view, here or through another process."""
@@ -484,8 +515,20 @@ class Room:
         within `seat_seconds`; the bots play on."""
         now = anyio.current_time()
         for seat in seats:
-            if not seat.bot:
-                seat.away_since = now
-                self._by_token[seat.token] = seat
             self.seats[seat.player_id] = seat
+            if not seat.bot:
+                self._by_token[seat.token] = seat
+                self._set_away(seat, now)  # connected nowhere yet: away until its player resumes
         self._start_bot_driver()
+
+    def report_again(self, event: ScoreEvent) -> None:
+        """A restored room: a player's last score event, as its mark holds it (`scoremarks.py`):
+        to the leaderboard again (the process that died may not have written it; a score
+        reported twice counts once), and into the marks this room writes on."""
+        if event.player_id in self.seats:
+            self._finals[event.player_id] = event
+        self._on_score(event)
+
+    def forget_seat(self, seat: Seat) -> None:
+        """A restored room: a seat its player had left before the owner died (its score went then)."""
+        self._free_seat(seat, report=False)

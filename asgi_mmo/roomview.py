@@ -6,21 +6,28 @@ lobby lists (`summary`), ROOM_STATS of the contract and the player entries
 process, or the next start, runs the room on from. A saved room is JSON: its
 settings, tick and age, its game (`Game.save()`), and its seats with their
 tokens, so players resume with the token they had; a restored room gives every
-human `seat_seconds` to come back.
+human `seat_seconds` to come back. A room restored in a cluster also gets the
+score marks newer than its save overlaid (`scoremarks.py`).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
 import orjson
 
+from asgi_mmo.games.base import ScoredGame
 from asgi_mmo.games.catalog import GAMES
 from asgi_mmo.room import Room
 from asgi_mmo.roomconfig import RoomConfig
+from asgi_mmo.scoremarks import ScoreMark
 from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
+
+logger = logging.getLogger("asgi_mmo.roomview")
 
 
 def summary(room: Room) -> dict[str, Any]:
@@ -88,8 +95,9 @@ def save(room: Room) -> bytes:
     })  # fmt: skip
 
 
-def restore(data: bytes, settings: Settings, **options: Any) -> Room:
-    """The room `save` gave `data` for, its game restored; `options` as for `Room()`."""
+def restore(data: bytes, settings: Settings, marks: Mapping[str, bytes] | None = None, **options: Any) -> Room:
+    """The room `save` gave `data` for, its game restored, with the score `marks` newer than
+    the save overlaid (`overlay`); `options` as for `Room()`."""
     saved = orjson.loads(data)
     config = RoomConfig(**saved["config"])
     game = GAMES[config.game].restore(saved["game"])
@@ -99,4 +107,36 @@ def restore(data: bytes, settings: Settings, **options: Any) -> Room:
     room.reseat([
         Seat(raw["player_id"], raw["name"], raw["token"], bot=raw["bot"], ack=raw["ack"]) for raw in saved["seats"]
     ])  # fmt: skip
+    if marks:
+        overlay(room, marks)
     return room
+
+
+def overlay(room: Room, marks: Mapping[str, bytes]) -> None:
+    """Bring a room just restored up to the score marks its owner kept after the save: each
+    player's score and life as the owner last showed them (a seat left since is freed), and
+    the room's tick to the newest mark's, so that it runs on from what its players saw. Every
+    mark's last score event goes to the leaderboard again (`scoremarks.py`: counted once)."""
+    saved_tick = room.tick
+    game = room.game
+    scored = game if isinstance(game, ScoredGame) else None
+    newer = 0
+    for player_id, data in marks.items():
+        mark = ScoreMark.decode(player_id, data)
+        if mark is None:
+            continue
+        if mark.final is not None:
+            room.report_again(mark.final)
+        seat = room.seats.get(player_id)
+        if mark.tick <= saved_tick:
+            continue  # the save holds it already
+        newer += 1
+        room.tick = max(room.tick, mark.tick)
+        if seat is None:
+            continue  # seated after the save: nothing to bring up to date
+        if mark.score is None:
+            room.forget_seat(seat)
+        elif scored is not None:
+            scored.overlay_score(player_id, mark.score, mark.alive)
+    logger.info("score marks overlaid room=%s newer=%d of=%d saved_tick=%d tick=%d",
+                room.id, newer, len(marks), saved_tick, room.tick)  # fmt: skip

@@ -46,6 +46,8 @@ class Seat:
             "queue": connection.queue_depth() if connection else 0,
             # extension: the process whose socket the player uses (None while away)
             "via": self.remote or (worker if connection else None),
+            # extension: the seat is kept while its player is away (never for bots)
+            "away": not connected and not self.bot,
         }
 
 

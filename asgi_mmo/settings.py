@@ -71,6 +71,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
                                    "the garbage collector's full passes (gc.freeze); 0: only at start-up"),
     "ASGI_MMO_GC_SWEEP_SECONDS": ("gc_sweep_seconds", "how often the frozen objects get one full collection "
                                   "after all (their cyclic garbage); 0: never"),
+    "ASGI_MMO_GC_YOUNG_OBJECTS": ("gc_young_objects", "tracked objects made (net) before the garbage collector's "
+                                  "youngest pass (its first threshold); 0: Python's own (700)"),
     "ASGI_MMO_MAX_TICK_MS": ("max_tick_ms", "a new room whose tick is estimated to take longer than this is "
                              "refused 503 busy (it would hold every other room up); 0: no limit"),
     # Spectators and recordings (docs/spectators-and-replays.md)
@@ -134,6 +136,7 @@ class Settings:
     max_tick_ms: float = 25.0
     gc_freeze_seconds: float = 1.0
     gc_sweep_seconds: float = 600.0
+    gc_young_objects: int = 10_000
     max_spectators: int = 50
     recordings_dir: str = "recordings"
     recording_max_bytes: int = 50 * 1024 * 1024
@@ -166,7 +169,7 @@ class Settings:
         for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes",
                      "auth_leeway_seconds", "admin_slowdown_seconds", "rooms_per_minute", "seats_per_address",
                      "sync_seconds", "tick_budget", "max_tick_ms", "gc_freeze_seconds", "gc_sweep_seconds",
-                     "max_spectators", "max_recordings"):
+                     "gc_young_objects", "max_spectators", "max_recordings"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):

@@ -46,7 +46,8 @@ async def _discard(frame: str) -> None:
 async def measure(processes: int, *, bots: int, size: int, seconds: float, food: int | None) -> dict[str, float]:
     async with PlannerPool(processes) as pool, anyio.create_task_group() as tasks:
         registry = RoomRegistry(
-            Settings(bot_processes=processes), MemoryBackend(), planner=pool.plan, plan_concurrency=pool.max_in_flight
+            Settings(bot_processes=processes), MemoryBackend(), planner=pool.plan_each,
+            plan_concurrency=pool.max_in_flight,
         )
         await tasks.start(registry.run)
         room = registry.create_room(RoomConfig(bots=bots, width=size, height=size, tick_rate=20), seed=1)

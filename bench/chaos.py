@@ -24,7 +24,8 @@ fault; 0 for a player the fault did not touch), its max and p99 over every
 player; the seats lost (a resume refused with `bad_token` or `room_not_found`,
 or given another seat, or never through); the scores lost (a player whose
 score, read from the room's owner just before the fault and again once
-everyone plays, went down without a death of its own between); the drop codes
+everyone plays, went down without a death of its own between; one dead at the
+first read is counted as reset: its respawn sets it to 0); the drop codes
 and error codes the players saw. The figures go to standard output (a table,
 or one JSON line with `--json`) and to docs/performance.md, "Chaos", by hand.
 """
@@ -75,6 +76,9 @@ class Scenario:
     seats_lost: int = 0
     scores_lost: int = 0
     scores_compared: int = 0
+    #: dead when the scores were read before the fault, lower after: its respawn reset it (the game's rule)
+    scores_reset: int = 0
+    lost: list[dict[str, Any]] = field(default_factory=list)  # each score lost: before, after, where it played
     not_back: int = 0  # players still silent or closed when the wait gave up
     drops: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
@@ -99,6 +103,8 @@ class Scenario:
             "seats_lost": self.seats_lost,
             "scores_lost": self.scores_lost,
             "scores_compared": self.scores_compared,
+            "scores_reset": self.scores_reset,
+            "lost": self.lost,
             "drops": self.drops,
             "errors": self.errors,
             "crash_loop": self.crash_loop,
@@ -159,11 +165,12 @@ class Cluster:
                         found[room["id"]] = server
         return found
 
-    def scores(self, room_ids: list[str]) -> tuple[dict[str, int], set[str]]:
+    def scores(self, room_ids: list[str]) -> tuple[dict[str, int], set[str], set[str]]:
         """Every player's score, read from each room's owner (fresh figures, not the directory's),
-        and the players whose socket is on the owner's process (the others are relayed)."""
+        the players whose socket is on the owner's process (the others are relayed), and the dead."""
         scores: dict[str, int] = {}
         local: set[str] = set()
+        dead: set[str] = set()
         for room_id, owner in self.owners(room_ids).items():
             if owner is None:
                 continue
@@ -171,9 +178,11 @@ class Cluster:
             for player in details["players"]:
                 if not player["bot"]:
                     scores[player["id"]] = player.get("score", 0)
+                    if player.get("alive") is False:
+                        dead.add(player["id"])
                     if str(player.get("via")).endswith(self.worker_of(owner)):
                         local.add(player["id"])
-        return scores, local
+        return scores, local, dead
 
     def wait_up(self, name: str, timeout: float = 20.0) -> None:
         self.proxy.wait_server_state(name, "UP", timeout=timeout)
@@ -268,7 +277,7 @@ class Chaos:
         cluster = self.cluster
         scenario = Scenario(name)
         deaths = {p.player_id: p.deaths for p in test.players}
-        before, local = await asyncio.to_thread(cluster.scores, self.room_ids)
+        before, local, dead = await asyncio.to_thread(cluster.scores, self.room_ids)
         stats = test.stats
         drops0, errors0 = dict(stats.drops), dict(stats.errors)
         lost0 = stats.seats_lost + stats.resume_failures
@@ -279,7 +288,7 @@ class Chaos:
         back = await self._everyone_plays(test, scenario.at, name)
         scenario.not_back = len(test.players) - back
         await asyncio.sleep(0.5)  # every owner has listed its players again
-        after, _ = await asyncio.to_thread(cluster.scores, self.room_ids)
+        after, _, _ = await asyncio.to_thread(cluster.scores, self.room_ids)
         for player in test.players:
             if player.player_id in before and player.player_id in after:
                 scenario.scores_compared += 1
@@ -290,7 +299,14 @@ class Chaos:
                 # there a lower score without a death seen counts as lost.
                 unseen = name == "redis" and player.player_id not in local and _resumed(player, scenario.at) > 0
                 if after[player.player_id] < before[player.player_id] and not died and not unseen:
+                    # A snake dead when read keeps its score until its player's respawn (sent once it
+                    # saw the death, maybe before the read) sets it to 0: the game's rule, not a loss.
+                    if player.player_id in dead:
+                        scenario.scores_reset += 1
+                        continue
                     scenario.scores_lost += 1
+                    scenario.lost.append({"before": before[player.player_id], "after": after[player.player_id],
+                                          "on_owner": player.player_id in local})  # fmt: skip
         scenario.resumed_s = [_resumed(p, scenario.at) for p in test.players]
         scenario.resumed_local_s = [_resumed(p, scenario.at) for p in test.players if p.player_id in local]
         scenario.seats_lost = stats.seats_lost + stats.resume_failures - lost0

@@ -23,6 +23,11 @@ buckets around its head (the changes of the buckets it saw last tick, the
 snapshots of the ones it enters) and JSON-encoded for that player alone.
 `--profile` prints the 15 costliest functions (cProfile, cumulative) of the
 measured ticks.
+
+The garbage collector runs as the server runs it (`gcpolicy.py`): start-up
+frozen, the youngest pass after `ASGI_MMO_GC_YOUNG_OBJECTS` new objects, a
+freeze every `ASGI_MMO_GC_FREEZE_SECONDS` of simulated time; `--python-gc`
+leaves Python's own collector as it is, for comparison.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import gc
 import pstats
 import random
 import statistics
@@ -100,12 +106,12 @@ class NineGrid:
                 stats.bytes_out += len(text)
 
 
-async def _plan_inline(function: str, request: PlanRequest) -> list[str]:
-    return run_plan(request)  # what a worker process runs (`Game.plan_function`)
+async def _plan_inline(function: str, requests: list[PlanRequest]) -> list[list[str]]:
+    return [run_plan(request) for request in requests]  # what a worker process runs (`Game.plan_function`)
 
 
 async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size: int, plain: bool,
-               nine_grid: bool = False, profile: bool = False, plans: bool = True) -> None:
+               nine_grid: bool = False, profile: bool = False, plans: bool = True, server_gc: bool = True) -> None:
     config = RoomConfig(view=not plain, width=size, height=size, bots=bots, tick_rate=20, max_players=players)
     game = SnakeWithBots.create(GameSetup(size, size, {}, 1))
     room = Room("world", config, game, Settings(bot_processes=0, outbox_frames=64),
@@ -143,6 +149,12 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
         steps: list[float] = []
         planned: list[float] = []
         now = 0.0
+        settings = Settings()
+        freeze_every = max(1, round(settings.gc_freeze_seconds * 20))  # in ticks of 50 ms
+        if server_gc:  # as the app's lifespan does (freeze_start_up, GcPolicy)
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(settings.gc_young_objects, *gc.get_threshold()[1:])
         profiler = cProfile.Profile() if profile else None
         for tick in range(ticks + 20):
             if tick == 20:  # warmed up: every snake moves, views have settled
@@ -169,6 +181,8 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
             started = clock()
             await wait_all_tasks_blocked()  # the plans asked for this tick are answered
             planned.append(clock() - started)
+            if server_gc and settings.gc_freeze_seconds and tick % freeze_every == 0:
+                gc.freeze()
         tasks.cancel_scope.cancel()
     compose = sorted(spent)
     whole = sorted(steps)
@@ -203,7 +217,8 @@ if __name__ == "__main__":
     kind.add_argument("--nine-grid", action="store_true", help="the 3 x 3 buckets around each head, JSON per player")
     parser.add_argument("--profile", action="store_true", help="cProfile the measured ticks")
     parser.add_argument("--no-plans", action="store_true", help="never answer the bots' plan requests")
+    parser.add_argument("--python-gc", action="store_true", help="Python's own garbage collector, not the server's policy")
     args = parser.parse_args()
     size = parse_size(args.view) or (64, 40)
     anyio.run(main, args.players, args.bots, args.ticks, size, args.size, args.plain, args.nine_grid, args.profile,
-              not args.no_plans)
+              not args.no_plans, not args.python_gc)

@@ -384,7 +384,7 @@ function renderRoom(room) {
   const players = [...room.players].sort((a, b) => a.bot - b.bot || b.score - a.score);
   $("players-body").replaceChildren(...players.map((p) => {
     const row = document.createElement("tr");
-    const connected = p.bot ? "–" : p.connected_s > 0 ? formatDuration(p.connected_s) : "away";
+    const connected = p.bot ? "–" : (p.away ?? !(p.connected_s > 0)) ? "away" : formatDuration(p.connected_s);
     row.append(
       tableCell(p.name, "name"),
       tableCell(p.id, "mono small"),

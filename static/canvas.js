@@ -156,18 +156,21 @@ export class CanvasStage {
   }
 
   /**
-   * The whole W x H field, centred, when it fits at `minScale` or more; else `minScale`
-   * around `focus` (the centre without one), the camera easing towards it by `ease` a
-   * frame, kept from showing more than a margin beyond the field's edges.
+   * The whole W x H field, centred, when it fits at `wholeScale` (default `minScale`) or
+   * more; else `minScale` around `focus` (the centre without one), the camera easing
+   * towards it by `ease` a frame, kept from showing more than a margin beyond the field's
+   * edges. A `wholeScale` below `minScale` shows a field that nearly fits whole, a little
+   * smaller, rather than a part of it.
    * @param {number} W @param {number} H
    * @param {{x: number, y: number} | null} focus
    * @param {number} minScale @param {number} ease
+   * @param {number} [wholeScale]
    * @returns {FieldLayout}
    */
-  layoutField(W, H, focus, minScale, ease) {
+  layoutField(W, H, focus, minScale, ease, wholeScale = minScale) {
     const pad = clamp(Math.min(this.cssW, this.cssH) * 0.025, 6, 16);
     const fit = Math.min((this.cssW - 2 * pad) / W, (this.cssH - 2 * pad) / H);
-    if (fit >= minScale) {
+    if (fit >= wholeScale) {
       this.camera = null;
       return { scale: fit, ox: (this.cssW - W * fit) / 2, oy: (this.cssH - H * fit) / 2, follow: false };
     }

@@ -11,7 +11,7 @@
 // same name and rewrites the address to the room it landed in.
 
 import { MmoClient } from "./mmo-client.js";
-import { getJson } from "./pages.js";
+import { getJson, peopleCount, textElement as el } from "./pages.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
@@ -343,7 +343,7 @@ function scoreRows() {
 
 function renderScores() {
   const rows = scoreRows();
-  const key = rows.map((s) => `${s.id}:${s.score}:${s.alive ? 1 : 0}`).join("|") + "#" + view.me;
+  const key = rows.map((s) => `${s.id}:${s.score}:${s.alive ? 1 : 0}:${s.away ? 1 : 0}`).join("|") + "#" + view.me;
   if (key === scoresKey) return;
   scoresKey = key;
   const items = rows.map((s, i) => {
@@ -352,20 +352,21 @@ function renderScores() {
     const mine = s.id === view.me;
     if (mine) li.classList.add("me");
     if (!s.alive) li.classList.add("dead");
+    const away = Boolean(s.away && !mine && !s.bot); // a seat kept for its player: dimmed, not counted
+    if (away) li.classList.add("away");
     const rank = el("span", "rank", String(i + 1));
     const swatch = el("span", "swatch", "");
     swatch.style.color = (mine && game.ownColor) || s.color || "#2ee6a8";
     const nm = el("span", "name", s.name || "");
     if (mine) nm.append(" ", el("span", "you", "YOU"));
     else if (s.bot) nm.append(" ", el("span", "bot", "bot"));
+    else if (away) nm.append(" ", el("span", "away-tag", "away"));
     const score = el("span", "score", String(s.score ?? 0));
     li.append(rank, swatch, nm, score);
     return li;
   });
   $("scores").replaceChildren(...items);
-  const humans = rows.filter((s) => !s.bot).length;
-  const bots = rows.length - humans;
-  $("players-count").textContent = `${humans} player${humans === 1 ? "" : "s"}${bots ? ` · ${bots} bot${bots === 1 ? "" : "s"}` : ""}`;
+  $("players-count").textContent = peopleCount(rows, view.me);
   fitScores();
 }
 
@@ -374,6 +375,10 @@ function renderScores() {
 let rowHeight = 0;
 const PHONE = matchMedia("(max-width: 760px)");
 PHONE.addEventListener("change", () => fitScores());
+// a turned phone: its plain rooms fold the scores too (style.css), its view rooms do not
+const TURNED = matchMedia("(max-height: 500px) and (orientation: landscape)");
+TURNED.addEventListener("change", () => fitScores());
+const foldable = () => PHONE.matches || (TURNED.matches && !document.body.classList.contains("view-room"));
 function fitScores() {
   const list = $("scores");
   const wrap = $("scores-wrap");
@@ -381,7 +386,7 @@ function fitScores() {
   const first = list.firstElementChild;
   if (first && first.offsetHeight) rowHeight = first.offsetHeight;
   const count = list.children.length;
-  const folded = $("panel-scores").dataset.open !== "true" && PHONE.matches; // the top 3 and mine show
+  const folded = $("panel-scores").dataset.open !== "true" && foldable(); // the top 3 and mine show
   if (folded || !rowHeight || !count || !wrap.clientHeight) {
     list.style.maxHeight = "";
     more.hidden = true;
@@ -427,13 +432,6 @@ $("scores-toggle").addEventListener("click", () => {
   $("scores-toggle").setAttribute("aria-expanded", String(open));
   fitScores();
 });
-
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  node.textContent = text;
-  return node;
-}
 
 function setAspect(snap) {
   if (snap && snap.width && snap.height) {

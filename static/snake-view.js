@@ -360,7 +360,10 @@ export class SnakeView extends CanvasStage {
     const me = this.mySnake();
     // The field is too big to show whole: follow my snake's head.
     const head = me && me.body && me.body.length ? { x: me.body[0][0] + 0.5, y: me.body[0][1] + 0.5 } : null;
-    const L = this.layoutField(snap.width || 1, snap.height || 1, head, this.cssW < 600 ? 9 : 12, 0.12);
+    // On a small screen (a phone) cells of 9 px when following, but a field that fits whole
+    // at 7 px cells or more (a 49 x 49 field on a 390 px wide phone) is shown whole.
+    const small = Math.min(this.cssW, this.cssH) < 600;
+    const L = this.layoutField(snap.width || 1, snap.height || 1, head, small ? 9 : 12, 0.12, small ? 7 : 12);
     return { ...L, cell: L.scale };
   }
 
@@ -485,7 +488,8 @@ export class SnakeView extends CanvasStage {
       if (x < box.x0 - cell || x > box.x1 + cell || y < box.y0 - cell || y > box.y1 + cell) continue;
       const mineOne = s.id === this.me;
       const font = nameFont(size, mineOne);
-      const text = s.name || "";
+      const away = Boolean(s.away && !mineOne); // a seat kept while its player is away
+      const text = s.name ? (away ? `${s.name} · away` : s.name) : "";
       if (!text) continue;
       ctx.font = font;
       const key = `${font}|${text}`;
@@ -517,7 +521,7 @@ export class SnakeView extends CanvasStage {
       if (!spot) continue;
       spot.text = text;
       placed.push(spot);
-      ctx.fillStyle = mineOne ? "#ffffff" : "rgba(232, 237, 255, 0.72)";
+      ctx.fillStyle = mineOne ? "#ffffff" : away ? "rgba(232, 237, 255, 0.4)" : "rgba(232, 237, 255, 0.72)";
       ctx.shadowBlur = 4;
       ctx.fillText(text, spot.x + 3, spot.y + lineH / 2);
     }

@@ -332,6 +332,51 @@ async def test_saved_rooms_are_kept_loaded_deleted_and_expire(store: Store, pair
     assert await a.load_room("other") == b"other"
 
 
+async def test_score_marks_are_kept_under_the_rooms_lease_before_what_is_published_after(
+    store: Store, pair: Pair
+) -> None:
+    a, b = pair
+    received = Received()
+    b.set_message_handler(received)
+    await b.subscribe("chan")
+    lease = await a.claim_room(ROOM, store.ttl_ms)
+    assert lease is not None
+    assert await b.load_scores(ROOM) == {}
+    a.keep_scores_nowait(ROOM, {"p1": b"one", "p2": b"two"}, lease, 60)
+    a.publish_nowait("chan", b"the tick that shows them")
+    await received.wait_for(1)
+    assert await b.load_scores(ROOM) == {"p1": b"one", "p2": b"two"}  # kept before the tick was heard
+    a.keep_scores_nowait(ROOM, {"p1": b"one, later"}, lease, 60)
+    a.publish_nowait("chan", b"the next tick")
+    await received.wait_for(2)
+    assert await b.load_scores(ROOM) == {"p1": b"one, later", "p2": b"two"}  # only the marks given change
+
+    await store.advance(store.ttl * 1.5)  # the lease ran out: a stale owner writes nothing
+    taken = await b.claim_room(ROOM, store.ttl_ms)
+    assert taken is not None
+    a.keep_scores_nowait(ROOM, {"p1": b"stale"}, lease, 60)
+    a.publish_nowait("chan", b"a stale tick")
+    await received.wait_for(3)
+    assert (await b.load_scores(ROOM))["p1"] == b"one, later"
+    b.keep_scores_nowait(ROOM, {"p3": b"three"}, taken, store.ttl)
+    b.publish_nowait("chan", b"the new owner's tick")
+    await received.wait_for(4)
+    assert await a.load_scores(ROOM) == {"p1": b"one, later", "p2": b"two", "p3": b"three"}
+    await store.advance(store.ttl * 1.5)  # every mark of the room lives as long as the last keep says
+    assert await a.load_scores(ROOM) == {}
+
+    b.keep_scores_nowait(ROOM, {"p1": b"one"}, taken, 60)  # (the lease ran out too)
+    other = await a.claim_room("other", store.ttl_ms)
+    assert other is not None
+    a.keep_scores_nowait("other", {"p1": b"one"}, other, 60)
+    await a.save_room("other", b"saved", 60, lease=other)
+    a.publish_nowait("chan", b"last")
+    await received.wait_for(5)
+    assert await a.load_scores(ROOM) == {}
+    await b.delete_room("other")  # a disposed room's marks go with its saved state
+    assert await a.load_scores("other") == {}
+
+
 # ---- the directory ---------------------------------------------------------------------
 
 
@@ -351,15 +396,18 @@ async def test_the_directory_lists_every_published_entry(pair: Pair) -> None:
     assert await a.directory() == {"r2": b"two", "r3": b"three"}
 
 
-async def test_flushing_the_store_loses_leases_saves_and_the_directory(store: Store, pair: Pair) -> None:
+async def test_flushing_the_store_loses_leases_saves_marks_and_the_directory(store: Store, pair: Pair) -> None:
     a, _b = pair
     lease = await a.claim_room(ROOM, store.ttl_ms)
     assert lease is not None
     await a.save_room(ROOM, b"saved", 60, lease=lease)
     await a.publish_directory({ROOM: b"entry"})
+    a.keep_scores_nowait(ROOM, {"p1": b"one"}, lease, 60)
+    await until(lambda: a.published == 1, "kept")
     store.flush()
     assert await a.room_owner(ROOM) is None
     assert await a.load_room(ROOM) is None
+    assert await a.load_scores(ROOM) == {}
     assert await a.directory() == {}
 
 

@@ -29,6 +29,7 @@ from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.cluster.node import Cluster
 from asgi_mmo.cluster.timings import ClusterTimings
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused
+from asgi_mmo.games.base import ScoreEvent
 from asgi_mmo.games.snake.rules import SnakeGame
 from asgi_mmo.names import lease_key, room_in
 from asgi_mmo.registry import RoomRegistry
@@ -158,6 +159,13 @@ class Severable:
     async def directory(self) -> dict[str, bytes]:
         return await self._check().directory()
 
+    def keep_scores_nowait(self, room_id: str, marks: dict[str, bytes], lease: str, ttl_seconds: float) -> None:
+        if not self.severed:
+            self.inner.keep_scores_nowait(room_id, marks, lease, ttl_seconds)
+
+    async def load_scores(self, room_id: str) -> dict[str, bytes]:
+        return await self._check().load_scores(room_id)
+
     def publish_nowait(self, channel: str, data: bytes) -> None:
         if not self.severed:
             self.inner.publish_nowait(channel, data)
@@ -176,7 +184,9 @@ class Node:
         self.backend = Severable(backend)
         self.timings = timings
         self.worker = backend.worker
-        self.registry = RoomRegistry(SETTINGS, self._cluster)
+        #: the score events its rooms gave the leaderboard
+        self.scores: list[ScoreEvent] = []
+        self.registry = RoomRegistry(SETTINGS, self._cluster, on_score=self.scores.append)
         self.stopped = anyio.Event()
         self._scope = anyio.CancelScope()
 
@@ -466,6 +476,78 @@ async def test_a_dead_owners_room_is_taken_over_and_its_relayed_player_plays_on(
         await eventually(lambda: bob.acked(6), "inputs still count")
 
 
+def steer_to_food(game: SnakeGame, player_id: str, food: int, *, then_a_stone: bool = False) -> None:
+    """Put the player's snake on a free row, moving right, with food of value `food` ahead (and a
+    stone two cells beyond it: it eats, then dies)."""
+    for y in range(5, 55):
+        try:
+            game.place_snake(player_id, [(10, y), (9, y), (8, y)])
+            game.place_food(11, y, food)
+            if then_a_stone:
+                game.place_stone(13, y)
+            return
+        except ValueError:
+            continue  # a stone or food of the field's own in the way: the next row
+    raise AssertionError("no free row")
+
+
+def shown_score(player: Player, player_id: str) -> int | None:
+    """The player's score as the last tick that changed it showed it (in a snake's whole entry, or as a score)."""
+    scores = None
+    for frame in player.of("tick"):
+        for entry in frame.get("snakes", ()):
+            if entry["id"] == player_id:
+                scores = entry["score"]
+        for sid, score in frame.get("scores", ()):
+            if sid == player_id:
+                scores = score
+    return scores
+
+
+@pytest.mark.parametrize("then_dies", [False, True], ids=["scores", "scores-then-dies"])
+async def test_a_score_made_after_the_owners_last_save_survives_its_death(
+    world: World, monkeypatch: pytest.MonkeyPatch, then_dies: bool
+) -> None:
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(b, room.id, "bob") as bob:
+        await eventually(lambda: len(bob.of("tick")) >= 2, "relayed ticks")
+        player_id = bob.seat.player_id
+        with anyio.fail_after(PATIENCE):
+            while await saved_score(b, room.id, player_id) is None:
+                await anyio.sleep(0.01)
+
+        async def no_save() -> None:
+            pass
+
+        monkeypatch.setattr(a.cluster, "_save_rooms", no_save)  # the owner saves no more from now on
+        await anyio.sleep(FAST.save_every * 2)  # (a save under way is done)
+        assert await saved_score(b, room.id, player_id) == 0
+        assert isinstance(room.game, SnakeGame)
+        steer_to_food(room.game, player_id, 9, then_a_stone=then_dies)
+        await eventually(lambda: shown_score(bob, player_id) == 9, "bob is shown his score")
+        if then_dies:
+            await eventually(lambda: any(player_id in f.get("died", ()) for f in bob.of("tick")), "bob sees it die")
+            assert a.scores == [ScoreEvent(player_id, "bob", 9, False)]
+        shown = bob.ticks()[-1]
+        await a.kill()  # before it saved again, and maybe before its leaderboard wrote the score
+        assert await saved_score(b, room.id, player_id) == 0, "the save is older than the score"
+        await world.leases_run_out()
+        mirror = bob.room
+        assert isinstance(mirror, RoomMirror)
+        await eventually(lambda: mirror.promoted is not None, "the relaying node takes the room over")
+        taken = mirror.promoted
+        assert taken is not None
+        assert taken.game.player_stats(player_id) == {"score": 9, "alive": not then_dies}
+        assert taken.tick > shown, "the room runs on from the last tick its players saw"
+        # The death's score again to the leaderboard (which keeps the best per name: counted once).
+        assert b.scores == ([ScoreEvent(player_id, "bob", 9, False)] if then_dies else [])
+        await eventually(lambda: any(f["type"] == "state" for f in bob.frames if f["tick"] > shown), "a state")
+        state = next(f for f in bob.frames if f["type"] == "state" and f["tick"] > shown)
+        snake = next(s for s in state["state"]["snakes"] if s["id"] == player_id)
+        assert snake["score"] == 9 and snake["alive"] is not then_dies
+
+
 async def test_a_draining_owner_hands_its_room_over_at_once(world: World) -> None:
     a, b = await world.node("node-a"), await world.node("node-b")
     room = await a.open_room()
@@ -490,6 +572,38 @@ async def test_a_draining_owner_hands_its_room_over_at_once(world: World) -> Non
         async with playing(b, room.id, "alice", token=alice.seat.token) as back:
             assert back.seat.player_id == alice.seat.player_id and back.room is taken
             await eventually(lambda: len(back.of("tick")) >= 2, "the resumed player plays")
+
+
+async def test_a_drained_room_shows_nothing_after_its_last_save(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room()
+    async with playing(b, room.id, "bob") as bob:
+        await eventually(lambda: len(bob.of("tick")) >= 2, "relayed ticks")
+        saving, releasing = a.backend.save_room, a.backend.release_room
+        saved_at: list[int] = []
+
+        async def save(room_id: str, saved: bytes, ttl_seconds: float, lease: str | None = None) -> bool:
+            saved_at.append(roomview.restore(saved, SETTINGS).tick)
+            return await saving(room_id, saved, ttl_seconds, lease)
+
+        async def release_slowly(room_id: str, lease: str) -> None:  # the room ticks on meanwhile
+            await anyio.sleep(0.3)
+            await releasing(room_id, lease)
+
+        monkeypatch.setattr(a.backend, "save_room", save)
+        monkeypatch.setattr(a.backend, "release_room", release_slowly)
+        a.registry.drain()
+        assert await a.registry.save_rooms() == 1
+        assert room.tick >= saved_at[-1] + 3, "the room ticked on while it was handed over"
+        mirror = bob.room
+        assert isinstance(mirror, RoomMirror)
+        await eventually(lambda: mirror.promoted is not None, "the relaying node takes the room")
+        await eventually(lambda: any(f["type"] == "state" and f["tick"] > saved_at[-1] for f in bob.frames), "a state")
+        # What bob saw after the save is the new owner's, from its state on: the taker runs on from the
+        # save, so a tick of the old owner after it could show a score that then goes back.
+        after = next(f for f in bob.frames if f["type"] in ("tick", "state") and f["tick"] > saved_at[-1])
+        assert after["type"] == "state"
+        check_sequence(bob)
 
 
 async def test_a_reconnect_its_own_mirror_sent_before_a_takeover_leaves_the_players_alone(world: World) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection
 from websockets.typing import Origin
 
 from asgi_mmo import client
@@ -132,3 +133,36 @@ async def test_a_client_that_stops_reading_never_delays_the_others(server: Serve
     ticks = [update.tick for update in updates if isinstance(update, client.Tick)]
     assert ticks == list(range(welcome_tick + 1, welcome_tick + 1 + len(ticks)))
     assert ticks_during >= 0.7 * elapsed * 20, "the steady player's ticks kept coming while the other stalled"
+
+
+def test_a_dropped_player_shows_away_to_the_others_until_it_resumes_with_its_token(server: ServerProcess) -> None:
+    """Two players; one's socket drops: the other's next ticks carry its snake, whole, with
+    `away: true`; it resumes with its token: the snake comes again without the mark."""
+    room = create_room(server, tick_rate=20)
+
+    def sent_whole(ws: ClientConnection, player: str, *, away: bool, timeout: float = 5.0) -> int:
+        """The tick whose `snakes` next sends the player's snake with (or without) the mark."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            frame = json.loads(ws.recv(timeout=deadline - time.monotonic()))
+            if frame["type"] == "tick":
+                for snake in frame.get("snakes", ()):
+                    if snake["id"] == player and snake.get("away", False) is away:
+                        return int(frame["tick"])
+        raise AssertionError(f"no tick sent the snake of {player} with away={away}")
+
+    with connect(f"{server.ws_url}?name=alice&room={room}") as alice:
+        assert json.loads(alice.recv(timeout=5))["type"] == "welcome"
+        with connect(f"{server.ws_url}?name=bob&room={room}") as bob:
+            welcome = json.loads(bob.recv(timeout=5))
+            player, token = welcome["player"], welcome["token"]
+            assert "away" not in next(s for s in welcome["state"]["snakes"] if s["id"] == player)
+        # bob's socket closed without `leave`: the seat is kept, and shown away
+        sent_whole(alice, player, away=True)
+        rooms = httpx.get(server.url + "/api/rooms").json()["rooms"]
+        assert next(r for r in rooms if r["id"] == room)["players"] == 1
+        with connect(f"{server.ws_url}?name=bob&room={room}&token={token}") as again:
+            resumed = json.loads(again.recv(timeout=5))
+            assert resumed["player"] == player
+            assert "away" not in next(s for s in resumed["state"]["snakes"] if s["id"] == player)
+            sent_whole(alice, player, away=False)

@@ -58,3 +58,23 @@ async def test_no_freeze_seconds_freezes_nothing_more() -> None:
         await anyio.sleep(0.05)
         assert policy.freezes == 0 and gc.get_freeze_count() == 0
         tasks.cancel_scope.cancel()
+
+
+async def test_the_young_threshold_holds_while_the_policy_runs_and_is_put_back_after() -> None:
+    before = gc.get_threshold()
+    policy = GcPolicy(freeze_seconds=0, sweep_seconds=0, young_objects=12_345)
+    async with anyio.create_task_group() as tasks:
+        await tasks.start(policy.run)
+        assert gc.get_threshold() == (12_345, *before[1:])
+        tasks.cancel_scope.cancel()
+    assert gc.get_threshold() == before
+
+
+def test_the_young_threshold_is_a_setting() -> None:
+    from asgi_mmo.exceptions import ConfigError
+    from asgi_mmo.settings import Settings
+
+    assert Settings.from_env({}).gc_young_objects == 10_000
+    assert Settings.from_env({"ASGI_MMO_GC_YOUNG_OBJECTS": "0"}).gc_young_objects == 0
+    with pytest.raises(ConfigError):
+        Settings.from_env({"ASGI_MMO_GC_YOUNG_OBJECTS": "-1"})

@@ -369,7 +369,7 @@ def test_bench_arena_smoke_with_tiny_numbers(tmp_path: Path) -> None:
     line = json.loads(results.read_text().splitlines()[-1])
     assert line["scenario"] == "arena" and set(line["medians"]) == {"snake", "arena"}
     for figures in line["medians"].values():
-        assert figures["server_us_per_msg"] > 0 and figures["mean_frame_bytes"] > 0 and figures["drops"] == 0
+        assert figures["server_us_per_msg"] >= 0 and figures["mean_frame_bytes"] > 0 and figures["drops"] == 0
 
 
 @pytest.mark.e2e
@@ -388,7 +388,8 @@ def test_bench_latency_smoke_with_tiny_numbers(tmp_path: Path) -> None:
     assert line["scenario"] == "latency"
     assert set(line["medians"]) == {"asgi-mmo", "baseline"}
     for figures in line["medians"].values():
-        assert figures["server_us_per_msg"] > 0 and figures["drops"] == 0
+        # (server CPU is read from /proc in 10 ms steps: a 1 s window of 4 players may read 0)
+        assert figures["server_us_per_msg"] >= 0 and figures["drops"] == 0
 
 
 @pytest.mark.e2e
@@ -403,7 +404,7 @@ def test_bench_world_smoke_with_tiny_numbers(tmp_path: Path) -> None:
     line = json.loads(results.read_text().splitlines()[-1])
     assert line["scenario"] == "world" and set(line["medians"]) == {"world", "plain", "broadcast"}
     for figures in line["medians"].values():
-        assert figures["server_us_per_msg"] > 0 and figures["bytes_per_player_tick"] > 0 and figures["drops"] == 0
+        assert figures["server_us_per_msg"] >= 0 and figures["bytes_per_player_tick"] > 0 and figures["drops"] == 0
     assert set(line["ratios"]) == {"cpu_per_msg_world_over_plain", "cpu_per_msg_world_over_broadcast",
                                    "bytes_world_over_broadcast"}
     assert set(line["targets"]) == {"lateness_p99_under_10_ms", "ticks_delivered_98_percent", "no_drops",

@@ -177,3 +177,27 @@ async def test_plan_outside_the_pool_is_refused() -> None:
         PlannerPool(processes=-1)
     with pytest.raises(ValueError):
         PlannerPool(processes=1, max_in_flight=0)
+
+
+async def test_a_batch_of_plans_is_one_worker_job_and_answers_each_request() -> None:
+    requests = [small_request(), slow_request(), small_request()]
+    expected = [run_plan(request) for request in requests]
+    async with PlannerPool(processes=1) as pool:
+        assert await pool.plan_each(SNAKE_PLAN, requests) == expected
+        assert pool.statistics().planned == 3  # counted by plan, not by job
+        assert pool.statistics().peak_in_flight == 1  # one job for the three
+        assert await pool.plan_each(SNAKE_PLAN, []) == []
+    async with PlannerPool(processes=0) as inline:
+        assert await inline.plan_each(SNAKE_PLAN, requests) == expected
+
+
+async def test_a_batch_whose_worker_dies_answers_every_request_empty() -> None:
+    async with PlannerPool(processes=1) as pool:
+        broken = pool._executor
+        assert broken is not None
+        os.kill(min(worker_pids(pool)), signal.SIGKILL)
+        with anyio.fail_after(10):
+            while not broken._broken:
+                await anyio.sleep(0.01)
+        assert await pool.plan_each(SNAKE_PLAN, [small_request(), small_request()]) == [[], []]
+        assert await pool.plan_each(SNAKE_PLAN, [small_request()]) == [run_plan(small_request())]

@@ -1,9 +1,12 @@
-"""The lobby and game pages as HTML (asgi_mmo/web/pages.py): which game a page loads, and the
-404 page of a room that does not exist. The pages in a browser: tests/test_browser*.py."""
+"""The lobby and game pages as HTML (asgi_mmo/web/pages.py): which game a page loads, the
+404 page of a room that does not exist, and the shell every page shares (templates/base.html,
+game.html). The pages in a browser: tests/test_browser*.py."""
 
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,7 @@ from starlette.testclient import TestClient
 
 from asgi_mmo.exceptions import BackendUnavailable
 from asgi_mmo.games.catalog import DEFAULT_GAME
+from tests.wsclient import ClientFactory
 
 
 def app_attributes(html: str) -> dict[str, str]:
@@ -90,3 +94,75 @@ def test_the_lobby_names_the_default_game_and_where_game_modules_are(client: Tes
     page = client.get("/")
     assert f'data-default-game="{DEFAULT_GAME}"' in page.text
     assert 'data-game-module="/static/games/GAME.js"' in page.text
+
+
+class _Elements(HTMLParser):
+    """Every element's tag and attributes, in document order, and which of them stand in <head>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.head: list[tuple[str, dict[str, str]]] = []
+        self._in_head = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = (tag, {name: value or "" for name, value in attrs})
+        self.elements.append(element)
+        if self._in_head:
+            self.head.append(element)
+        self._in_head = self._in_head or tag == "head"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_head = self._in_head and tag != "head"
+
+
+def elements_of(html: str) -> _Elements:
+    parsed = _Elements()
+    parsed.feed(html)
+    return parsed
+
+
+def test_every_page_wears_the_same_shell(make_client: ClientFactory, tmp_path: Path) -> None:
+    client = make_client(admin_token="secret", recordings_dir=str(tmp_path / "recordings"))
+    made = client.post("/api/rooms", json={"record": True}, headers={"Authorization": "Bearer secret"})
+    assert made.status_code == 201, made.text
+    room, recording = made.json()["id"], made.json()["recording"]
+    pages = {"lobby": "/", "play": f"/play/{room}", "watch": f"/watch/{room}", "replay": f"/replay/{recording}",
+             "missing": "/play/nowhere", "admin": "/admin"}  # fmt: skip
+    for page, path in pages.items():
+        html = client.get(path).text
+        assert html.startswith('<!doctype html>\n<html lang="en">'), page
+        head = elements_of(html).head
+        metas = {attrs.get("name", "charset"): attrs.get("content", attrs.get("charset")) for tag, attrs in head
+                 if tag == "meta"}  # fmt: skip
+        links = [(attrs["rel"], attrs["href"]) for tag, attrs in head if tag == "link"]
+        links = [link for link in links if link[0] != "modulepreload"]  # the game page's module, seen elsewhere
+        dashboard = page == "admin"  # a page for operators' screens, not a game on a phone
+        assert (metas["charset"], metas["color-scheme"]) == ("utf-8", "dark"), page
+        viewport = "width=device-width, initial-scale=1" + ("" if dashboard else ", viewport-fit=cover")
+        assert metas["viewport"] == viewport, page
+        assert ("theme-color" in metas) is not dashboard, page
+        assert (metas.get("robots") == "noindex") is (page in ("admin", "replay")), page
+        look = "/static/admin.css" if dashboard else "/static/style.css"
+        assert links[:3] == [("icon", "/static/icons/favicon.svg"), ("stylesheet", "/static/palette.css"),
+                             ("stylesheet", look)], page  # fmt: skip
+        scripts = [attrs["src"] for tag, attrs in head if tag == "script"]
+        assert scripts == ([] if page == "missing" else [f"/static/{page}.js"]), page  # its own script, no other
+
+
+@pytest.mark.parametrize(("page", "back"), [("play", "/"), ("watch", "/"), ("replay", "/admin")])
+def test_the_room_pages_share_the_game_layout(make_client: ClientFactory, tmp_path: Path, page: str, back: str) -> None:
+    client = make_client(admin_token="secret", recordings_dir=str(tmp_path / "recordings"))
+    made = client.post("/api/rooms", json={"record": True, "game": "arena"}, headers={"Authorization": "Bearer secret"})
+    assert made.status_code == 201, made.text
+    html = client.get(f"/{page}/{made.json()['recording' if page == 'replay' else 'id']}").text
+    app = app_attributes(html)
+    assert (app["game"], app["game-module"]) == ("arena", "/static/games/arena.js")
+    elements = elements_of(html).elements
+    body = next(attrs for tag, attrs in elements if tag == "body")
+    assert body["class"] == "play"
+    brand = next(attrs for tag, attrs in elements if tag == "a" and "brand" in attrs.get("class", ""))
+    assert (brand["class"], brand["href"]) == ("brand brand-small", back)
+    ids = [attrs["id"] for _, attrs in elements if "id" in attrs]
+    assert ids.count("game") == 1 and ids.count("scores") == 1 and ids.count("chat-log") == 1
+    assert ids.index("app") < ids.index("stage") < ids.index("scores") < ids.index("chat-log")

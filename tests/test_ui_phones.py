@@ -1,11 +1,12 @@
 """The pages on a phone and the dashboard (issue 14, "Phones" and "Operating"), in a real
 chromium against a real uvicorn: nothing wider than the screen, Invite on phones, the
-folded score list, the lobby's touch help, and the dashboard's rows and rates."""
+folded score list, the field's size on upright and turned phones, the lobby's touch help,
+and the dashboard's rows and rates."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import httpx
@@ -130,4 +131,80 @@ def test_the_dashboard_opens_a_room_on_a_row_click_and_keeps_rates(server: Serve
         page.wait_for_function("t => document.getElementById('status-text').textContent !== t", arg=before)
         assert page.inner_text("#t-msgs").endswith("/s"), page.inner_text("#t-msgs")
         assert page.inner_text("#t-bytes").endswith("/s"), page.inner_text("#t-bytes")
+    assert new_page.errors[page] == []
+
+
+#: the page's boxes, in CSS px of the viewport: [x, y, width, height]
+BOXES_JS = """() => {
+  const box = (el) => { const b = el.getBoundingClientRect(); return [b.x, b.y, b.width, b.height]; };
+  const q = (s) => document.querySelector(s);
+  const stage = box(q('#stage'));
+  const v = __mmo.view.snakeView, L = v._layout(), snap = __mmo.client.snapshot;
+  return {
+    stage, topbar: box(q('.topbar')), scores: box(q('#panel-scores')), chat: box(q('.panel-chat')),
+    chatInput: box(q('#chat-input')), mine: box(q('#scores li.me')), follow: Boolean(L.follow),
+    field: [stage[0] + L.ox, stage[1] + L.oy, snap.width * L.cell, snap.height * L.cell],
+    page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight, innerWidth, innerHeight],
+  };
+}"""
+
+
+def overlap(a: Sequence[float], b: Sequence[float]) -> bool:
+    across = a[0] < b[0] + b[2] - 0.5 and b[0] < a[0] + a[2] - 0.5
+    return across and a[1] < b[1] + b[3] - 0.5 and b[1] < a[1] + a[3] - 0.5
+
+
+def inside(inner: Sequence[float], outer: Sequence[float]) -> bool:
+    return (
+        inner[0] >= outer[0] - 0.5 and inner[1] >= outer[1] - 0.5
+        and inner[0] + inner[2] <= outer[0] + outer[2] + 0.5 and inner[1] + inner[3] <= outer[1] + outer[3] + 0.5
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "field"),
+    [(390, 844, (49, 49)), (390, 844, (40, 30)), (844, 390, (49, 49)), (844, 390, (40, 30)),
+     (667, 375, (49, 49)), (1280, 800, (49, 49))],
+    ids=["portrait-49x49", "portrait-40x30", "landscape-49x49", "landscape-40x30", "small-landscape", "desktop"],
+)  # fmt: skip
+def test_a_plain_room_s_field_takes_what_the_screen_gives_whole_and_uncovered(
+    server: ServerProcess, new_page: Pages, width: int, height: int, field: tuple[int, int]
+) -> None:
+    """Issue 14: on a phone the field got 390x293 px while the scores took the rest. Now the
+    field's box keeps the field's aspect at the full width of an upright phone (a square field:
+    390 x 390) and the whole height of a turned one, the whole field is drawn in it, and the
+    folded scores and the chat stay on the screen beside or below it, nothing overlapping."""
+    room = create_room(server.url, width=field[0], height=field[1], bots=6, tick_rate=5)
+    page = new_page(width, height, touch=width < 1000)
+    join(page, server.url, room, "Field")
+    page.wait_for_selector("#scores li.me")
+    page.wait_for_timeout(300)  # the layout settles (fonts, the scores' fit)
+    boxes = page.evaluate(BOXES_JS)
+    stage, drawn = boxes["stage"], boxes["field"]
+    screen = [0, 0, width, height]
+    assert not boxes["follow"], "the whole field is drawn, no camera following a part of it"
+    assert inside(drawn, stage) and inside(stage, screen), (drawn, stage)
+    assert abs(drawn[2] / drawn[3] - field[0] / field[1]) * drawn[3] <= 2  # the field's own aspect
+    assert boxes["page"][0] <= width, "nothing wider than the screen"
+    for name in ("topbar", "scores", "chat"):
+        assert not overlap(stage, boxes[name]), f"the field overlaps the {name}"
+    assert not overlap(boxes["scores"], boxes["chat"])
+    if width < height:  # upright: the full width, at the field's aspect
+        assert stage[2] == width and abs(stage[2] / stage[3] - field[0] / field[1]) * stage[3] <= 2
+        if field == (49, 49):
+            assert stage[3] >= 0.45 * height and drawn[3] >= 0.9 * stage[3]
+        # the folded scores start on the first screen, under the field
+        assert boxes["scores"][1] >= stage[1] + stage[3] and boxes["scores"][1] + 40 <= height
+    else:
+        assert inside(boxes["mine"], screen) and inside(boxes["chatInput"], screen)
+        assert boxes["page"][1] <= height, "a turned phone's page does not scroll"
+        if height < 500:  # a turned phone: the field takes the whole height, the rest a column beside it
+            assert stage[1] == 0 and stage[3] == height and stage[2] >= 0.6 * width
+            assert drawn[3] >= 0.9 * height
+            # the scores folded to the top three and the own row, all on the screen
+            assert page.locator("#scores li.me").is_visible()
+            shown = "() => [...document.querySelectorAll('#scores li')].filter((li) => li.offsetHeight).length"
+            assert page.evaluate(shown) <= 4
+        else:  # the desktop layout as it was: a top bar, the field, a 300 px column
+            assert stage[1] == boxes["topbar"][3] and stage[2] == width - 300
     assert new_page.errors[page] == []

@@ -188,7 +188,7 @@ def test_one_row_per_player_and_a_closed_tab_resumes_its_seat(server: ServerProc
     page.wait_for_function("() => Number(document.getElementById('app').dataset.tick) > 0")
     page.wait_for_timeout(600)
     assert page.locator(f"#scores li[data-id='{player}']").count() == 1
-    assert (page.text_content("#players-count") or "").startswith("1 player ")
+    assert page.text_content("#players-count") == "1 playing · 2 bots"
     # a tab that navigates away (or closes) leaves its seat to the next tab of this browser
     page.goto(server.url + "/")
     again = page.context.new_page()
@@ -197,7 +197,32 @@ def test_one_row_per_player_and_a_closed_tab_resumes_its_seat(server: ServerProc
     assert again.get_attribute("#app", "data-player") == player
     again.wait_for_function("() => document.querySelectorAll('#scores li').length === 3")
     assert again.locator("#scores li", has_text="Ghost").count() == 1
-    assert (again.text_content("#players-count") or "").startswith("1 player ")
+    assert again.text_content("#players-count") == "1 playing · 2 bots"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["phone", "desktop"])
+def test_a_seat_kept_for_an_away_player_shows_dimmed_as_away_and_is_not_counted(
+    server: ServerProcess, new_page: Pages, size: tuple[int, int]
+) -> None:
+    """Issue 14: "Ghost" drops, and opens the game again in a browser without the seat's token
+    under the same name: a new seat (a name is no proof), and the kept one shows as away."""
+    room = create_room(server.url, width=40, height=30, bots=0, tick_rate=5)
+    first = new_page()
+    kept = join(first, server.url, room, "Ghost")
+    first.context.close()  # the socket drops: the room keeps the seat for seat_seconds
+    page = new_page(*size)
+    mine = join(page, server.url, room, "Ghost")
+    assert mine != kept
+    page.wait_for_selector(f"#scores li.away[data-id='{kept}']")
+    away_row = page.locator(f"#scores li[data-id='{kept}']")
+    own_row = page.locator(f"#scores li[data-id='{mine}']")
+    assert away_row.locator(".away-tag").text_content() == "away"
+    assert float(away_row.evaluate("(li) => getComputedStyle(li).opacity")) <= 0.6  # dimmed
+    assert "away" not in (own_row.get_attribute("class") or "") and own_row.locator(".away-tag").count() == 0
+    assert float(own_row.evaluate("(li) => getComputedStyle(li).opacity")) == 1
+    assert page.text_content("#players-count") == "1 playing · 1 away"
+    assert page.locator("#scores li", has_text="Ghost").count() == 2
+    assert new_page.errors[page] == []
 
 
 def test_an_invite_link_says_who_is_there_before_the_name(server: ServerProcess, new_page: Pages) -> None:

@@ -307,7 +307,7 @@ async def test_a_player_relayed_through_another_process_gets_the_same_view() -> 
         assert isinstance(message, ViewTick), "a view room publishes view ticks (and minimaps) only"
         published.append(message)
 
-    owned = OwnedRoom(room, "w|1", publish)
+    owned = OwnedRoom(room, "w|1", publish, lambda marks, lease: None)
     room.elsewhere = owned
     async with stepping() as tasks:
         far = Relayed(room, owned, tasks, (20, 16))

@@ -22,6 +22,7 @@ from asgi_mmo.games.snake.game import SnakeWithBots
 from asgi_mmo.room import Room
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.views.minimap import INTERVAL, LEADERS
+from asgi_mmo.views.viewers import BUCKET_SIZE
 from asgi_mmo.web.api import WORLD_ROOM, world_config
 from tests import test_cluster_nodes as nodes
 from tests.apps import registry_of
@@ -51,10 +52,10 @@ async def test_the_minimap_counts_every_snake_cell_by_bucket_and_names_the_leade
             room.step(step / 10)
     assert room.minimap is not None
     message = room.minimap.message(room.tick)
-    assert (message["width"], message["height"], message["cell"]) == (150, 100, 32)
-    assert (message["cols"], message["rows"]) == (5, 4)
+    assert (message["width"], message["height"], message["cell"]) == (150, 100, BUCKET_SIZE)
+    assert (message["cols"], message["rows"]) == (-(-150 // BUCKET_SIZE), -(-100 // BUCKET_SIZE))
     field = room.game.snapshot()
-    counted = Counter((x // 32, y // 32) for snake in field["snakes"] for x, y in snake["body"])
+    counted = Counter((x // BUCKET_SIZE, y // BUCKET_SIZE) for snake in field["snakes"] for x, y in snake["body"])
     assert counted and density(message) == {bucket: min(255, n) for bucket, n in counted.items()}
     living = sorted((s for s in field["snakes"] if s["alive"] and s["body"]), key=lambda s: -s["score"])
     leaders = message["leaders"]

@@ -7,7 +7,9 @@ delivers messages between them:
   `release_room`, `room_owner`); every new lease of a room carries a fence
   above all earlier ones, so a stale owner can be told from the current one;
 - **saved rooms**: a room's last state with a time to live, written under a
-  lease when one is given (`save_room`, `load_room`, `delete_room`);
+  lease when one is given (`save_room`, `load_room`, `delete_room`), and its
+  players' score marks, newer than the save, written under the lease as they
+  change, in order with the publishes (`keep_scores_nowait`, `load_scores`);
 - **the room directory**: room id -> the owner's latest entry
   (`publish_directory`, `directory_entry`, `directory`, `remove_from_directory`);
 - **pub/sub**: `publish_nowait` never waits, and the handler set with
@@ -124,7 +126,18 @@ class Backend(Protocol):
         ...
 
     async def delete_room(self, room_id: str) -> None:
-        """Forget a disposed room's saved state."""
+        """Forget a disposed room's saved state and its score marks."""
+        ...
+
+    def keep_scores_nowait(self, room_id: str, marks: dict[str, bytes], lease: str, ttl_seconds: float) -> None:
+        """Set these players' score marks of the room (player id -> mark), only while `lease` holds
+        the room, all of the room's marks to live `ttl_seconds` from now. Never waits: queued with the
+        publishes, so that what is published after it is delivered only once the marks are kept;
+        dropped and counted in `dropped` as a publish is."""
+        ...
+
+    async def load_scores(self, room_id: str) -> dict[str, bytes]:
+        """The room's score marks: player id -> mark (empty: none kept, expired or deleted)."""
         ...
 
     # ---- the directory of rooms ----------------------------------------------------------

@@ -1,8 +1,8 @@
 """The in-memory backend: the one-process default, and a stand-in for Redis in tests.
 
 A `MemoryHub` is to several `MemoryBackend`s what one Redis is to several
-processes: it keeps the leases (with fences and expiry), the saved rooms (with
-expiry), the room directory, and who hears which channel. A `MemoryBackend`
+processes: it keeps the leases (with fences and expiry), the saved rooms and
+their score marks (with expiry), the room directory, and who hears which channel. A `MemoryBackend`
 is one process's connection to a hub.
 
 - Alone (`MemoryBackend()`, the embedded default) a backend has a private hub
@@ -63,6 +63,7 @@ class MemoryHub:
         self._leases: dict[str, tuple[str, float]] = {}  # room -> (lease, expires at)
         self._fences: dict[str, int] = {}  # room -> the last fence given
         self._saved: dict[str, tuple[bytes, float]] = {}  # room -> (state, expires at)
+        self._marks: dict[str, tuple[dict[str, bytes], float]] = {}  # room -> (score marks, expire at)
         self._directory: dict[str, bytes] = {}
         # channel -> the backends that hear it; a dict keeps them in subscription order
         self._listeners: dict[str, dict[MemoryBackend, None]] = {}
@@ -72,13 +73,14 @@ class MemoryHub:
         self._idle: anyio.Event | None = None
 
     def flush(self) -> None:
-        """Lose every lease, fence, saved room and directory entry (a Redis restart without persistence).
+        """Lose every lease, fence, saved room, score mark and directory entry (a Redis restart without persistence).
 
         Subscriptions stay, as a Redis backend subscribes again once it reconnects.
         """
         self._leases.clear()
         self._fences.clear()
         self._saved.clear()
+        self._marks.clear()
         self._directory.clear()
 
     async def settle(self) -> None:
@@ -142,6 +144,24 @@ class MemoryHub:
 
     def delete(self, room_id: str) -> None:
         self._saved.pop(room_id, None)
+        self._marks.pop(room_id, None)
+
+    def keep_marks(self, room_id: str, marks: dict[str, bytes], lease: str, ttl_seconds: float) -> bool:
+        if self.lease(room_id) != lease:
+            return False
+        kept = self.marks(room_id)
+        kept.update(marks)
+        self._marks[room_id] = (kept, self.clock() + max(1, int(ttl_seconds * 1000)) / 1000)
+        return True
+
+    def marks(self, room_id: str) -> dict[str, bytes]:
+        entry = self._marks.get(room_id)
+        if entry is None:
+            return {}
+        if entry[1] <= self.clock():
+            del self._marks[room_id]
+            return {}
+        return dict(entry[0])
 
     # ---- the directory -------------------------------------------------------------------
 
@@ -287,6 +307,17 @@ class MemoryBackend(OwnsTasks):
 
     async def delete_room(self, room_id: str) -> None:
         (await self._reach()).delete(room_id)
+
+    def keep_scores_nowait(self, room_id: str, marks: dict[str, bytes], lease: str, ttl_seconds: float) -> None:
+        """Kept at once (before anything published after it is routed); dropped when offline or closed."""
+        if not (self._online and not self._closed):
+            self.dropped += 1
+        else:
+            self.hub.keep_marks(room_id, marks, lease, ttl_seconds)
+            self.published += 1
+
+    async def load_scores(self, room_id: str) -> dict[str, bytes]:
+        return (await self._reach()).marks(room_id)
 
     # ---- the directory of rooms ---------------------------------------------------------
 

@@ -5,7 +5,10 @@ It implements `backends.base.Backend`. Every key and channel is named in
 connection, owned by a reader task, receives every channel this process
 listens to and hands each message to the handler (`set_message_handler`).
 Publishing from a room's tick never waits: `publish_nowait` queues the
-message, and a publisher task sends the queue in order, in pipelines.
+message, and a publisher task sends the queue in order, in pipelines. A room's
+score marks (`keep_scores_nowait`) go through the same queue, as a fenced
+script in the same pipeline: Redis keeps them before it publishes the tick
+queued after them.
 
 When Redis goes away, commands raise `BackendUnavailable`, the reader
 reconnects with backoff and subscribes again, and queued publishes are
@@ -17,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Protocol, Self, TypeVar
 
 import anyio
@@ -29,7 +33,7 @@ from redis.typing import EncodableT, FieldT
 
 from asgi_mmo.backends.base import PUBLISH_QUEUE, LeaseState, MessageHandler
 from asgi_mmo.exceptions import BackendUnavailable
-from asgi_mmo.names import DIRECTORY, fence_key, lease_key, snapshot_key, worker_channel
+from asgi_mmo.names import DIRECTORY, fence_key, lease_key, scores_key, snapshot_key, worker_channel
 from asgi_mmo.owned import OwnsTasks
 
 logger = logging.getLogger("asgi_mmo.redis")
@@ -65,9 +69,29 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1
 """
+# Sent with EVAL in the publisher's pipeline (no round trip to load it first); Redis caches it.
+_KEEP_MARKS = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
 
 #: what `_RENEW` answers
 _RENEWED = {1: LeaseState.HELD, 0: LeaseState.LOST, -1: LeaseState.MISSING}
+
+
+@dataclass(frozen=True, slots=True)
+class _Marks:
+    """Score marks queued for the publisher (`keep_scores_nowait`)."""
+
+    room_id: str
+    marks: dict[str, bytes]
+    lease: str
+    ttl_ms: int
+
+
+_Outgoing = tuple[str, bytes] | _Marks
 
 
 class _Closing(Protocol):
@@ -100,7 +124,7 @@ class RedisBackend(OwnsTasks):
         self._channels: set[str] = {worker_channel(worker)}
         self._pubsub: PubSub | None = None
         self._subscriptions = anyio.Lock()
-        self._outbox_in, self._outbox_out = anyio.create_memory_object_stream[tuple[str, bytes]](PUBLISH_QUEUE)
+        self._outbox_in, self._outbox_out = anyio.create_memory_object_stream[_Outgoing](PUBLISH_QUEUE)
         self._up = anyio.Event()
         self.available = False
 
@@ -170,7 +194,20 @@ class RedisBackend(OwnsTasks):
         return _bytes(await self._call(self._client.get(snapshot_key(room_id))))
 
     async def delete_room(self, room_id: str) -> None:
-        await self._call(self._client.delete(snapshot_key(room_id)))
+        await self._call(self._client.delete(snapshot_key(room_id), scores_key(room_id)))
+
+    def keep_scores_nowait(self, room_id: str, marks: dict[str, bytes], lease: str, ttl_seconds: float) -> None:
+        """Queue the marks for the publisher, in order with the publishes; dropped (and counted) when it is full."""
+        if not marks:
+            return
+        try:
+            self._outbox_in.send_nowait(_Marks(room_id, marks, lease, max(1, int(ttl_seconds * 1000))))
+        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self.dropped += 1
+
+    async def load_scores(self, room_id: str) -> dict[str, bytes]:
+        raw = await self._call(self._client.hgetall(scores_key(room_id)))
+        return {_key(key): value for key, value in raw.items() if isinstance(value, bytes)}
 
     # ---- the directory of rooms ---------------------------------------------------------
 
@@ -276,12 +313,18 @@ class RedisBackend(OwnsTasks):
                         break
                 try:
                     async with self._client.pipeline(transaction=False) as pipe:
-                        for channel, data in batch:
-                            pipe.publish(channel, data)
+                        for item in batch:
+                            if isinstance(item, _Marks):
+                                fields = [part for pair in item.marks.items() for part in pair]
+                                keys = (lease_key(item.room_id), scores_key(item.room_id))
+                                pipe.eval(_KEEP_MARKS, 2, *keys, item.lease, item.ttl_ms, *fields)
+                            else:
+                                pipe.publish(*item)
                         await pipe.execute()
                     self.published += len(batch)
                 except (RedisError, OSError):
-                    self.dropped += len(batch)  # the relay resyncs with `state` once Redis is back
+                    # the relay resyncs with `state` once Redis is back; the marks with the next save
+                    self.dropped += len(batch)
 
     async def _call(self, command: Awaitable[T]) -> T:
         """Await one command; `BackendUnavailable` when Redis cannot be reached."""

@@ -10,8 +10,11 @@ processes and players relaying it (`messages.py` has the messages).
 
 The owner saves each room's state every second, fenced by its lease, and
 publishes the room in a shared directory that every process lists from.
+Between saves it keeps each player's score mark as it changes, fenced too,
+queued before the tick that shows it (`scoremarks.py`).
 When the owner dies, its lease runs out (3 s); a process that relays the room
-and hears nothing takes the lease, restores the saved state and runs the
+and hears nothing takes the lease, restores the saved state with the newer
+marks overlaid (no score a player was shown goes back) and runs the
 room on, and its players play on. Players of the dead process reconnect with
 their token through any process, which finds the room, or takes it over.
 An owner that finds its lease taken stops the room at once. On a graceful
@@ -68,7 +71,7 @@ from asgi_mmo.cluster.messages import (
     parse,
 )
 from asgi_mmo.cluster.mirror import RoomMirror, SendToOwner
-from asgi_mmo.cluster.owner import OwnedRoom
+from asgi_mmo.cluster.owner import KeepScores, OwnedRoom
 from asgi_mmo.cluster.timings import ClusterTimings
 from asgi_mmo.elsewhere import NOBODY_ELSEWHERE
 from asgi_mmo.exceptions import BackendUnavailable, ConnectionRefused, MessageRefused
@@ -211,10 +214,16 @@ class Cluster:
         return True
 
     async def _own(self, room: Room, lease: str) -> None:
-        owned = self._owned[room.id] = OwnedRoom(room, lease, self.backend.publish_nowait)
+        owned = self._owned[room.id] = OwnedRoom(room, lease, self.backend.publish_nowait, self._keeper(room.id))
         room.elsewhere = owned
         await self.backend.subscribe(room_in(room.id))
         await self.backend.publish_directory({room.id: RoomListing.of(room).encode()})
+
+    def _keeper(self, room_id: str) -> KeepScores:
+        def keep(marks: dict[str, bytes], lease: str) -> None:
+            self.backend.keep_scores_nowait(room_id, marks, lease, self._saved_ttl())
+
+        return keep
 
     def _forget(self, owned: OwnedRoom) -> None:
         """This process no longer speaks for the room (its lease is gone or given up)."""
@@ -245,10 +254,15 @@ class Cluster:
         async with self._handing_over:
             for owned in list(self._owned.values()):
                 room = owned.room
+                saved = roomview.save(room)
+                # From the save on, no tick, chat or mark leaves: the taker runs on from the save, so
+                # a tick shown after it (the room ticks while this awaits) could go back (chaos bench).
+                owned.muted = True
                 try:
-                    await self.backend.save_room(room.id, roomview.save(room), self._saved_ttl(), lease=owned.lease)
+                    await self.backend.save_room(room.id, saved, self._saved_ttl(), lease=owned.lease)
                     await self.backend.release_room(room.id, owned.lease)
                 except BackendUnavailable as error:
+                    owned.muted = False
                     logger.error("room not handed over room=%s error=%s", room.id, error)
                     continue  # still ours: the lease is renewed on, and the lifespan shutdown tries again
                 self._forget(owned)
@@ -453,7 +467,10 @@ class Cluster:
             if saved is None:
                 await self.backend.release_room(room_id, lease)
                 return None
-            room = self.rooms.restore_room(saved)
+            # Read under our lease: the dead owner can write no more. Each newer than the save
+            # is overlaid on it: no score a player was shown goes back (scoremarks.py).
+            marks = await self.backend.load_scores(room_id)
+            room = self.rooms.restore_room(saved, marks)
             await self._own(room, lease)
             mirror = self.mirrors.get(room_id)
             if mirror is not None:

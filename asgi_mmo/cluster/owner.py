@@ -8,7 +8,8 @@ change as serialised once for the room's own players, with the acks of these
 players and the lease's fence), or in a view room one `ViewTick` (the views of
 these players moved here, and the texts of the buckets they cover and enter),
 the chat, the room's end, and a `Kick` to the process whose player's seat was
-resumed by another connection.
+resumed by another connection. It keeps the room's score marks in the backend
+under its lease (`KeepScores`), queued before the tick that shows them.
 """
 
 from __future__ import annotations
@@ -25,13 +26,19 @@ from asgi_mmo.views.viewers import Viewers
 
 #: sends a message on a channel without waiting (`Backend.publish_nowait`)
 Publish = Callable[[str, bytes], None]
+#: keeps a room's score marks under a lease without waiting: (marks, lease) (`Backend.keep_scores_nowait`)
+KeepScores = Callable[[dict[str, bytes], str], None]
 
 
 class OwnedRoom:
-    def __init__(self, room: Room, lease: str, publish: Publish) -> None:
+    def __init__(self, room: Room, lease: str, publish: Publish, keep_scores: KeepScores) -> None:
         self.room = room
         self.lease = lease
         self._publish = publish
+        self._keep_scores = keep_scores
+        #: set while the room is handed over, from its last save on: what it does then is seen by nobody
+        #: (the process that takes it runs on from the save: a tick shown after it could go back)
+        self.muted = False
         self._out = room_out(room.id)
         self._remote: dict[str, Seat] = {}  # players connected through other processes
         self._watching: dict[str, Seat] = {}  # spectators connected through other processes
@@ -100,6 +107,8 @@ class OwnedRoom:
         return sum(1 for player_id in self._watching if player_id not in recorders)
 
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
+        if self.muted:
+            return
         whole = None
         if self._state_wanted:
             self._state_wanted = False
@@ -110,6 +119,8 @@ class OwnedRoom:
     def view_tick(self, tick: int, viewers: Viewers) -> None:
         """One `ViewTick` for every relaying process: each remote player's rectangle, and
         the texts of the buckets their views cover and enter (made once, here, for all)."""
+        if self.muted:
+            return
         composer = viewers.composer
         every_state, self._state_wanted = self._state_wanted, False
         views: dict[str, ViewRect] = {}
@@ -133,7 +144,12 @@ class OwnedRoom:
         self._publish(self._out, ViewTick(tick, self.fence, acks, views, fragments, entered, states).encode())
 
     def chat(self, frame: str) -> None:
-        self._publish(self._out, RoomChat(frame).encode())
+        if not self.muted:
+            self._publish(self._out, RoomChat(frame).encode())
+
+    def keep_scores(self, marks: dict[str, bytes]) -> None:
+        if not self.muted:
+            self._keep_scores(marks, self._lease)
 
     def replaced(self, seat: Seat, reason: ConnectionRefused) -> None:
         if seat.remote is not None:

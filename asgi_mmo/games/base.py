@@ -179,6 +179,46 @@ class Game(Protocol):
         ...
 
 
+@runtime_checkable
+class MarksAway(Protocol):
+    """A game that shows which players are away (optional; docs/games.md "Away players").
+
+    The room knows who is connected, the game does not: the room tells it when a
+    human's socket drops and the seat is kept for `seat_seconds`, and when the player
+    is back (resumed with the seat's token, here or through another process). The
+    game marks the player's entry `"away": true` meanwhile, and sends the changed
+    entry in its next delta (and bucket changes). A game without this method shows
+    no mark; its players' entries look the same connected or away.
+    """
+
+    def set_away(self, player_id: str, away: bool) -> None:
+        """The player's seat is kept while they are away (True), or they are back (False);
+        unknown ids and repeats are ignored."""
+        ...
+
+
+@runtime_checkable
+class ScoredGame(Protocol):
+    """A game whose scores outlive its room's owner in a cluster (optional; docs/games.md "Scores").
+
+    The room's owner saves the room once a second, but writes each player's score
+    and life (`player_stats`) as they change, before the tick that shows them is
+    handed on; a process that restores the room from that older save overlays
+    the newer ones, so no player sees its score go back (`roomview.restore`).
+    """
+
+    def take_score_changes(self) -> list[str]:
+        """The players whose `player_stats` changed since the previous call (a score, a death,
+        a new life), and start anew. One entry per changed player, never a pass over all."""
+        ...
+
+    def overlay_score(self, player_id: str, score: int, alive: bool) -> None:
+        """A restored game: the player's score and life as its owner last showed them, newer
+        than the save. A death the save does not hold happens here, without a `ScoreEvent`
+        (it was reported when it happened); a new life it does not hold begins here."""
+        ...
+
+
 #: a bucket of the spatial grid: `(bx, by)` covers cells `bx*size .. bx*size+size-1` (and rows alike)
 Bucket = tuple[int, int]
 

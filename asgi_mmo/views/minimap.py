@@ -5,8 +5,8 @@ rest of the world is busy. Once a second (`INTERVAL`) the room builds one
 `minimap` frame for all of its players (docs/protocol.md "minimap"): a density
 grid, one byte per bucket of the view index (how many cells of players' bodies
 it holds, capped at 255), base64-encoded, and the leaders' positions. It costs
-one pass over the game's bucket index and one encoding per room per second,
-whoever looks: never a scan of the field, never anything per player.
+one pass over the game's players (snake: their bodies) and one encoding per room per
+second, whoever looks: never a scan of the field, never anything per player.
 
 Game-neutral: a game offers it by implementing `MappedGame` beside
 `SpatialGame` (snake: `games/snake/game.py`); a game without it has no minimap.
@@ -34,7 +34,7 @@ class MappedGame(Protocol):
 
     def occupancy(self, size: int) -> Iterable[tuple[Bucket, int]]:
         """How many cells of players' bodies each bucket of `size` cells holds (only buckets
-        holding any), from the game's own bucket index: never a scan of the field."""
+        holding any): never a scan of the field."""
         ...
 
     def leaders(self, count: int) -> list[dict[str, Any]]:

@@ -63,6 +63,8 @@ class ArenaGame:
         self._rng = random.Random(seed)
         self._ships: dict[str, Ship] = {}  # join order
         self._joins = 0
+        #: ships whose score or life changed since `take_score_changes` (games.base.ScoredGame)
+        self._d_marks: dict[str, None] = {}
         self._reset_delta()
 
     # -- Game API v2 ----------------------------------------------------------------
@@ -85,6 +87,7 @@ class ArenaGame:
                 s["hp"], s["alive"], s["score"], (s["move"][0], s["move"][1]), s["steer"], s["aim_next"],
                 s["fire"], s["seen"], s["respawn"], s["ready_tick"], s["respawn_tick"], s["born"],
             )  # fmt: skip
+            ship.away = s.get("away", False)
             first = game.tick - len(s["history"]) + 1
             for offset, (x, y) in enumerate(s["history"]):
                 ship.hx[(first + offset) & _SLOT], ship.hy[(first + offset) & _SLOT] = x, y
@@ -123,6 +126,15 @@ class ArenaGame:
             return None
         self._d_removed[player_id] = None
         return self._score_event(ship) if ship.alive else None  # a dead one's score went at its death
+
+    def set_away(self, player_id: str, away: bool) -> None:
+        """`games.base.MarksAway`: the ship's entry carries `"away": true` while its player is
+        away; a change sends the ship whole in the next delta."""
+        ship = self._ships.get(player_id)
+        if ship is None or ship.away is away:
+            return
+        ship.away = away
+        self._d_added[player_id] = None
 
     def apply_input(self, player_id: str, parsed: ArenaInput) -> None:
         """Record an input for the next step. While dead, move and aim are kept
@@ -221,6 +233,26 @@ class ArenaGame:
         ship = self._ships[player_id]
         return {"score": ship.score, "alive": ship.alive}
 
+    def take_score_changes(self) -> list[str]:
+        ships = self._ships
+        changed = [sid for sid in self._d_marks if sid in ships]
+        self._d_marks = {}
+        return changed
+
+    def overlay_score(self, player_id: str, score: int, alive: bool) -> None:
+        """The ship stays where the save has it: only its score and its life are brought up to date."""
+        ship = self._ships.get(player_id)
+        if ship is None:
+            return
+        if ship.alive and not alive:
+            ship.alive, ship.vx, ship.vy, ship.hp = False, 0.0, 0.0, 0
+            ship.respawn_tick = self.tick  # it died a while ago: it may come back when its player asks
+            self._d_moved[player_id] = self._d_hp[player_id] = self._d_died[player_id] = None
+        elif alive and not ship.alive:
+            self._spawn(ship, born=self.tick + 1)
+        ship.score = score
+        self._d_scores[player_id] = self._d_marks[player_id] = None
+
     def make_bot_driver(self) -> BotDriver | None:
         """None here: rules.py does not know the bots. `game.Arena`, the class
         the catalog lists, returns an `ArenaBots`."""
@@ -299,7 +331,7 @@ class ArenaGame:
         ship.alive, ship.steer, ship.respawn, ship.fire, ship.seen = True, False, False, False, None
         ship.born, ship.ready_tick = born, self.tick + 1
         ship.hx[born & _SLOT], ship.hy[born & _SLOT] = x, y
-        self._d_added[ship.id] = None
+        self._d_added[ship.id] = self._d_marks[ship.id] = None
 
     def _spawn(self, ship: Ship, born: int) -> None:
         """A fresh ship on a random place at least SPAWN_WALL_MARGIN from the
@@ -368,9 +400,9 @@ class ArenaGame:
             if victim.hp == 0:
                 victim.alive, victim.vx, victim.vy = False, 0.0, 0.0
                 victim.respawn_tick = tick + respawn_ticks
-                self._d_moved[victim.id] = self._d_died[victim.id] = None
+                self._d_moved[victim.id] = self._d_died[victim.id] = self._d_marks[victim.id] = None
                 dead.append(victim)
                 shooter.score += 1
-                self._d_scores[shooter.id] = None
+                self._d_scores[shooter.id] = self._d_marks[shooter.id] = None
         # Scores become final after every kill of the step is counted.
         return [event for s in dead if (event := self._score_event(s)) is not None]

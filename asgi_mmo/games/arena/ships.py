@@ -61,12 +61,16 @@ class Ship:
     ready_tick: int = 0  # the first tick at which it may fire
     respawn_tick: int = 0  # dead: the first tick at which it may respawn
     born: int = 0  # the first tick its current life shows in: history holds born .. now
+    away: bool = False  # its player's socket dropped and the room keeps the seat (`set_away`)
     hx: list[float] = field(default_factory=lambda: [0.0] * HISTORY)
     hy: list[float] = field(default_factory=lambda: [0.0] * HISTORY)
 
     def public(self) -> dict[str, Any]:
-        return {
+        shown = {
             "id": self.id, "name": self.name, "color": self.color, "x": self.x, "y": self.y,
             "vx": self.vx, "vy": self.vy, "aim": self.aim, "hp": self.hp, "alive": self.alive,
             "score": self.score, "bot": self.bot,
         }  # fmt: skip
+        if self.away:
+            shown["away"] = True
+        return shown

@@ -105,6 +105,8 @@ class SnakeGame:
         self._grid = FieldGrid(width, height)  # the same, as bytes (what bots plan on)
         #: the field by bucket, kept once a view room asks for it (`bucket_changes`)
         self._spatial: SnakeBuckets | None = None
+        #: snakes whose score or life changed since `game.SnakeWithBots.take_score_changes`
+        self._d_marks: dict[str, None] = {}
         self._reset_delta()
 
     # -- the Game protocol ------------------------------------------------
@@ -140,6 +142,7 @@ class SnakeGame:
                 s["dir"], s["next_dir"], s["alive"], s["score"], s["grow"], s["respawn"],
                 s.get("wait"), s.get("turned", False),
             )  # fmt: skip
+            snake.away = s.get("away", False)
             game._snakes[snake.id] = snake
             if snake.alive:
                 game._occupied.update(snake.body)
@@ -175,13 +178,22 @@ class SnakeGame:
             return None
         self._d_removed[player_id] = None
         if (index := self._spatial) is not None:
-            for cell in snake.body:
-                index.cut_cell(player_id, cell)
+            index.rebuild(snake)
         if not snake.alive:
             return None
         self._occupied.difference_update(snake.body)
         self._grid.mark(snake.body, 0)
         return self._score_event(snake)
+
+    def set_away(self, player_id: str, away: bool) -> None:
+        """`MarksAway`: `"away": true` on the entry while its player is away; a change sends it whole."""
+        snake = self._snakes.get(player_id)
+        if snake is None or snake.away is away:
+            return
+        snake.away = away
+        self._d_added[player_id] = None
+        if self._spatial is not None:
+            self._spatial.changed_snakes[player_id] = None
 
     @classmethod
     def parse_input(cls, data: Any) -> str:
@@ -250,32 +262,31 @@ class SnakeGame:
                 movers.append((s, head, growing))
         events: list[ScoreEvent] = []
         for s in dying:  # its body stays where it was, as a ghost that blocks no one
-            s.alive = False
-            occupied.difference_update(s.body)
-            grid.mark(s.body, 0)
-            self._d_died[s.id] = None
-            if index is not None:
-                index.changed_snakes[s.id] = None
+            self._kill(s)
             if (event := self._score_event(s)) is not None:
                 events.append(event)
         # 3. Move: free every tail before taking any head cell.
+        tails: list[Cell | None] = []
         for s, _, growing in movers:
+            tail = None
             if growing:
                 s.grow -= 1
             else:
                 tail = s.body.pop()
                 occupied.discard(tail)
                 blocked[tail[1] * width + tail[0]] = 0
-                if index is not None:
-                    index.cut_cell(s.id, tail)
+            tails.append(tail)
         eaten = 0
-        for s, head, growing in movers:
+        view_moves: list[tuple[Snake, Cell, Cell | None]] = []
+        for (s, head, growing), left in zip(movers, tails, strict=True):
             s.body.appendleft(head)
             occupied.add(head)
             blocked[head[1] * width + head[0]] = SNAKE
             s.serial += 1
             if index is not None:  # a view room: its moves go by bucket, never in a delta
-                index.moved(s, head)
+                view_moves.append((s, head, left))
+                if s.next_dir != s.dir:
+                    index.changed_snakes[s.id] = None
             else:
                 moves.append([s.id, head[0], head[1], int(growing)])
             s.dir = s.next_dir
@@ -284,10 +295,12 @@ class SnakeGame:
                 self._note_food_gone(head)
                 s.score += value
                 s.grow += value  # the tail stays put over the next `value` steps
-                self._d_scores[s.id] = None
+                self._d_scores[s.id] = self._d_marks[s.id] = None
                 if index is not None:
                     index.changed_snakes[s.id] = None
                 eaten += 1
+        if index is not None:
+            index.moved(view_moves)
         # 4. Respawns; now and then a stone for a food eaten; food to the count.
         for s in self._snakes.values():
             if s.respawn:
@@ -383,16 +396,9 @@ class SnakeGame:
     # -- scripted scenarios (tests, tutorials) ----------------------------
 
     def place_snake(
-        self,
-        player_id: str,
-        body: list[Cell],
-        *,
-        name: str | None = None,
-        bot: bool = False,
-        score: int = 0,
-        grow: int = 0,
-        direction: str | None = None,
-    ) -> None:
+        self, player_id: str, body: list[Cell], *, name: str | None = None, bot: bool = False,
+        score: int = 0, grow: int = 0, direction: str | None = None,
+    ) -> None:  # fmt: skip
         """Put a live snake exactly on `body` (head first, adjacent cells,
         inside the field, clear of stones and other live snakes), adding the
         player if new. `direction` defaults to the way from neck to head;
@@ -426,11 +432,7 @@ class SnakeGame:
         """Put a food of `value` (1 to 9) on a free cell."""
         if value not in FOOD_VALUES or not self._is_free((x, y)):
             raise ValueError(f"cannot put food {value} at {(x, y)}")
-        self._food[(x, y)] = value
-        self._d_food[(x, y)] = value
-        self._grid.food[y * self.width + x] = value
-        if self._spatial is not None:
-            self._spatial.set_food((x, y), value)
+        self._put_food((x, y), value)
 
     def place_stone(self, x: int, y: int) -> None:
         """Put a stone on a free cell (the oldest goes if over `stone_limit`)."""
@@ -461,6 +463,15 @@ class SnakeGame:
         self._snakes[player_id] = snake
         self._d_added[player_id] = None
         return snake
+
+    def _kill(self, snake: Snake) -> None:
+        """A death (in `step`, or known from elsewhere: `overlay_score`): its body stays as a ghost."""
+        snake.alive = False
+        self._occupied.difference_update(snake.body)
+        self._grid.mark(snake.body, 0)
+        self._d_died[snake.id] = self._d_marks[snake.id] = None
+        if self._spatial is not None:
+            self._spatial.changed_snakes[snake.id] = None
 
     def _score_event(self, snake: Snake) -> ScoreEvent | None:
         if snake.score <= 0:
@@ -505,10 +516,7 @@ class SnakeGame:
 
     def _set_body(self, snake: Snake, cells: list[Cell], direction: str) -> None:
         if (index := self._spatial) is not None:
-            for cell in snake.body:
-                index.cut_cell(snake.id, cell)
-            for i, cell in enumerate(cells):
-                index.add_cell(snake.id, cell, snake.serial + len(cells) - i)
+            index.rebuild(snake)
             index.changed_snakes[snake.id] = None
         snake.serial += len(cells)
         snake.body = deque(cells)
@@ -517,7 +525,9 @@ class SnakeGame:
         snake.waiting, snake.turned = (None if snake.bot else START_GRACE_SECONDS), False
         self._occupied.update(cells)
         self._grid.mark(cells, SNAKE)
-        self._d_added[snake.id] = None
+        self._d_added[snake.id] = self._d_marks[snake.id] = None
+        if index is not None:
+            index.placed(snake)
 
     def _spawn(self, snake: Snake) -> bool:
         """Rule 5: a fresh length-3 snake well inside the field, or False."""
@@ -552,12 +562,13 @@ class SnakeGame:
             cell = self._random_free_cell()
             if cell is None:
                 return
-            value = self._rng.choices(FOOD_VALUES, FOOD_WEIGHTS)[0]
-            self._food[cell] = value
-            self._d_food[cell] = value
-            self._grid.food[cell[1] * self.width + cell[0]] = value
-            if self._spatial is not None:
-                self._spatial.set_food(cell, value)
+            self._put_food(cell, self._rng.choices(FOOD_VALUES, FOOD_WEIGHTS)[0])
+
+    def _put_food(self, cell: Cell, value: int) -> None:
+        self._food[cell] = self._d_food[cell] = value
+        self._grid.food[cell[1] * self.width + cell[0]] = value
+        if self._spatial is not None:
+            self._spatial.set_food(cell, value)
 
     def _note_food_gone(self, cell: Cell) -> None:
         self._grid.food[cell[1] * self.width + cell[0]] = 0

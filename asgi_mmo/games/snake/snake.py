@@ -25,6 +25,8 @@ class Snake:
     #: seconds the snake still stands (the start grace); None once it moves
     waiting: float | None = None
     turned: bool = False  # a turn came while it stood: it moves at the next step
+    #: its player's socket dropped and the room keeps the seat (`SnakeGame.set_away`)
+    away: bool = False
     #: the serial of the head cell: body[i] has serial - i (views order a body seen in parts)
     serial: int = 0
 
@@ -36,6 +38,8 @@ class Snake:
         }  # fmt: skip
         if self.waiting is not None and self.alive:
             shown["waiting"] = True
+        if self.away:
+            shown["away"] = True
         return shown
 
     def public(self) -> dict[str, Any]:

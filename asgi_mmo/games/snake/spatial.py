@@ -1,22 +1,30 @@
 """The snake field on a grid of buckets, for view rooms (docs/snake.md "Views").
 
-`SnakeBuckets` keeps, per bucket of `size` x `size` cells, the snake cells
-(each with its serial: a snake's cells are numbered as its head reaches them,
-so a client orders a body it sees only in parts), the food and the stones in
-it, always current: the rules tell it every change as they make it, and it
-notes the change in the bucket's pending fragment as well. So a bucket's
-snapshot never scans the field, and a tick's fragments are one pass over the
-tick's changes. Changes net out per cell: the last write of a tick wins, so a
-fragment holds final states, safe to apply in any order and twice.
+`SnakeBuckets` notes each tick's changes straight into the fragment of the
+bucket they fall in, as the rules make them: a move is two list appends (its
+head's cell, its tail's cut), so a tick's fragments need no pass of their own.
+A bucket's snapshot reads the bodies of the snakes that came into it (each
+cell with its serial: a snake's cells are numbered as its head reaches them,
+so a client orders a body it sees only in parts), and the food and stones it
+keeps per bucket; it never scans the field.
+
+Every cell of a fragment is listed once, as it ended the tick, so a fragment
+is safe to apply in any order and twice: a move into the cell its own tail
+just left is only the new cell; a snake whose body is replaced outside a
+move (spawned, respawned, gone) is listed once more from what clients last
+held (`rebuild`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 Cell = tuple[int, int]
 Bucket = tuple[int, int]
+#: a fragment's items: a cell set (`cells`) and a cell cut
+CellSet = tuple[str, int, int, int]
+CellCut = tuple[str, int, int]
 
 
 class Snake(Protocol):
@@ -36,12 +44,21 @@ class Snake(Protocol):
 class SnakeBuckets:
     def __init__(self, size: int) -> None:
         self.size = size
-        #: bucket -> (snake id, cell) -> serial: flat keys, one dict level per change
-        self.cells: dict[Bucket, dict[tuple[str, Cell], int]] = {}
+        #: bucket -> the snakes with a cell in it (ghosts too)
+        self.present: dict[Bucket, dict[str, None]] = {}
         self.food: dict[Bucket, dict[Cell, int]] = {}
         self.stones: dict[Bucket, dict[Cell, None]] = {}
-        #: this tick's cell changes, all buckets in one dict (grouped by bucket in `take`)
-        self._cells_changed: dict[tuple[str, Cell], int | None] = {}
+        #: bucket -> how many snake cells (ghosts' too) it holds, kept as they move (the minimap's)
+        self.counts: dict[Bucket, int] = {}
+        #: snake -> bucket -> how many of its cells lie there: where an entry that changed goes
+        self._spans: dict[str, dict[Bucket, int]] = {}
+        #: this tick's fragments' cells and cuts, by bucket, in the order they came
+        self._sets: dict[Bucket, list[CellSet]] = {}
+        self._cuts: dict[Bucket, list[CellCut]] = {}
+        #: this tick's moves, as `moved` had them (their cells are in `_sets` and `_cuts`)
+        self._moves: list[Sequence[tuple[Snake, Cell, Cell | None]]] = []
+        #: snakes rebuilt this tick -> the cells clients held of them when the tick began
+        self._rebuilt: dict[str, set[Cell]] = {}
         self._food_changed: dict[Cell, int | None] = {}
         self._stones_changed: dict[Cell, bool] = {}
         #: bucket -> snakes whose whole entry its fragment carries
@@ -56,8 +73,7 @@ class SnakeBuckets:
         """The index of a field as it stands (one scan, once)."""
         index = cls(size)
         for snake in snakes:
-            for i, cell in enumerate(snake.body):
-                index.add_cell(snake.id, cell, snake.serial - i)
+            index.placed(snake)
         for cell, value in food.items():
             index.set_food(cell, value)
         for cell in stones:
@@ -70,21 +86,70 @@ class SnakeBuckets:
 
     # ---- changes, as the rules make them (every move of every snake: kept lean) ----------
 
-    def add_cell(self, sid: str, cell: Cell, serial: int) -> None:
-        key = (sid, cell)
-        b = (cell[0] // self.size, cell[1] // self.size)
-        here = self.cells.get(b)
-        if here is None:
-            here = self.cells[b] = {}
-        here[key] = serial
-        self._cells_changed[key] = serial
+    def moved(self, moves: Sequence[tuple[Snake, Cell, Cell | None]]) -> None:
+        """This tick's moves, all at once: each snake's head reached the cell given (its serial
+        counted already) and its tail left the other (None: it grew). A snake that turned is
+        the rules' to note in `changed_snakes`."""
+        self._moves.append(moves)
+        size, rebuilt, present, counts = self.size, self._rebuilt, self.present, self.counts
+        cuts_of, sets_of, shown, spans = self._cuts, self._sets, self._shown, self._spans
+        for snake, (hx, hy), tail in moves:
+            sid = snake.id
+            bx, by = hx // size, hy // size
+            b = (bx, by)
+            if tail is None or (tb := (tail[0] // size, tail[1] // size)) != b:
+                # a cell more in the head's bucket (most moves stay in one bucket: nothing to count)
+                counts[b] = counts.get(b, 0) + 1
+                span = spans[sid]
+                if (held := span.get(b, 0)) == 0:
+                    present.setdefault(b, {})[sid] = None
+                span[b] = held + 1
+                if tail is not None:  # and one less in the tail's
+                    counts[tb] -= 1
+                    if span[tb] == 1:
+                        del span[tb]
+                        del present[tb][sid]
+                    else:
+                        span[tb] -= 1
+            if rebuilt and sid in rebuilt:  # its cells are listed from its body in `take`
+                if tail is not None:
+                    rebuilt[sid].add(tail)
+                continue
+            if tail is not None and tail != (hx, hy):  # (into its own tail's cell: the set says it all)
+                tx, ty = tail
+                tb = (tx // size, ty // size)
+                if (cuts := cuts_of.get(tb)) is None:
+                    cuts_of[tb] = [(sid, tx, ty)]
+                else:
+                    cuts.append((sid, tx, ty))
+            if (sets := sets_of.get(b)) is None:
+                sets_of[b] = [(sid, hx, hy, snake.serial)]
+            else:
+                sets.append((sid, hx, hy, snake.serial))
+            body = snake.body
+            if len(body) < 2 or body[1][0] // size != bx or body[1][1] // size != by:
+                # its head entered a bucket: clients there may not know it
+                shown.setdefault(b, {})[sid] = None
 
-    def cut_cell(self, sid: str, cell: Cell) -> None:
-        key = (sid, cell)
-        here = self.cells.get((cell[0] // self.size, cell[1] // self.size))
-        if here is not None:
-            here.pop(key, None)
-        self._cells_changed[key] = None
+    def rebuild(self, snake: Snake) -> None:
+        """The rules are about to replace or drop the snake's body outside a move (a spawn,
+        a respawn, the player gone; `placed` follows a new body): `take` lists its cells
+        from what clients held."""
+        sid = snake.id
+        held = self._rebuilt.get(sid)
+        if held is None:
+            held = self._rebuilt[sid] = set()
+            if any(moved.id == sid for batch in self._moves for moved, _, _ in batch):
+                # it moved this tick too: take its move back, keep the cell it left
+                for b, cuts in self._cuts.items():
+                    held.update((x, y) for cut, x, y in cuts if cut == sid)
+                    self._cuts[b] = [cut for cut in cuts if cut[0] != sid]
+                for b, sets in self._sets.items():
+                    self._sets[b] = [cell for cell in sets if cell[0] != sid]
+        # Every cell it had since the tick began (a client may have taken a snapshot since):
+        # a superset does, as a cut of a cell a client lacks changes nothing.
+        held.update(snake.body)
+        self._count(snake, -1)  # (`placed` counts its new body)
 
     def set_food(self, cell: Cell, value: int | None) -> None:
         """A food of `value` at `cell`, or (None) the food there is gone."""
@@ -105,34 +170,56 @@ class SnakeBuckets:
             here.pop(cell, None)
         self._stones_changed[cell] = present
 
-    def moved(self, snake: Snake, head: Cell) -> None:
-        """The snake's head reached `head` (its serial counted already)."""
-        sid, size = snake.id, self.size
-        key = (sid, head)
-        bx, by = head[0] // size, head[1] // size
-        here = self.cells.get((bx, by))
-        if here is None:
-            here = self.cells[(bx, by)] = {}
-        here[key] = self._cells_changed[key] = snake.serial
-        body = snake.body
-        if len(body) < 2 or body[1][0] // size != bx or body[1][1] // size != by:
-            self.show(sid, (bx, by))  # its head entered a bucket: clients there may not know it
-        if snake.next_dir != snake.dir:
-            self.changed_snakes[sid] = None
+    def _count(self, snake: Snake, sign: int) -> None:
+        """The snake's whole body counted in (1) or out (-1), where it lies and in all."""
+        size, counts, sid = self.size, self.counts, snake.id
+        span: dict[Bucket, int] = {}
+        for x, y in snake.body:
+            b = (x // size, y // size)
+            counts[b] = counts.get(b, 0) + sign
+            span[b] = span.get(b, 0) + 1
+        for b in span:
+            if sign > 0:
+                self.present.setdefault(b, {})[sid] = None
+            elif (here := self.present.get(b)) is not None:
+                here.pop(sid, None)
+        if sign > 0:
+            self._spans[sid] = span
+        else:
+            self._spans.pop(sid, None)
 
-    def show(self, sid: str, b: Bucket) -> None:
-        """The bucket's fragment carries the snake's entry (its head entered the bucket)."""
-        self._shown.setdefault(b, {})[sid] = None
+    def placed(self, snake: Snake) -> None:
+        """The snake has a new body (after `rebuild`): a bucket's snapshot reads it from now."""
+        self._count(snake, 1)
 
     # ---- reading ------------------------------------------------------------------------------
 
+    def cells_in(self, b: Bucket, snakes: Mapping[str, Snake]) -> list[CellSet]:
+        """Every snake cell in the bucket (ghosts' too), with its serial."""
+        size, (bx, by) = self.size, b
+        found: list[CellSet] = []
+        here = self.present.get(b)
+        if not here:
+            return found
+        for sid in here:
+            snake = snakes[sid]
+            serial = snake.serial
+            found.extend(
+                (sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body) if x // size == bx and y // size == by
+            )
+        return found
+
+    def occupancy(self) -> Iterator[tuple[Bucket, int]]:
+        """Snake cells per bucket (ghosts' too), for the buckets holding any."""
+        return ((b, count) for b, count in self.counts.items() if count > 0)
+
     def snapshot(self, b: Bucket, snakes: Mapping[str, Snake]) -> dict[str, Any]:
         """The bucket's whole content (`snakes`: the game's, by id)."""
-        here = self.cells.get(b, {})
+        cells = self.cells_in(b, snakes)
         return {
             "b": [b[0], b[1]],
-            "snakes": [snakes[sid].entry() for sid in dict.fromkeys(sid for sid, _ in here)],
-            "cells": [(sid, x, y, serial) for (sid, (x, y)), serial in here.items()],
+            "snakes": [snakes[sid].entry() for sid in dict.fromkeys(cell[0] for cell in cells)],
+            "cells": cells,
             "food": [(x, y, v) for (x, y), v in self.food.get(b, {}).items()],
             "stones": list(self.stones.get(b, {})),
         }
@@ -140,29 +227,22 @@ class SnakeBuckets:
     def take(self, snakes: Mapping[str, Snake]) -> dict[Bucket, dict[str, Any]]:
         """Each changed bucket's fragment, and start anew (`snakes`: the game's, by id)."""
         size = self.size
+        if self._rebuilt:
+            self._list_rebuilt(snakes)
+        shown_in, spans = self._shown, self._spans
         for sid in self.changed_snakes:  # its entry goes to every bucket that holds a cell of it
-            if (changed := snakes.get(sid)) is not None:
-                for b in {(x // size, y // size) for x, y in changed.body}:
-                    self.show(sid, b)
-        fragments: dict[Bucket, dict[str, Any]] = {}
+            if sid in snakes:
+                for b in spans.get(sid, ()):
+                    shown_in.setdefault(b, {})[sid] = None
+        # Keys in the order a client applies them (`_KEYS`): cuts before cells, ...
+        fragments: dict[Bucket, dict[str, Any]] = {b: {"cut": cuts} for b, cuts in self._cuts.items() if cuts}
+        for b, sets in self._sets.items():
+            if sets:
+                if (fragment := fragments.get(b)) is None:
+                    fragments[b] = {"cells": sets}
+                else:
+                    fragment["cells"] = sets
         unordered: list[Bucket] = []  # fragments whose keys came out of the order of `_KEYS`
-        for (sid, (x, y)), serial in self._cells_changed.items():
-            b = (x // size, y // size)
-            fragment = fragments.get(b)
-            if fragment is None:
-                fragment = fragments[b] = {}
-            if serial is None:
-                cut = fragment.get("cut")
-                if cut is None:
-                    cut = fragment["cut"] = []
-                    if "cells" in fragment:
-                        unordered.append(b)
-                cut.append((sid, x, y))
-            else:
-                added = fragment.get("cells")
-                if added is None:
-                    added = fragment["cells"] = []
-                added.append((sid, x, y, serial))
         memo: dict[str, dict[str, Any]] = {}
         for b, shown in self._shown.items():
             entries = []
@@ -191,9 +271,25 @@ class SnakeBuckets:
         for b in unordered:
             fragment = fragments[b]
             fragments[b] = {key: fragment[key] for key in _KEYS if key in fragment}
-        self._cells_changed, self._food_changed, self._stones_changed, self._shown = {}, {}, {}, {}
+        self._sets, self._cuts, self._moves, self._rebuilt = {}, {}, [], {}
+        self._food_changed, self._stones_changed, self._shown = {}, {}, {}
         self.changed_snakes = {}
         return fragments
+
+    def _list_rebuilt(self, snakes: Mapping[str, Snake]) -> None:
+        """The cells of the snakes rebuilt this tick: cuts of what clients held and the snake
+        no longer has, then every cell it has now (serials change with a new body)."""
+        size = self.size
+        for sid, held in self._rebuilt.items():
+            snake = snakes.get(sid)
+            now: dict[Cell, int] = {}
+            if snake is not None:
+                now = {cell: snake.serial - i for i, cell in enumerate(snake.body)}
+            for x, y in held:
+                if (x, y) not in now:
+                    self._cuts.setdefault((x // size, y // size), []).append((sid, x, y))
+            for (x, y), serial in now.items():
+                self._sets.setdefault((x // size, y // size), []).append((sid, x, y, serial))
 
 
 #: a fragment's keys in the order a client applies them (docs/snake.md "Views")
