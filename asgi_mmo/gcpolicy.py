@@ -22,7 +22,10 @@ thousands of tuples and lists, and each young pass also walks every large
 container made since the last (the tick's lists of moves and frames), so
 at 700 a 1,000-player world paid four young passes a tick, 10 % of its
 step; at 10,000 the objects that die young are freed by reference counting
-before a pass comes, and those that live are frozen within the second.
+before a pass comes, and those that live are frozen within the second. The
+price: a server that makes fewer than that many lasting objects a second runs
+no young pass at all, so cyclic garbage (a closed connection's tasks, say) is
+frozen with the rest and waits for the sweep, up to `sweep_seconds`.
 """
 
 from __future__ import annotations
