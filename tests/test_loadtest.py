@@ -318,7 +318,9 @@ def test_loadtest_drives_the_arena_deaths_and_respawns_included(server: ServerPr
 
 @pytest.mark.e2e
 def test_a_view_room_costs_far_fewer_bytes_per_player_tick_than_a_plain_one(server: ServerProcess) -> None:
-    world = ("--players", "30", "--rooms", "1", "--bots", "20", "--width", "400", "--height", "400",
+    # 800 x 800: a view holds up to 2 x 2 buckets of 64 cells, so on a smaller field it sees so
+    # large a share that the bytes' ratio comes near the bound (400 x 400: 3.9-4.8x; here 6-7x)
+    world = ("--players", "30", "--rooms", "1", "--bots", "20", "--width", "800", "--height", "800",
              "--duration", "2")
     viewed = run_loadtest(server.url, *world, "--view", "32x24")
     plain = run_loadtest(server.url, *world)
@@ -326,7 +328,7 @@ def test_a_view_room_costs_far_fewer_bytes_per_player_tick_than_a_plain_one(serv
         [sys.executable, "-m", "asgi_mmo.cli", "loadtest", "--url", server.url, "--game", "arena", "--world"],
         cwd=ROOT, capture_output=True, text=True, timeout=30,
     )
-    assert viewed["view"] == "32x24" and plain["view"] is None and viewed["field"] == plain["field"] == [400, 400]
+    assert viewed["view"] == "32x24" and plain["view"] is None and viewed["field"] == plain["field"] == [800, 800]
     for summary in (viewed, plain):
         assert summary["connected"] == 30 and summary["drops"] == 0 and summary["ticks"] > 0
         assert summary["bytes_per_player_tick"] > 0 and summary["window_bytes"] > 0
