@@ -49,6 +49,12 @@ class PlayersElsewhere(Protocol):
 
     def chat(self, frame: str) -> None: ...
 
+    @property
+    def keeps_scores(self) -> bool:
+        """Whether score marks are kept (a room whose process may die and be taken over): without,
+        the room makes none."""
+        ...
+
     def keep_scores(self, marks: dict[str, bytes]) -> None:
         """Keep these players' score marks (player id -> `ScoreMark` JSON) before the next tick goes out."""
         ...
@@ -66,6 +72,7 @@ class _Nobody:
     players = 0
     spectators = 0
     watching = 0
+    keeps_scores = False  # one process: nobody takes the room over, marks would go nowhere
 
     def tick(self, frame: TickFrame, state: Callable[[], TickFrame]) -> None:
         pass

@@ -244,7 +244,7 @@ class Room:
         if event is not None and report:
             self._score(event)
         final = self._finals.pop(seat.player_id, None)
-        if self._scored is not None:
+        if self._scored is not None and self.elsewhere.keeps_scores:
             self.elsewhere.keep_scores({seat.player_id: ScoreMark(self.tick, None, False, final).encode()})
         if not any(not s.bot for s in self.seats.values()):
             self._life.empty_since = anyio.current_time()
@@ -457,7 +457,7 @@ class Room:
         for event in self.game.step(self.tick + 1, self.period):
             self._score(event)
         self.tick += 1
-        if self._scored is not None and (changed := self._scored.take_score_changes()):
+        if self._scored is not None and (changed := self._scored.take_score_changes()) and self.elsewhere.keeps_scores:
             self._mark_scores(changed)  # kept before this tick is handed on: a restore shows no less
         if self.viewers is not None:
             self._step_views(now, self.viewers)

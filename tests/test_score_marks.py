@@ -38,6 +38,8 @@ class Keeper:
     spectators = 0
     watching = 0
 
+    keeps_scores = True
+
     def __init__(self) -> None:
         self.kept: list[dict[str, Any]] = []
 
@@ -102,6 +104,18 @@ async def test_the_room_marks_a_score_a_death_and_a_seat_freed_before_the_tick_g
     assert keeper.kept[-1] == {pid: [5, 7, False, [7, "ann", False]]}
     room.unseated(seat, leave=True)
     assert keeper.kept[-1] == {pid: [5, None, False, [7, "ann", False]]}  # gone, with its last score
+
+
+async def test_a_room_no_process_can_take_over_makes_no_marks() -> None:
+    events: list[ScoreEvent] = []
+    room, game, keeper = snake_room(events)
+    keeper.keeps_scores = False  # as a room of one process: `NOBODY_ELSEWHERE`
+    seat = room.join("ann")
+    game.place_snake(seat.player_id, [(10, 10), (9, 10), (8, 10)])
+    game.place_food(11, 10, 7)
+    room.step(0.0)
+    room.unseated(seat, leave=True)
+    assert events == [ScoreEvent(seat.player_id, "ann", 7, False)] and keeper.kept == []
 
 
 async def test_a_restore_overlays_the_marks_newer_than_the_save() -> None:

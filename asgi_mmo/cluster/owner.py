@@ -147,6 +147,8 @@ class OwnedRoom:
         if not self.muted:
             self._publish(self._out, RoomChat(frame).encode())
 
+    keeps_scores = True
+
     def keep_scores(self, marks: dict[str, bytes]) -> None:
         if not self.muted:
             self._keep_scores(marks, self._lease)
