@@ -231,6 +231,16 @@ class World:
     async def leases_run_out(self) -> None:
         await self.expire()
 
+    async def taken_over(self, relayed: Player) -> Room:
+        """The owner is dead: once the leases run out, the room `relayed` plays through its
+        node's mirror is taken over there; the room that now runs."""
+        await self.leases_run_out()
+        mirror = relayed.room
+        assert isinstance(mirror, RoomMirror)
+        await eventually(lambda: mirror.promoted is not None, "the relaying node takes the room over")
+        assert mirror.promoted is not None
+        return mirror.promoted
+
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
@@ -457,12 +467,8 @@ async def test_a_dead_owners_room_is_taken_over_and_its_relayed_player_plays_on(
         score = await saved_score(b, room.id, player_id)  # 7, or more if the snake ate since
         assert score is not None and score >= 7
         assert (await b.backend.room_owner(room.id) or "").startswith("node-a|")
-        await world.leases_run_out()
-        mirror = bob.room
-        assert isinstance(mirror, RoomMirror)
-        await eventually(lambda: mirror.promoted is not None, "the relaying node takes the room over")
-        taken = b.registry.get(room.id)
-        assert taken is not None and taken is mirror.promoted and taken is not room
+        taken = await world.taken_over(bob)
+        assert taken is b.registry.get(room.id) and taken is not room
         owner = await b.backend.room_owner(room.id)
         assert owner is not None and owner.startswith("node-b|")
         # The same seat, the same score, a state and then ticks on the same socket.
@@ -472,6 +478,8 @@ async def test_a_dead_owners_room_is_taken_over_and_its_relayed_player_plays_on(
         await eventually(lambda: any(f["type"] == "state" for f in bob.frames[moved:]), "a state after the move")
         await eventually(lambda: len([f for f in bob.frames[moved:] if f["type"] == "tick"]) >= 3, "ticks again")
         check_sequence(bob)
+        mirror = bob.room
+        assert isinstance(mirror, RoomMirror)
         mirror.handle_input(bob.seat, 6, {"dir": "left"})  # the socket's reader still talks to the mirror
         await eventually(lambda: bob.acked(6), "inputs still count")
 
@@ -532,12 +540,7 @@ async def test_a_score_made_after_the_owners_last_save_survives_its_death(
         shown = bob.ticks()[-1]
         await a.kill()  # before it saved again, and maybe before its leaderboard wrote the score
         assert await saved_score(b, room.id, player_id) == 0, "the save is older than the score"
-        await world.leases_run_out()
-        mirror = bob.room
-        assert isinstance(mirror, RoomMirror)
-        await eventually(lambda: mirror.promoted is not None, "the relaying node takes the room over")
-        taken = mirror.promoted
-        assert taken is not None
+        taken = await world.taken_over(bob)
         assert taken.game.player_stats(player_id) == {"score": 9, "alive": not then_dies}
         assert taken.tick > shown, "the room runs on from the last tick its players saw"
         # The death's score again to the leaderboard (which keeps the best per name: counted once).
@@ -617,12 +620,7 @@ async def test_a_reconnect_its_own_mirror_sent_before_a_takeover_leaves_the_play
             while bob.seat.token.encode() not in (await b.backend.load_room(room.id) or b""):
                 await anyio.sleep(0.01)
         await a.kill()
-        await world.leases_run_out()
-        mirror = bob.room
-        assert isinstance(mirror, RoomMirror)
-        await eventually(lambda: mirror.promoted is not None, "the relaying node takes the room over")
-        taken = mirror.promoted
-        assert taken is not None
+        taken = await world.taken_over(bob)
         late = Reconnect(b.worker, bob.seat.player_id, bob.seat.token)
         b.backend.publish_nowait(room_in(room.id), late.encode())
         ticks = len(bob.of("tick"))
