@@ -3,8 +3,9 @@
 
 The rules and numbers are written out in `docs/snake.md`. Per-tick work is
 proportional to the number of snakes and changes, never to the field's area:
-the cells of live snakes, food and stones are kept in sets and dicts, and in
-a `grid.FieldGrid` for bots, that every step updates incrementally.
+food and stones are kept in dicts, and every cell of a live snake, stone and
+food in a `grid.FieldGrid` (what collisions, spawns and bots look up), that
+every step updates incrementally.
 """
 
 from __future__ import annotations
@@ -99,10 +100,10 @@ class SnakeGame:
         self._rng = random.Random(seed)
         self._snakes: dict[str, Snake] = {}  # join order
         self._joins = 0
-        self._occupied: set[Cell] = set()  # every cell of every live snake
         self._food: dict[Cell, int] = {}
         self._stones: dict[Cell, None] = {}  # insertion order: oldest first
-        self._grid = FieldGrid(width, height)  # the same, as bytes (what bots plan on)
+        #: live snakes' cells, stones and food as bytes: one lookup per cell, no set of cells to keep
+        self._grid = FieldGrid(width, height)
         #: the field by bucket, kept once a view room asks for it (`bucket_changes`)
         self._spatial: SnakeBuckets | None = None
         #: snakes whose score or life changed since `game.SnakeWithBots.take_score_changes`
@@ -144,11 +145,10 @@ class SnakeGame:
             )  # fmt: skip
             snake.away = s.get("away", False)
             game._snakes[snake.id] = snake
-            if snake.alive:
-                game._occupied.update(snake.body)
         game._food = {(x, y): v for x, y, v in saved["food"]}
         game._stones = {(x, y): None for x, y in saved["stones"]}
-        game._grid = FieldGrid.of(game.width, game.height, game._occupied, game._stones, game._food)
+        live = [cell for snake in game._snakes.values() if snake.alive for cell in snake.body]
+        game._grid = FieldGrid.of(game.width, game.height, live, game._stones, game._food)
         return game
 
     def save(self) -> dict[str, Any]:
@@ -181,7 +181,6 @@ class SnakeGame:
             index.rebuild(snake)
         if not snake.alive:
             return None
-        self._occupied.difference_update(snake.body)
         self._grid.mark(snake.body, 0)
         return self._score_event(snake)
 
@@ -228,8 +227,8 @@ class SnakeGame:
 
     def step(self, tick: int = 0, dt: float = 0.1) -> list[ScoreEvent]:
         """One cell per tick, whatever the tick's length; `dt` counts down the start grace."""
-        live = [s for s in self._snakes.values() if s.alive and not self._stands(s, dt)]
-        occupied, stones, food, index = self._occupied, self._stones, self._food, self._spatial
+        live = [s for s in self._snakes.values() if s.alive and (s.waiting is None or not self._stands(s, dt))]
+        food, index = self._food, self._spatial
         grid = self._grid
         blocked, moves = grid.blocked, self._d_moves
         # 1. Every live snake's new head; tails of non-growing snakes move on.
@@ -253,9 +252,8 @@ class SnakeGame:
             x, y = head
             if (
                 not (0 <= x < width and 0 <= y < height)
-                or head in stones
                 or arrivals[head] > 1
-                or (head in occupied and head not in freed)
+                or ((there := blocked[y * width + x]) and (there == STONE or head not in freed))
             ):
                 dying.append(s)
             else:
@@ -273,14 +271,12 @@ class SnakeGame:
                 s.grow -= 1
             else:
                 tail = s.body.pop()
-                occupied.discard(tail)
                 blocked[tail[1] * width + tail[0]] = 0
             tails.append(tail)
         eaten = 0
         view_moves: list[tuple[Snake, Cell, Cell | None]] = []
         for (s, head, growing), left in zip(movers, tails, strict=True):
             s.body.appendleft(head)
-            occupied.add(head)
             blocked[head[1] * width + head[0]] = SNAKE
             s.serial += 1
             if index is not None:  # a view room: its moves go by bucket, never in a delta
@@ -412,14 +408,13 @@ class SnakeGame:
             if abs(ax - bx) + abs(ay - by) != 1:
                 raise ValueError(f"body cells {(ax, ay)} and {(bx, by)} are not adjacent")
         for cell in cells:
-            if not self._inside(cell) or cell in self._stones or (cell in self._occupied and cell not in own):
+            if not self._inside(cell) or cell in self._stones or (self._blocked(cell) and cell not in own):
                 raise ValueError(f"cell {cell} is outside the field or taken")
         if direction is None and len(cells) > 1:
             direction = DIR_OF_STEP[(cells[0][0] - cells[1][0], cells[0][1] - cells[1][1])]
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {list(DIRECTIONS)}")
         snake = old if old is not None else self._join(player_id, name or player_id, bot)
-        self._occupied.difference_update(own)
         self._grid.mark(own, 0)
         for cell in cells:
             if self._food.pop(cell, None) is not None:
@@ -467,7 +462,6 @@ class SnakeGame:
     def _kill(self, snake: Snake) -> None:
         """A death (in `step`, or known from elsewhere: `overlay_score`): its body stays as a ghost."""
         snake.alive = False
-        self._occupied.difference_update(snake.body)
         self._grid.mark(snake.body, 0)
         self._d_died[snake.id] = self._d_marks[snake.id] = None
         if self._spatial is not None:
@@ -482,12 +476,16 @@ class SnakeGame:
         return 0 <= cell[0] < self.width and 0 <= cell[1] < self.height
 
     def _is_free(self, cell: Cell) -> bool:
-        return (
-            self._inside(cell)
-            and cell not in self._occupied
-            and cell not in self._stones
-            and cell not in self._food
-        )
+        """Inside the field, and no live snake, stone or food on it."""
+        x, y = cell
+        if not (0 <= x < self.width and 0 <= y < self.height):
+            return False
+        i = y * self.width + x
+        return not self._grid.blocked[i] and not self._grid.food[i]
+
+    def _blocked(self, cell: Cell) -> bool:
+        """A live snake or a stone on this cell (inside the field)."""
+        return self._grid.blocked[cell[1] * self.width + cell[0]] != 0
 
     def _random_free_cell(self, far_from: set[Cell] | None = None) -> Cell | None:
         """A random free cell (at most PLACE_ATTEMPTS tries), optionally more
@@ -523,7 +521,6 @@ class SnakeGame:
         snake.dir = snake.next_dir = direction
         snake.alive, snake.respawn = True, False
         snake.waiting, snake.turned = (None if snake.bot else START_GRACE_SECONDS), False
-        self._occupied.update(cells)
         self._grid.mark(cells, SNAKE)
         self._d_added[snake.id] = self._d_marks[snake.id] = None
         if index is not None:
@@ -534,7 +531,7 @@ class SnakeGame:
         low, high_x, high_y = SPAWN_MARGIN, self.width - 1 - SPAWN_MARGIN, self.height - 1 - SPAWN_MARGIN
         if high_x < low or high_y < low:
             return False
-        rng, occupied, stones = self._rng, self._occupied, self._stones
+        rng = self._rng
         for _ in range(SPAWN_ATTEMPTS):
             mx, my = rng.randint(low, high_x), rng.randint(low, high_y)  # the middle cell
             direction = self._away_from_nearest_wall(mx, my)
@@ -545,7 +542,7 @@ class SnakeGame:
                 continue
             hx, hy = cells[0]
             ahead = [(hx + i * dx, hy + i * dy) for i in range(1, SPAWN_CLEAR_AHEAD + 1)]
-            if any(c in occupied or c in stones for c in ahead):
+            if any(self._inside(c) and self._blocked(c) for c in ahead):
                 continue  # not born facing a stone or a snake
             self._set_body(snake, cells, direction)
             snake.score = snake.grow = 0

@@ -57,6 +57,8 @@ class SnakeBuckets:
         self._cuts: dict[Bucket, list[CellCut]] = {}
         #: this tick's moves, as `moved` had them (their cells are in `_sets` and `_cuts`)
         self._moves: list[Sequence[tuple[Snake, Cell, Cell | None]]] = []
+        #: the ids of `_moves`' snakes, once a rebuild asked (`_moved_ids`)
+        self._moved: dict[str, None] | None = None
         #: snakes rebuilt this tick -> the cells clients held of them when the tick began
         self._rebuilt: dict[str, set[Cell]] = {}
         self._food_changed: dict[Cell, int | None] = {}
@@ -91,13 +93,17 @@ class SnakeBuckets:
         counted already) and its tail left the other (None: it grew). A snake that turned is
         the rules' to note in `changed_snakes`."""
         self._moves.append(moves)
+        self._moved = None  # (a rebuild before these moves listed the others)
         size, rebuilt, present, counts = self.size, self._rebuilt, self.present, self.counts
         cuts_of, sets_of, shown, spans = self._cuts, self._sets, self._shown, self._spans
         for snake, (hx, hy), tail in moves:
             sid = snake.id
             bx, by = hx // size, hy // size
             b = (bx, by)
-            if tail is None or (tb := (tail[0] // size, tail[1] // size)) != b:
+            if tail is not None:
+                tx, ty = tail
+                tb = (tx // size, ty // size)
+            if tail is None or tb != b:
                 # a cell more in the head's bucket (most moves stay in one bucket: nothing to count)
                 counts[b] = counts.get(b, 0) + 1
                 span = spans[sid]
@@ -115,9 +121,7 @@ class SnakeBuckets:
                 if tail is not None:
                     rebuilt[sid].add(tail)
                 continue
-            if tail is not None and tail != (hx, hy):  # (into its own tail's cell: the set says it all)
-                tx, ty = tail
-                tb = (tx // size, ty // size)
+            if tail is not None and (tx != hx or ty != hy):  # (into its own tail's cell: the set says it all)
                 if (cuts := cuts_of.get(tb)) is None:
                     cuts_of[tb] = [(sid, tx, ty)]
                 else:
@@ -127,7 +131,7 @@ class SnakeBuckets:
             else:
                 sets.append((sid, hx, hy, snake.serial))
             body = snake.body
-            if len(body) < 2 or body[1][0] // size != bx or body[1][1] // size != by:
+            if len(body) < 2 or (neck := body[1])[0] // size != bx or neck[1] // size != by:
                 # its head entered a bucket: clients there may not know it
                 shown.setdefault(b, {})[sid] = None
 
@@ -139,7 +143,7 @@ class SnakeBuckets:
         held = self._rebuilt.get(sid)
         if held is None:
             held = self._rebuilt[sid] = set()
-            if any(moved.id == sid for batch in self._moves for moved, _, _ in batch):
+            if self._moves and sid in self._moved_ids():
                 # it moved this tick too: take its move back, keep the cell it left
                 for b, cuts in self._cuts.items():
                     held.update((x, y) for cut, x, y in cuts if cut == sid)
@@ -150,6 +154,13 @@ class SnakeBuckets:
         # a superset does, as a cut of a cell a client lacks changes nothing.
         held.update(snake.body)
         self._count(snake, -1)  # (`placed` counts its new body)
+
+    def _moved_ids(self) -> dict[str, None]:
+        """The snakes that moved this tick, listed once for all the tick's rebuilds (respawns
+        come several a tick: a pass over every move for each cost more than the moves)."""
+        if self._moved is None:
+            self._moved = {moved.id: None for batch in self._moves for moved, _, _ in batch}
+        return self._moved
 
     def set_food(self, cell: Cell, value: int | None) -> None:
         """A food of `value` at `cell`, or (None) the food there is gone."""
@@ -201,9 +212,13 @@ class SnakeBuckets:
         here = self.present.get(b)
         if not here:
             return found
+        spans = self._spans
         for sid in here:
             snake = snakes[sid]
             serial = snake.serial
+            if len(spans.get(sid, ())) == 1:  # all of it lies here (most snakes): no cell to test
+                found.extend((sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body))
+                continue
             found.extend(
                 (sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body) if x // size == bx and y // size == by
             )
@@ -271,7 +286,7 @@ class SnakeBuckets:
         for b in unordered:
             fragment = fragments[b]
             fragments[b] = {key: fragment[key] for key in _KEYS if key in fragment}
-        self._sets, self._cuts, self._moves, self._rebuilt = {}, {}, [], {}
+        self._sets, self._cuts, self._moves, self._rebuilt, self._moved = {}, {}, [], {}, None
         self._food_changed, self._stones_changed, self._shown = {}, {}, {}
         self.changed_snakes = {}
         return fragments
