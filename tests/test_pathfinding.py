@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asgi_mmo.games.snake.directions import DIRECTIONS
 from asgi_mmo.games.snake.pathfinding import PlanRequest, best_move, plan_path, run_plan, safe_moves
@@ -269,3 +271,63 @@ def test_best_move_leaves_a_pocket_for_open_space() -> None:
     )
     assert best_move(w, h, blocked, head, "up", 8) == "right"
     assert best_move(w, h, blocked, (-1, 0), "up") is None
+
+
+def _distances(width: int, height: int, blocked: bytes, start: tuple[int, int]) -> dict[tuple[int, int], int]:
+    """Steps from `start` to every free cell it reaches: the plainest breadth-first search."""
+    found, frontier = {start: 0}, [start]
+    while frontier:
+        later = []
+        for x, y in frontier:
+            for dx, dy in DIRECTIONS.values():
+                cell = (x + dx, y + dy)
+                inside = 0 <= cell[0] < width and 0 <= cell[1] < height
+                if inside and cell not in found and not blocked[cell[1] * width + cell[0]]:
+                    found[cell] = found[(x, y)] + 1
+                    later.append(cell)
+        frontier = later
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    width=st.integers(1, 14), height=st.integers(1, 14), density=st.floats(0, 0.6),
+    seed=st.integers(0, 2**32), foods=st.integers(0, 8),
+)  # fmt: skip
+def test_plan_is_a_shortest_way_to_the_nearest_food(width: int, height: int, density: float, seed: int,
+                                                    foods: int) -> None:
+    """The search (written out for speed) against a plain one: a path exactly as long as the
+    way to the nearest reachable food, over free cells, ending on a food; [] when none is."""
+    import random
+
+    rng = random.Random(seed)
+    blocked = bytes(rng.random() < density for _ in range(width * height))
+    head = (rng.randrange(width), rng.randrange(height))
+    food = [(rng.randrange(-1, width + 1), rng.randrange(-1, height + 1)) for _ in range(foods)]
+    distances = _distances(width, height, blocked, head)
+    reachable = [distances[cell] for cell in food if cell in distances and cell != head]
+    path = plan_path(width, height, blocked, head, food)
+    if not reachable:
+        assert path == []
+        return
+    assert len(path) == min(reachable)
+    assert walk(width, height, blocked, head, path) in food
+    assert plan_path(width, height, blocked, head, food) == path  # the same input, the same path
+
+
+@settings(max_examples=200, deadline=None)
+@given(width=st.integers(1, 12), height=st.integers(1, 12), density=st.floats(0, 0.6), seed=st.integers(0, 2**32))
+def test_safe_moves_rank_by_the_room_behind_each_move(width: int, height: int, density: float, seed: int) -> None:
+    """With a bound above the field's area, each safe move's room is counted exactly: the moves
+    come roomiest first, as a plain search counts the free cells behind each."""
+    import random
+
+    rng = random.Random(seed)
+    blocked = bytearray(rng.random() < density for _ in range(width * height))
+    head = (rng.randrange(width), rng.randrange(height))
+    blocked[head[1] * width + head[0]] = 1  # the head's cell is the neck after the move
+    rooms = []
+    for name in safe_moves(width, height, blocked, head, None, space_limit=width * height + 1):
+        dx, dy = DIRECTIONS[name]
+        rooms.append(len(_distances(width, height, bytes(blocked), (head[0] + dx, head[1] + dy))))
+    assert rooms == sorted(rooms, reverse=True)

@@ -96,32 +96,52 @@ def plan_path(
     came = bytearray(size)
     came[start] = _START
     queue: deque[int] = deque((start,))
+    popleft, append = queue.popleft, queue.append
     last_row = size - width
+    right_edge = width - 1
     expanded = 0
     found = -1
+    # Neighbours in a fixed order (up, down, left, right): same input, same path, which
+    # keeps bots deterministic for a seeded game. Written out rather than looped over a
+    # tuple of neighbours per cell: no tuples built per cell, half the cost of a plan.
     while queue:
         if expanded >= max_nodes:
             return []
-        cell = queue.popleft()
+        cell = popleft()
         expanded += 1
+        if cell >= width:
+            nxt = cell - width
+            if not came[nxt] and not blocked[nxt]:
+                came[nxt] = 1
+                if nxt in targets:
+                    found = nxt
+                    break
+                append(nxt)
+        if cell < last_row:
+            nxt = cell + width
+            if not came[nxt] and not blocked[nxt]:
+                came[nxt] = 2
+                if nxt in targets:
+                    found = nxt
+                    break
+                append(nxt)
         x = cell % width
-        # Neighbours in a fixed order (up, down, left, right): same input,
-        # same path, which keeps bots deterministic for a seeded game.
-        for nxt, code, ok in (
-            (cell - width, 1, cell >= width),
-            (cell + width, 2, cell < last_row),
-            (cell - 1, 3, x > 0),
-            (cell + 1, 4, x < width - 1),
-        ):
-            if not ok or came[nxt] or blocked[nxt]:
-                continue
-            came[nxt] = code
-            if nxt in targets:
-                found = nxt
-                break
-            queue.append(nxt)
-        if found >= 0:
-            break
+        if x > 0:
+            nxt = cell - 1
+            if not came[nxt] and not blocked[nxt]:
+                came[nxt] = 3
+                if nxt in targets:
+                    found = nxt
+                    break
+                append(nxt)
+        if x < right_edge:
+            nxt = cell + 1
+            if not came[nxt] and not blocked[nxt]:
+                came[nxt] = 4
+                if nxt in targets:
+                    found = nxt
+                    break
+                append(nxt)
     if found < 0:
         return []
 
@@ -147,21 +167,26 @@ def _free_space(
     """Free cells reachable from `origin` (itself included), counting to `limit`."""
     seen = {origin, also_blocked}
     queue: deque[int] = deque((origin,))
+    popleft, append, add = queue.popleft, queue.append, seen.add
     count = 0
-    size = width * height
-    while queue and count < limit:
-        cell = queue.popleft()
+    last_row = width * height - width
+    right_edge = width - 1
+    while queue and count < limit:  # (neighbours written out, as in `plan_path`)
+        cell = popleft()
         count += 1
+        if cell >= width and (nxt := cell - width) not in seen and not blocked[nxt]:
+            add(nxt)
+            append(nxt)
+        if cell < last_row and (nxt := cell + width) not in seen and not blocked[nxt]:
+            add(nxt)
+            append(nxt)
         x = cell % width
-        for nxt, ok in (
-            (cell - width, cell >= width),
-            (cell + width, cell + width < size),
-            (cell - 1, x > 0),
-            (cell + 1, x < width - 1),
-        ):
-            if ok and nxt not in seen and not blocked[nxt]:
-                seen.add(nxt)
-                queue.append(nxt)
+        if x > 0 and (nxt := cell - 1) not in seen and not blocked[nxt]:
+            add(nxt)
+            append(nxt)
+        if x < right_edge and (nxt := cell + 1) not in seen and not blocked[nxt]:
+            add(nxt)
+            append(nxt)
     return count
 
 
