@@ -92,16 +92,20 @@ class ViewComposer:
         """The bucket's fragment this tick as JSON (None: it did not change)."""
         return self._fragments.get(bucket)
 
+    def same(self, covered: BucketRect) -> Text:
+        """What follows the ack in the tick of a view that covers the same buckets as before
+        (most views, most ticks)."""
+        text = self._same.get(covered)
+        if text is None:
+            joined = ",".join(filter(None, map(self._fragments.get, self._buckets_of(covered))))  # (C loops)
+            text = self._same[covered] = _text(f',"buckets":[{joined}]}}' if joined else "}")
+        return text
+
     def tail(self, old: BucketRect, new: BucketRect) -> Text:
         """What follows the ack in the tick of a view that covered `old` and covers `new`."""
+        if old is new:
+            return self.same(new)
         fragments = self._fragments
-        if old is new:  # most views, most ticks
-            text = self._same.get(new)
-            if text is not None:
-                return text
-            joined = ",".join(filter(None, map(fragments.get, self._buckets_of(new))))  # (C loops: most views)
-            text = self._same[new] = _text(f',"buckets":[{joined}]}}' if joined else "}")
-            return text
         key = (old, new)
         text = self._tails.get(key)
         if text is not None:

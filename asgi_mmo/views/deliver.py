@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from asgi_mmo.connection import Connection
 from asgi_mmo.protocol import refuse
 from asgi_mmo.seat import Seat
 from asgi_mmo.stats import RoomStats
@@ -84,10 +85,15 @@ class ViewFrames:
             else:
                 text = f'{self.head}{seat.ack},"view":{composer.rect(rect)}{tail}'
         view.rect, view.covered = rect, covered
+        self.deliver(connection, text, extra)
+        return True
+
+    def deliver(self, connection: Connection, text: str, extra: int) -> None:
+        """Hand over a frame (`extra`: its UTF-8 bytes beyond its characters), counted."""
+        stats = self.stats
         if connection.deliver_nowait(text, self.now):
             stats.msgs_out += 1
             stats.bytes_out += len(text) + extra
         else:
             connection.needs_state = True  # behind: a `state` brings it back once it catches up
             stats.ticks_dropped += 1
-        return True

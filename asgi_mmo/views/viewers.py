@@ -141,11 +141,28 @@ class Viewers:
             composer, tick, lambda _, covered: composer.state(covered), stats,
             now=now, slow_after=slow_after, room_id=room_id,
         )  # fmt: skip
-        move, hand = self.move, frames.hand
+        move, hand, deliver = self.move, frames.hand, frames.deliver
+        views, corners, focus_of, same, head = self._views, self._corners, self.game.focus, composer.same, frames.head
         for seat in seats:
-            if seat.connection is None:
+            connection = seat.connection
+            if connection is None:
                 continue
+            # Most views, most ticks: the view stays (`move`'s first case), the frame is the head
+            # and the tail every view of these buckets shares; no tuple, no call to `move` or `hand`.
+            view = views.get(seat.player_id)
+            if view is not None and view.resize is None and not connection.needs_state and (
+                not corners or seat.player_id not in corners
+            ):
+                rect = view.rect
+                focus = focus_of(seat.player_id)
+                if focus is None or (
+                    rect.x + MARGIN <= focus[0] <= rect.x + rect.width - 1 - MARGIN
+                    and rect.y + MARGIN <= focus[1] <= rect.y + rect.height - 1 - MARGIN
+                ):
+                    tail, extra = same(view.covered)
+                    deliver(connection, f"{head}{seat.ack}{tail}", extra)
+                    continue
             view, rect, covered, new = move(seat.player_id)
             if new:
-                seat.connection.needs_state = True
+                connection.needs_state = True
             hand(seat, view, rect, covered)
