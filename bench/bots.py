@@ -4,7 +4,7 @@
 Each round measures both modes back to back in this one process (so the
 ratio is taken in one window), and the rounds are repeated for medians:
 
-    .venv/bin/python bench/bots.py [--rounds 3] [--seconds 10] [--bots 50] [--size 200]
+    .venv/bin/python bench/bots.py [--rounds 3] [--seconds 10] [--bots 50] [--size 200] [--results FILE]
 
 Per mode it prints tick duration p50/p99/max (the tick's own work: bots'
 moves, the game step, the fan-out), tick lateness p50/p99/max (how late ticks
@@ -30,11 +30,12 @@ from asgi_mmo.backends.memory import MemoryBackend  # noqa: E402
 from asgi_mmo.connection import Connection  # noqa: E402
 from asgi_mmo.games.snake import bots as snake_bots, rules as snake  # noqa: E402
 from asgi_mmo.offload import PlannerPool  # noqa: E402
+from asgi_mmo.peers import NoPeers  # noqa: E402
 from asgi_mmo.registry import RoomRegistry  # noqa: E402
 from asgi_mmo.roomconfig import RoomConfig  # noqa: E402
 from asgi_mmo.settings import Settings  # noqa: E402
 from asgi_mmo.stats import RoomStats  # noqa: E402
-from bench.common import append_result  # noqa: E402
+from bench.common import append_result, output_path_override  # noqa: E402
 
 MODES = {"processes": 1, "inline": 0}
 
@@ -45,8 +46,9 @@ async def _discard(frame: str) -> None:
 
 async def measure(processes: int, *, bots: int, size: int, seconds: float, food: int | None) -> dict[str, float]:
     async with PlannerPool(processes) as pool, anyio.create_task_group() as tasks:
+        settings = Settings(bot_processes=processes)
         registry = RoomRegistry(
-            Settings(bot_processes=processes), MemoryBackend(), planner=pool.plan_each,
+            settings, NoPeers.over(MemoryBackend(), settings), planner=pool.plan_each,
             plan_concurrency=pool.max_in_flight,
         )
         await tasks.start(registry.run)
@@ -85,7 +87,9 @@ def main() -> None:
     parser.add_argument("--max-nodes", type=int, default=snake_bots.MAX_NODES,
                         help="cells one search may expand (the game's default: %(default)s)")
     parser.add_argument("--food", type=int, default=None, help="food on the field (default: the game's)")
+    parser.add_argument("--results", default=None, help="results file (default bench/results.jsonl)")
     args = parser.parse_args()
+    output_path_override(args.results)
     # Heavier plans (a wider window, a larger bound, scarce food) show what offloading buys.
     snake_bots.WINDOW_RADIUS, snake_bots.MAX_NODES = args.radius, args.max_nodes
     if args.food is not None:

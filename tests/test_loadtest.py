@@ -411,3 +411,30 @@ def test_bench_world_smoke_with_tiny_numbers(tmp_path: Path) -> None:
                                    "bytes_world_over_broadcast"}
     assert set(line["targets"]) == {"lateness_p99_under_10_ms", "ticks_delivered_98_percent", "no_drops",
                                     "bytes_per_player_tick_1500", "cpu_per_msg_1_3x_plain"}
+
+
+def test_bench_bots_smoke_with_tiny_numbers(tmp_path: Path) -> None:
+    """bench/bots.py runs a registry in process: a change to how one is built broke it once, unseen."""
+    results = tmp_path / "results.jsonl"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bots.py"), "--rounds", "1", "--seconds", "1", "--bots", "3",
+         "--size", "40", "--results", str(results)],
+        cwd=ROOT / "bench", capture_output=True, text=True, timeout=120, env={**os.environ},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = json.loads(results.read_text().splitlines()[-1])
+    assert line["scenario"] == "bots" and set(line["medians"]) == {"processes", "inline"}
+    for figures in line["medians"].values():
+        assert figures["ticks"] > 0 and figures["plans_per_s"] > 0
+
+
+def test_bench_world_compose_smoke_with_tiny_numbers() -> None:
+    """bench/world_compose.py drives a view room in process, each kind of fan-out."""
+    for kind in ([], ["--plain"], ["--nine-grid"]):
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "world_compose.py"), "--players", "20", "--bots", "2",
+             "--ticks", "5", "--size", "200", *kind],
+            cwd=ROOT / "bench", capture_output=True, text=True, timeout=120, env={**os.environ},
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "bytes per player-tick" in done.stdout and "whole step" in done.stdout
