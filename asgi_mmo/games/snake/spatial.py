@@ -18,6 +18,7 @@ held (`rebuild`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import Any, Protocol
 
 Cell = tuple[int, int]
@@ -205,24 +206,32 @@ class SnakeBuckets:
 
     # ---- reading ------------------------------------------------------------------------------
 
-    def cells_in(self, b: Bucket, snakes: Mapping[str, Snake]) -> list[CellSet]:
-        """Every snake cell in the bucket (ghosts' too), with its serial."""
+    def cells_in(self, b: Bucket, snakes: Mapping[str, Snake]) -> tuple[list[CellSet], list[str]]:
+        """Every snake cell in the bucket (ghosts' too), with its serial, and the snakes they are of."""
         size, (bx, by) = self.size, b
         found: list[CellSet] = []
+        owners: list[str] = []
         here = self.present.get(b)
         if not here:
-            return found
+            return found, owners
         spans = self._spans
+        x0, y0 = bx * size, by * size
+        x1, y1 = x0 + size, y0 + size
         for sid in here:
             snake = snakes[sid]
             serial = snake.serial
-            if len(spans.get(sid, ())) == 1:  # all of it lies here (most snakes): no cell to test
+            before = len(found)
+            span = spans.get(sid, {})
+            if len(span) == 1:  # all of it lies here (most snakes): no cell to test
                 found.extend((sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body))
-                continue
-            found.extend(
-                (sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body) if x // size == bx and y // size == by
-            )
-        return found
+            else:  # a long snake across buckets: its cells here, and no further once all are found
+                cells = (
+                    (sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body) if x0 <= x < x1 and y0 <= y < y1
+                )
+                found.extend(islice(cells, span.get(b, 0)))
+            if len(found) > before:
+                owners.append(sid)
+        return found, owners
 
     def occupancy(self) -> Iterator[tuple[Bucket, int]]:
         """Snake cells per bucket (ghosts' too), for the buckets holding any."""
@@ -230,10 +239,10 @@ class SnakeBuckets:
 
     def snapshot(self, b: Bucket, snakes: Mapping[str, Snake]) -> dict[str, Any]:
         """The bucket's whole content (`snakes`: the game's, by id)."""
-        cells = self.cells_in(b, snakes)
+        cells, owners = self.cells_in(b, snakes)
         return {
             "b": [b[0], b[1]],
-            "snakes": [snakes[sid].entry() for sid in dict.fromkeys(cell[0] for cell in cells)],
+            "snakes": [snakes[sid].entry() for sid in owners],
             "cells": cells,
             "food": [(x, y, v) for (x, y), v in self.food.get(b, {}).items()],
             "stones": list(self.stones.get(b, {})),
