@@ -323,6 +323,9 @@ export class SnakeView extends CanvasStage {
         ctx.fill();
       });
     }
+    // The frame first: the player's rectangle, drawn after it, stays white at the world's edge too.
+    ctx.strokeStyle = "rgba(46, 230, 168, 0.5)";
+    ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
     const v = snap.view;
     const mark = {
       x: Math.round(x + v.x * scale), y: Math.round(y + v.y * scale),
@@ -336,8 +339,6 @@ export class SnakeView extends CanvasStage {
       ctx.fillStyle = "#ffffff";
       ctx.fillRect(x + me.body[0][0] * scale - 2, y + me.body[0][1] * scale - 2, 4, 4);
     }
-    ctx.strokeStyle = "rgba(46, 230, 168, 0.5)";
-    ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
     ctx.restore();
     this.minimapBox = { x, y, width: w, height: h, tick: m ? m.msg.tick : null, mark };
   }
