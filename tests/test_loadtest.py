@@ -358,17 +358,27 @@ def test_the_examples_driver_is_accepted_by_every_game(server: ServerProcess) ->
     assert refused.returncode == 2 and "runs no game 'chess'" in refused.stderr
 
 
+def run_bench(script: str, *args: str, results: Path | None = None, timeout: float = 120) -> str:
+    """Run `bench/SCRIPT` with these arguments (results to `results`), as its docs say; its output."""
+    extra = ["--results", str(results)] if results is not None else []
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args, *extra],
+        cwd=ROOT / "bench", capture_output=True, text=True, timeout=timeout, env={**os.environ},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def last_result(results: Path) -> Any:
+    return json.loads(results.read_text().splitlines()[-1])
+
+
 @pytest.mark.e2e
 def test_bench_arena_smoke_with_tiny_numbers(tmp_path: Path) -> None:
-    results = tmp_path / "results.jsonl"
-    done = subprocess.run(
-        # 20 players, as the latency smoke below: 4 players' CPU time was often no clock tick at all
-        [sys.executable, str(ROOT / "bench" / "arena.py"), "--players", "20", "--rooms", "2", "--duration", "1",
-         "--runs", "1", "--results", str(results)],
-        cwd=ROOT / "bench", capture_output=True, text=True, timeout=120, env={**os.environ},
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    line = json.loads(results.read_text().splitlines()[-1])
+    # 20 players, as the latency smoke below: 4 players' CPU time was often no clock tick at all
+    run_bench("arena.py", "--players", "20", "--rooms", "2", "--duration", "1", "--runs", "1",
+              results=tmp_path / "results.jsonl")  # fmt: skip
+    line = last_result(tmp_path / "results.jsonl")
     assert line["scenario"] == "arena" and set(line["medians"]) == {"snake", "arena"}
     for figures in line["medians"].values():
         assert figures["server_us_per_msg"] >= 0 and figures["mean_frame_bytes"] > 0 and figures["drops"] == 0
@@ -376,17 +386,12 @@ def test_bench_arena_smoke_with_tiny_numbers(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_bench_latency_smoke_with_tiny_numbers(tmp_path: Path) -> None:
-    results = tmp_path / "results.jsonl"
-    done = subprocess.run(
-        # 20 players: the server's CPU time in the window is read in clock ticks (10 ms), and 4 players'
-        # worth (about 8 ms) was often none, a figure of 0 us per message
-        [sys.executable, str(ROOT / "bench" / "latency.py"), "--players", "20", "--rooms", "2", "--duration", "1",
-         "--runs", "1", "--results", str(results)],
-        cwd=ROOT / "bench", capture_output=True, text=True, timeout=120, env={**os.environ},
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "asgi-mmo / baseline" in done.stdout
-    line = json.loads(results.read_text().splitlines()[-1])
+    # 20 players: the server's CPU time in the window is read in clock ticks (10 ms), and 4 players'
+    # worth (about 8 ms) was often none, a figure of 0 us per message
+    output = run_bench("latency.py", "--players", "20", "--rooms", "2", "--duration", "1", "--runs", "1",
+                       results=tmp_path / "results.jsonl")  # fmt: skip
+    assert "asgi-mmo / baseline" in output
+    line = last_result(tmp_path / "results.jsonl")
     assert line["scenario"] == "latency"
     assert set(line["medians"]) == {"asgi-mmo", "baseline"}
     for figures in line["medians"].values():
@@ -396,14 +401,9 @@ def test_bench_latency_smoke_with_tiny_numbers(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_bench_world_smoke_with_tiny_numbers(tmp_path: Path) -> None:
-    results = tmp_path / "results.jsonl"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "world.py"), "--players", "6", "--bots", "2", "--size", "200",
-         "--view", "32x24", "--rooms", "2", "--duration", "1", "--runs", "1", "--results", str(results)],
-        cwd=ROOT / "bench", capture_output=True, text=True, timeout=180, env={**os.environ},
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    line = json.loads(results.read_text().splitlines()[-1])
+    run_bench("world.py", "--players", "6", "--bots", "2", "--size", "200", "--view", "32x24", "--rooms", "2",
+              "--duration", "1", "--runs", "1", results=tmp_path / "results.jsonl", timeout=180)  # fmt: skip
+    line = last_result(tmp_path / "results.jsonl")
     assert line["scenario"] == "world" and set(line["medians"]) == {"world", "plain", "broadcast"}
     for figures in line["medians"].values():
         assert figures["server_us_per_msg"] >= 0 and figures["bytes_per_player_tick"] > 0 and figures["drops"] == 0
@@ -413,28 +413,20 @@ def test_bench_world_smoke_with_tiny_numbers(tmp_path: Path) -> None:
                                     "bytes_per_player_tick_1500", "cpu_per_msg_1_3x_plain"}
 
 
+@pytest.mark.e2e
 def test_bench_bots_smoke_with_tiny_numbers(tmp_path: Path) -> None:
     """bench/bots.py runs a registry in process: a change to how one is built broke it once, unseen."""
-    results = tmp_path / "results.jsonl"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bots.py"), "--rounds", "1", "--seconds", "1", "--bots", "3",
-         "--size", "40", "--results", str(results)],
-        cwd=ROOT / "bench", capture_output=True, text=True, timeout=120, env={**os.environ},
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    line = json.loads(results.read_text().splitlines()[-1])
+    run_bench("bots.py", "--rounds", "1", "--seconds", "1", "--bots", "3", "--size", "40",
+              results=tmp_path / "results.jsonl")  # fmt: skip
+    line = last_result(tmp_path / "results.jsonl")
     assert line["scenario"] == "bots" and set(line["medians"]) == {"processes", "inline"}
     for figures in line["medians"].values():
         assert figures["ticks"] > 0 and figures["plans_per_s"] > 0
 
 
+@pytest.mark.e2e
 def test_bench_world_compose_smoke_with_tiny_numbers() -> None:
     """bench/world_compose.py drives a view room in process, each kind of fan-out."""
     for kind in ([], ["--plain"], ["--nine-grid"]):
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "world_compose.py"), "--players", "20", "--bots", "2",
-             "--ticks", "5", "--size", "200", *kind],
-            cwd=ROOT / "bench", capture_output=True, text=True, timeout=120, env={**os.environ},
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "bytes per player-tick" in done.stdout and "whole step" in done.stdout
+        output = run_bench("world_compose.py", "--players", "20", "--bots", "2", "--ticks", "5", "--size", "200", *kind)
+        assert "bytes per player-tick" in output and "whole step" in output
