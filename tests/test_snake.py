@@ -698,3 +698,29 @@ def test_restored_game_steps_identically(seed: int) -> None:
         random_round(game, rng_a, joined, next_id)
         random_round(copy, rng_b, joined_b, next_b)
     assert copy.save() == game.save()
+
+
+def test_a_stone_keeps_away_from_the_heads_that_did_not_move_in_its_step() -> None:
+    """A snake in its start grace, and one respawned in the step, have heads as much as the movers:
+    a stone raised in that step keeps clear of them too (the rules list them apart from the movers)."""
+    near = 0
+    for seed in range(300):
+        game = SnakeGame(14, 12, seed=seed, food_count=0, stone_chance=1.0, stone_limit=50)
+        game.add_player("standing", "standing")  # a human's new snake stands for its start grace
+        game.place_snake("eater", [(2, 1), (1, 1)], direction="right")
+        game.place_food(3, 1, 1)
+        game.place_snake("respawning", [(10, 10), (11, 10)], direction="left")
+        game.place_stone(9, 10)
+        game.step(1, 0.05)  # "respawning" dies on the stone
+        game.apply_input("respawning", RESPAWN)
+        game.place_food(4, 1, 1)
+        stones_before = set(map(tuple, game.snapshot()["stones"]))
+        game.step(2, 0.05)  # the eater eats again: a stone, in the step "respawning" comes back
+        snap = game.snapshot()
+        alive = {s["id"]: tuple(s["body"][0]) for s in snap["snakes"] if s["alive"]}
+        assert {"standing", "respawning", "eater"} <= set(alive)
+        for x, y in set(map(tuple, snap["stones"])) - stones_before:
+            for hx, hy in alive.values():
+                assert max(abs(x - hx), abs(y - hy)) > 2, (seed, (x, y), alive)
+            near += any(max(abs(x - hx), abs(y - hy)) <= 4 for hx, hy in (alive["standing"], alive["respawning"]))
+    assert near > 20  # the stones fell near those heads often enough for the check to mean something

@@ -1,11 +1,9 @@
-"""Snake, as pure rules: no I/O, no clock, randomness only from the game's own
-`random.Random`.
+"""Snake, as pure rules: no I/O, no clock, randomness only from the game's own `random.Random`.
 
-The rules and numbers are written out in `docs/snake.md`. Per-tick work is
-proportional to the number of snakes and changes, never to the field's area:
-food and stones are kept in dicts, and every cell of a live snake, stone and
-food in a `grid.FieldGrid` (what collisions, spawns and bots look up), that
-every step updates incrementally.
+The rules and numbers are written out in `docs/snake.md`. Per-tick work is proportional to the
+number of snakes and changes, never to the field's area: food and stones are kept in dicts, and
+every cell of a live snake, stone and food in a `grid.FieldGrid` (what collisions, spawns and
+bots look up), that every step updates incrementally.
 """
 
 from __future__ import annotations
@@ -227,7 +225,11 @@ class SnakeGame:
 
     def step(self, tick: int = 0, dt: float = 0.1) -> list[ScoreEvent]:
         """One cell per tick, whatever the tick's length; `dt` counts down the start grace."""
-        live = [s for s in self._snakes.values() if s.alive and (s.waiting is None or not self._stands(s, dt))]
+        live: list[Snake] = []
+        unmoved: list[Snake] = []  # alive but not moving this step (the start grace; a respawn, below)
+        for s in self._snakes.values():
+            if s.alive:
+                (live if s.waiting is None or not self._stands(s, dt) else unmoved).append(s)
         food, index = self._food, self._spatial
         grid = self._grid
         blocked, moves = grid.blocked, self._d_moves
@@ -299,13 +301,14 @@ class SnakeGame:
             index.moved(view_moves)
         # 4. Respawns; now and then a stone for a food eaten; food to the count.
         for s in self._snakes.values():
-            if s.respawn:
-                self._spawn(s)
+            if s.respawn and self._spawn(s):
+                unmoved.append(s)
         heads: set[Cell] | None = None  # made once a step, only if a stone is raised
         for _ in range(eaten):
             if self._rng.random() < self.stone_chance:
-                if heads is None:
-                    heads = {s.body[0] for s in self._snakes.values() if s.alive}
+                if heads is None:  # every live head: the movers' new ones, and the others' (few)
+                    heads = {head for _, head, _ in movers}
+                    heads.update(s.body[0] for s in unmoved)
                 self._raise_stone(heads)
         self._replenish_food()
         return events
