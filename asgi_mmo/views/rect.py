@@ -34,6 +34,13 @@ class Rect:
     def to_json(self) -> str:
         return orjson.dumps({"x": self.x, "y": self.y, "width": self.width, "height": self.height}).decode()
 
+    def keeps(self, focus: tuple[int, int]) -> bool:
+        """The focus lies at least MARGIN cells inside every edge: a view following it stays."""
+        return (
+            self.x + MARGIN <= focus[0] <= self.x + self.width - 1 - MARGIN
+            and self.y + MARGIN <= focus[1] <= self.y + self.height - 1 - MARGIN
+        )
+
 
 class BucketRect(NamedTuple):
     """The buckets a rectangle touches: columns `x0` .. `x1`, rows `y0` .. `y1` (inclusive)."""

@@ -26,7 +26,7 @@ from asgi_mmo.seat import Seat
 from asgi_mmo.stats import RoomStats
 from asgi_mmo.views.compose import ViewComposer
 from asgi_mmo.views.deliver import ViewFrames, ViewState
-from asgi_mmo.views.rect import DEFAULT_SIZE, MARGIN, BucketRect, Rect, clamp_size, follow, place
+from asgi_mmo.views.rect import DEFAULT_SIZE, BucketRect, Rect, clamp_size, follow, place
 
 #: the side of a bucket, in cells: a view's picture holds nothing farther than this outside it.
 #: Half the largest view side (`rect.MAX_SIDE`), so a view touches at most 3 x 3 buckets; against 32,
@@ -106,10 +106,7 @@ class Viewers:
         corner = self._corners.pop(player_id, None) if self._corners else None
         if corner is not None:  # a spectator's camera: where it was put, not where a head is
             rect = self._at(rect, corner)
-        elif not resized and (focus is None or (
-            old.x + MARGIN <= focus[0] <= old.x + old.width - 1 - MARGIN
-            and old.y + MARGIN <= focus[1] <= old.y + old.height - 1 - MARGIN
-        )):
+        elif not resized and (focus is None or old.keeps(focus)):
             return view, old, view.covered, new  # most views, most ticks: `follow` keeps it
         rect = follow(rect, focus, *self.field)
         covered = view.covered
@@ -153,12 +150,8 @@ class Viewers:
             if view is not None and view.resize is None and not connection.needs_state and (
                 not corners or seat.player_id not in corners
             ):
-                rect = view.rect
                 focus = focus_of(seat.player_id)
-                if focus is None or (
-                    rect.x + MARGIN <= focus[0] <= rect.x + rect.width - 1 - MARGIN
-                    and rect.y + MARGIN <= focus[1] <= rect.y + rect.height - 1 - MARGIN
-                ):
+                if focus is None or view.rect.keeps(focus):
                     tail, extra = same(view.covered)
                     deliver(connection, f"{head}{seat.ack}{tail}", extra)
                     continue

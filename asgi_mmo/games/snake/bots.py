@@ -20,7 +20,7 @@ from asgi_mmo.games.snake.pathfinding import PlanRequest, best_move
 from asgi_mmo.games.snake.rules import RESPAWN, Cell, SnakeGame
 
 #: A plan covers this many cells around the head each way (a 33 x 33 window): at one food per
-#: 120 cells the nearest food lies in it but for one plan in thousands, and a window costs a
+#: 120 cells the nearest food lies in it but for about one plan in ten thousand, and a window costs a
 #: quarter of a 65 x 65 one to cut, pickle and search (docs/leaderboard-and-bots.md).
 WINDOW_RADIUS = 16
 #: Cells a search may expand: bounds one plan's cost (about 2 ms in pure Python).
