@@ -3,7 +3,8 @@
 A client that holds the whole field as buckets and applies each tick's
 fragments must hold exactly the field: whatever happened between two takes
 (moves, a move into the cell the tail just left, spawns, respawns, players
-joining and leaving, several steps without a take). And a fragment lists each
+joining and leaving, several steps without a take), and so must a client that
+starts from the bucket snapshots at any tick. And a fragment lists each
 cell once, as it ended (docs/snake.md "Views"); and the cells it counts per
 bucket for the minimap are the field's.
 """
@@ -58,6 +59,16 @@ def assert_holds_the_field(picture: ViewPicture, game: SnakeWithBots) -> None:
     assert dict(game.occupancy(SIZE)) == dict(counted)
 
 
+def assert_serials_count_from_the_head(game: SnakeWithBots) -> None:
+    """Each cell of a bucket snapshot has its serial: the head's serial less its place in the body."""
+    snakes = game._snakes  # noqa: SLF001 - the serials are the index's, the bodies the rules'
+    for by in range(-(-game.height // SIZE)):
+        for bx in range(-(-game.width // SIZE)):
+            for sid, x, y, serial in game.bucket_snapshot(bx, by, SIZE)["cells"]:
+                snake = snakes[sid]
+                assert snake.serial - serial == list(snake.body).index((x, y)), (sid, x, y)
+
+
 def new_game(seed: int, width: int = 40, height: int = 32) -> SnakeWithBots:
     game = SnakeWithBots.create(GameSetup(width, height, {}, seed))
     game.bucket_changes(SIZE)  # a view room builds its index before its first tick
@@ -93,6 +104,13 @@ def test_applying_every_tick_s_fragments_holds_exactly_the_field(seed: int) -> N
             game.step(tick, 0.1)
         take(game, picture)
         assert_holds_the_field(picture, game)
+        # and the bucket snapshots, kept as snakes move (not read off their bodies), are the field too:
+        # a client that starts from them now and goes on with fragments holds it from then on
+        fresh = holder(game)
+        assert_holds_the_field(fresh, game)
+        assert_serials_count_from_the_head(game)
+        if tick % 25 == 0:
+            picture = fresh
 
 
 def test_a_circling_snake_takes_the_cell_its_tail_leaves_and_lists_it_once() -> None:

@@ -3,10 +3,13 @@
 `SnakeBuckets` notes each tick's changes straight into the fragment of the
 bucket they fall in, as the rules make them: a move is two list appends (its
 head's cell, its tail's cut), so a tick's fragments need no pass of their own.
-A bucket's snapshot reads the bodies of the snakes that came into it (each
-cell with its serial: a snake's cells are numbered as its head reaches them,
-so a client orders a body it sees only in parts), and the food and stones it
-keeps per bucket; it never scans the field.
+Each snake's cells are also kept by bucket, as they move (a head's cell
+appended, a tail's dropped), each with its serial: a snake's cells are
+numbered as its head reaches them, so a client orders a body it sees only
+in parts, and a cell's number never changes. So a bucket's snapshot copies
+the cells kept there and the food and stones it keeps per bucket: its cost
+is the bucket's content, never the length of the snakes passing through it
+(a bot's of 200 cells across four buckets), and it never scans the field.
 
 Every cell of a fragment is listed once, as it ended the tick, so a fragment
 is safe to apply in any order and twice: a move into the cell its own tail
@@ -17,9 +20,11 @@ held (`rebuild`).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import islice
 from typing import Any, Protocol
+
+from asgi_mmo.games.snake.directions import DIRECTIONS
 
 Cell = tuple[int, int]
 Bucket = tuple[int, int]
@@ -32,7 +37,7 @@ class Snake(Protocol):
     """What the index reads of a snake of the rules."""
 
     id: str
-    dir: str
+    dir: str  # the way it moved last: where its neck lies, for `moved`
     next_dir: str
     serial: int
 
@@ -51,8 +56,9 @@ class SnakeBuckets:
         self.stones: dict[Bucket, dict[Cell, None]] = {}
         #: bucket -> how many snake cells (ghosts' too) it holds, kept as they move (the minimap's)
         self.counts: dict[Bucket, int] = {}
-        #: snake -> bucket -> how many of its cells lie there: where an entry that changed goes
-        self._spans: dict[str, dict[Bucket, int]] = {}
+        #: snake -> bucket -> its cells there, the oldest (the tail's end) first, as the fragments
+        #: list them: what a snapshot copies, and where an entry that changed goes
+        self._spans: dict[str, dict[Bucket, deque[CellSet]]] = {}
         #: this tick's fragments' cells and cuts, by bucket, in the order they came
         self._sets: dict[Bucket, list[CellSet]] = {}
         self._cuts: dict[Bucket, list[CellCut]] = {}
@@ -97,27 +103,40 @@ class SnakeBuckets:
         self._moved = None  # (a rebuild before these moves listed the others)
         size, rebuilt, present, counts = self.size, self._rebuilt, self.present, self.counts
         cuts_of, sets_of, shown, spans = self._cuts, self._sets, self._shown, self._spans
+        directions = DIRECTIONS
         for snake, (hx, hy), tail in moves:
             sid = snake.id
             bx, by = hx // size, hy // size
             b = (bx, by)
-            if tail is not None:
-                tx, ty = tail
-                tb = (tx // size, ty // size)
-            if tail is None or tb != b:
-                # a cell more in the head's bucket (most moves stay in one bucket: nothing to count)
+            item = (sid, hx, hy, snake.serial)
+            span = spans[sid]
+            if tail is None:  # it grew: a cell more, in the head's bucket
                 counts[b] = counts.get(b, 0) + 1
-                span = spans[sid]
-                if (held := span.get(b, 0)) == 0:
+                if (kept := span.get(b)) is None:
+                    span[b] = deque((item,))
                     present.setdefault(b, {})[sid] = None
-                span[b] = held + 1
-                if tail is not None:  # and one less in the tail's
-                    counts[tb] -= 1
-                    if span[tb] == 1:
-                        del span[tb]
-                        del present[tb][sid]
-                    else:
-                        span[tb] -= 1
+                else:
+                    kept.append(item)
+            elif (tx := tail[0]) // size == bx and (ty := tail[1]) // size == by:
+                tb = b  # most moves stay in one bucket: nothing to count
+                kept = span[b]
+                kept.popleft()  # the tail's cell is the snake's oldest, so the oldest kept there
+                kept.append(item)
+            else:
+                ty = tail[1]
+                tb = (tx // size, ty // size)
+                counts[tb] -= 1
+                counts[b] = counts.get(b, 0) + 1
+                kept = span[tb]
+                kept.popleft()
+                if not kept:
+                    del span[tb]
+                    del present[tb][sid]
+                if (kept := span.get(b)) is None:
+                    span[b] = deque((item,))
+                    present.setdefault(b, {})[sid] = None
+                else:
+                    kept.append(item)
             if rebuilt and sid in rebuilt:  # its cells are listed from its body in `take`
                 if tail is not None:
                     rebuilt[sid].add(tail)
@@ -128,11 +147,14 @@ class SnakeBuckets:
                 else:
                     cuts.append((sid, tx, ty))
             if (sets := sets_of.get(b)) is None:
-                sets_of[b] = [(sid, hx, hy, snake.serial)]
+                sets_of[b] = [item]
             else:
-                sets.append((sid, hx, hy, snake.serial))
-            body = snake.body
-            if len(body) < 2 or (neck := body[1])[0] // size != bx or neck[1] // size != by:
+                sets.append(item)
+            # Its neck is where the head was, one step back (read off `dir`: the body's second
+            # cell is one more object to fetch per move); a snake of one cell has none.
+            dx, dy = directions[snake.dir]
+            nx, ny = hx - dx, hy - dy
+            if nx // size != bx or ny // size != by or (tail is not None and tx == nx and ty == ny):
                 # its head entered a bucket: clients there may not know it
                 shown.setdefault(b, {})[sid] = None
 
@@ -154,7 +176,11 @@ class SnakeBuckets:
         # Every cell it had since the tick began (a client may have taken a snapshot since):
         # a superset does, as a cut of a cell a client lacks changes nothing.
         held.update(snake.body)
-        self._count(snake, -1)  # (`placed` counts its new body)
+        # Its cells leave the index (`placed` adds its new body).
+        for b, kept in self._spans.pop(sid, {}).items():
+            self.counts[b] -= len(kept)
+            if (here := self.present.get(b)) is not None:
+                here.pop(sid, None)
 
     def _moved_ids(self) -> dict[str, None]:
         """The snakes that moved this tick, listed once for all the tick's rebuilds (respawns
@@ -182,56 +208,31 @@ class SnakeBuckets:
             here.pop(cell, None)
         self._stones_changed[cell] = present
 
-    def _count(self, snake: Snake, sign: int) -> None:
-        """The snake's whole body counted in (1) or out (-1), where it lies and in all."""
-        size, counts, sid = self.size, self.counts, snake.id
-        span: dict[Bucket, int] = {}
-        for x, y in snake.body:
-            b = (x // size, y // size)
-            counts[b] = counts.get(b, 0) + sign
-            span[b] = span.get(b, 0) + 1
-        for b in span:
-            if sign > 0:
-                self.present.setdefault(b, {})[sid] = None
-            elif (here := self.present.get(b)) is not None:
-                here.pop(sid, None)
-        if sign > 0:
-            self._spans[sid] = span
-        else:
-            self._spans.pop(sid, None)
-
     def placed(self, snake: Snake) -> None:
         """The snake has a new body (after `rebuild`): a bucket's snapshot reads it from now."""
-        self._count(snake, 1)
+        size, counts, sid, serial = self.size, self.counts, snake.id, snake.serial
+        span: dict[Bucket, deque[CellSet]] = {}
+        for i, (x, y) in enumerate(snake.body):  # head first: each bucket's cells end oldest first
+            b = (x // size, y // size)
+            if (kept := span.get(b)) is None:
+                kept = span[b] = deque()
+                self.present.setdefault(b, {})[sid] = None
+            kept.appendleft((sid, x, y, serial - i))
+            counts[b] = counts.get(b, 0) + 1
+        self._spans[sid] = span
 
     # ---- reading ------------------------------------------------------------------------------
 
-    def cells_in(self, b: Bucket, snakes: Mapping[str, Snake]) -> tuple[list[CellSet], list[str]]:
+    def cells_in(self, b: Bucket) -> tuple[list[CellSet], list[str]]:
         """Every snake cell in the bucket (ghosts' too), with its serial, and the snakes they are of."""
-        size, (bx, by) = self.size, b
         found: list[CellSet] = []
-        owners: list[str] = []
         here = self.present.get(b)
         if not here:
-            return found, owners
+            return found, []
         spans = self._spans
-        x0, y0 = bx * size, by * size
-        x1, y1 = x0 + size, y0 + size
-        for sid in here:
-            snake = snakes[sid]
-            serial = snake.serial
-            before = len(found)
-            span = spans.get(sid, {})
-            if len(span) == 1:  # all of it lies here (most snakes): no cell to test
-                found.extend((sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body))
-            else:  # a long snake across buckets: its cells here, and no further once all are found
-                cells = (
-                    (sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body) if x0 <= x < x1 and y0 <= y < y1
-                )
-                found.extend(islice(cells, span.get(b, 0)))
-            if len(found) > before:
-                owners.append(sid)
-        return found, owners
+        for sid in here:  # each has a cell here: `present` and `_spans` change together
+            found.extend(spans[sid][b])
+        return found, list(here)
 
     def occupancy(self) -> Iterator[tuple[Bucket, int]]:
         """Snake cells per bucket (ghosts' too), for the buckets holding any."""
@@ -239,7 +240,7 @@ class SnakeBuckets:
 
     def snapshot(self, b: Bucket, snakes: Mapping[str, Snake]) -> dict[str, Any]:
         """The bucket's whole content (`snakes`: the game's, by id)."""
-        cells, owners = self.cells_in(b, snakes)
+        cells, owners = self.cells_in(b)
         return {
             "b": [b[0], b[1]],
             "snakes": [snakes[sid].entry() for sid in owners],
