@@ -3,13 +3,18 @@
 `SnakeBuckets` notes each tick's changes straight into the fragment of the
 bucket they fall in, as the rules make them: a move is two list appends (its
 head's cell, its tail's cut), so a tick's fragments need no pass of their own.
-Each snake's cells are also kept by bucket, as they move (a head's cell
-appended, a tail's dropped), each with its serial: a snake's cells are
-numbered as its head reaches them, so a client orders a body it sees only
-in parts, and a cell's number never changes. So a bucket's snapshot copies
-the cells kept there and the food and stones it keeps per bucket: its cost
-is the bucket's content, never the length of the snakes passing through it
-(a bot's of 200 cells across four buckets), and it never scans the field.
+A bucket's snapshot lists the cells of the snakes that lie in it, each with
+its serial (a snake's cells are numbered as its head reaches them, so a
+client orders a body it sees only in parts; a cell's number never changes),
+and the food and stones it keeps per bucket. A snake wholly inside the
+bucket is listed from its body; the cells of one across buckets are kept by
+bucket while it is split, as it moves (the head's item appended, the
+tail's, the oldest there, dropped), and copied: a snapshot costs what the
+bucket holds, never the length of the snakes passing through it (a bot's
+200 cells over four buckets), and never a scan of the field. Only split
+snakes keep them: for the others, whose moves stay in one bucket, a move
+touches nothing more (in a world of a thousand snakes, each object a move
+touches is a cache miss).
 
 Every cell of a fragment is listed once, as it ended the tick, so a fragment
 is safe to apply in any order and twice: a move into the cell its own tail
@@ -56,9 +61,11 @@ class SnakeBuckets:
         self.stones: dict[Bucket, dict[Cell, None]] = {}
         #: bucket -> how many snake cells (ghosts' too) it holds, kept as they move (the minimap's)
         self.counts: dict[Bucket, int] = {}
-        #: snake -> bucket -> its cells there, the oldest (the tail's end) first, as the fragments
-        #: list them: what a snapshot copies, and where an entry that changed goes
-        self._spans: dict[str, dict[Bucket, deque[CellSet]]] = {}
+        #: snake -> bucket -> how many of its cells lie there: where an entry that changed goes
+        self._spans: dict[str, dict[Bucket, int]] = {}
+        #: snake -> bucket -> its cells there, oldest (the tail's end) first, as the fragments list
+        #: them: kept while the snake lies in more than one bucket, for snapshots to copy
+        self._split: dict[str, dict[Bucket, deque[CellSet]]] = {}
         #: this tick's fragments' cells and cuts, by bucket, in the order they came
         self._sets: dict[Bucket, list[CellSet]] = {}
         self._cuts: dict[Bucket, list[CellCut]] = {}
@@ -102,41 +109,49 @@ class SnakeBuckets:
         self._moves.append(moves)
         self._moved = None  # (a rebuild before these moves listed the others)
         size, rebuilt, present, counts = self.size, self._rebuilt, self.present, self.counts
-        cuts_of, sets_of, shown, spans = self._cuts, self._sets, self._shown, self._spans
+        cuts_of, sets_of, shown, spans, split = self._cuts, self._sets, self._shown, self._spans, self._split
         directions = DIRECTIONS
         for snake, (hx, hy), tail in moves:
             sid = snake.id
             bx, by = hx // size, hy // size
             b = (bx, by)
             item = (sid, hx, hy, snake.serial)
-            span = spans[sid]
-            if tail is None:  # it grew: a cell more, in the head's bucket
-                counts[b] = counts.get(b, 0) + 1
-                if (kept := span.get(b)) is None:
-                    span[b] = deque((item,))
-                    present.setdefault(b, {})[sid] = None
-                else:
-                    kept.append(item)
-            elif (tx := tail[0]) // size == bx and (ty := tail[1]) // size == by:
-                tb = b  # most moves stay in one bucket: nothing to count
-                kept = span[b]
-                kept.popleft()  # the tail's cell is the snake's oldest, so the oldest kept there
-                kept.append(item)
-            else:
-                ty = tail[1]
+            if tail is not None:
+                tx, ty = tail
                 tb = (tx // size, ty // size)
-                counts[tb] -= 1
+            kept = split.get(sid)
+            if kept is not None and tail is not None and tb == b:  # a split snake, a move in one bucket
+                cells = kept[b]
+                cells.popleft()  # the tail's cell is the snake's oldest, so the oldest kept there
+                cells.append(item)
+            elif tail is None or tb != b:
+                # a cell more in the head's bucket (most moves stay in one bucket: nothing to count)
                 counts[b] = counts.get(b, 0) + 1
-                kept = span[tb]
-                kept.popleft()
-                if not kept:
-                    del span[tb]
-                    del present[tb][sid]
-                if (kept := span.get(b)) is None:
-                    span[b] = deque((item,))
+                span = spans[sid]
+                if (held := span.get(b, 0)) == 0:
                     present.setdefault(b, {})[sid] = None
+                span[b] = held + 1
+                if tail is not None:  # and one less in the tail's
+                    counts[tb] -= 1
+                    if span[tb] == 1:
+                        del span[tb]
+                        del present[tb][sid]
+                    else:
+                        span[tb] -= 1
+                if len(span) == 1:
+                    split.pop(sid, None)  # whole in one bucket again: a snapshot lists its body
+                elif kept is None:
+                    split[sid] = self._by_bucket(snake)  # (its body as it ended the move)
                 else:
-                    kept.append(item)
+                    if tail is not None:
+                        cells = kept[tb]
+                        cells.popleft()
+                        if not cells:
+                            del kept[tb]
+                    if (entered := kept.get(b)) is None:
+                        kept[b] = deque((item,))
+                    else:
+                        entered.append(item)
             if rebuilt and sid in rebuilt:  # its cells are listed from its body in `take`
                 if tail is not None:
                     rebuilt[sid].add(tail)
@@ -176,11 +191,7 @@ class SnakeBuckets:
         # Every cell it had since the tick began (a client may have taken a snapshot since):
         # a superset does, as a cut of a cell a client lacks changes nothing.
         held.update(snake.body)
-        # Its cells leave the index (`placed` adds its new body).
-        for b, kept in self._spans.pop(sid, {}).items():
-            self.counts[b] -= len(kept)
-            if (here := self.present.get(b)) is not None:
-                here.pop(sid, None)
+        self._count(snake, -1)  # (`placed` counts its new body)
 
     def _moved_ids(self) -> dict[str, None]:
         """The snakes that moved this tick, listed once for all the tick's rebuilds (respawns
@@ -208,30 +219,58 @@ class SnakeBuckets:
             here.pop(cell, None)
         self._stones_changed[cell] = present
 
+    def _count(self, snake: Snake, sign: int) -> None:
+        """The snake's whole body counted in (1) or out (-1), where it lies and in all."""
+        size, counts, sid = self.size, self.counts, snake.id
+        span: dict[Bucket, int] = {}
+        for x, y in snake.body:
+            b = (x // size, y // size)
+            counts[b] = counts.get(b, 0) + sign
+            span[b] = span.get(b, 0) + 1
+        for b in span:
+            if sign > 0:
+                self.present.setdefault(b, {})[sid] = None
+            elif (here := self.present.get(b)) is not None:
+                here.pop(sid, None)
+        if sign > 0:
+            self._spans[sid] = span
+            if len(span) > 1:
+                self._split[sid] = self._by_bucket(snake)
+        else:
+            self._spans.pop(sid, None)
+            self._split.pop(sid, None)
+
+    def _by_bucket(self, snake: Snake) -> dict[Bucket, deque[CellSet]]:
+        """The snake's cells by bucket, each bucket's oldest first, from its body (once it splits)."""
+        size, sid, serial = self.size, snake.id, snake.serial
+        kept: dict[Bucket, deque[CellSet]] = {}
+        for i, (x, y) in enumerate(snake.body):  # head first: appended on the left, oldest ends first
+            b = (x // size, y // size)
+            if (cells := kept.get(b)) is None:
+                cells = kept[b] = deque()
+            cells.appendleft((sid, x, y, serial - i))
+        return kept
+
     def placed(self, snake: Snake) -> None:
         """The snake has a new body (after `rebuild`): a bucket's snapshot reads it from now."""
-        size, counts, sid, serial = self.size, self.counts, snake.id, snake.serial
-        span: dict[Bucket, deque[CellSet]] = {}
-        for i, (x, y) in enumerate(snake.body):  # head first: each bucket's cells end oldest first
-            b = (x // size, y // size)
-            if (kept := span.get(b)) is None:
-                kept = span[b] = deque()
-                self.present.setdefault(b, {})[sid] = None
-            kept.appendleft((sid, x, y, serial - i))
-            counts[b] = counts.get(b, 0) + 1
-        self._spans[sid] = span
+        self._count(snake, 1)
 
     # ---- reading ------------------------------------------------------------------------------
 
-    def cells_in(self, b: Bucket) -> tuple[list[CellSet], list[str]]:
+    def cells_in(self, b: Bucket, snakes: Mapping[str, Snake]) -> tuple[list[CellSet], list[str]]:
         """Every snake cell in the bucket (ghosts' too), with its serial, and the snakes they are of."""
         found: list[CellSet] = []
         here = self.present.get(b)
         if not here:
             return found, []
-        spans = self._spans
-        for sid in here:  # each has a cell here: `present` and `_spans` change together
-            found.extend(spans[sid][b])
+        split = self._split
+        for sid in here:  # each has a cell here: `present` changes with `_spans`
+            if (kept := split.get(sid)) is not None:  # a snake across buckets: its cells here, kept
+                found.extend(kept[b])
+            else:  # all of it lies here (most snakes)
+                snake = snakes[sid]
+                serial = snake.serial
+                found.extend((sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body))
         return found, list(here)
 
     def occupancy(self) -> Iterator[tuple[Bucket, int]]:
@@ -240,7 +279,7 @@ class SnakeBuckets:
 
     def snapshot(self, b: Bucket, snakes: Mapping[str, Snake]) -> dict[str, Any]:
         """The bucket's whole content (`snakes`: the game's, by id)."""
-        cells, owners = self.cells_in(b)
+        cells, owners = self.cells_in(b, snakes)
         return {
             "b": [b[0], b[1]],
             "snakes": [snakes[sid].entry() for sid in owners],
