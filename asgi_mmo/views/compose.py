@@ -92,6 +92,11 @@ class ViewComposer:
         """The bucket's fragment this tick as JSON (None: it did not change)."""
         return self._fragments.get(bucket)
 
+    def shared_tails(self) -> Mapping[BucketRect, Text]:
+        """This tick's `same` texts made so far, by covered buckets (read-only: a room's fan-out
+        looks there first, and calls `same` only for a rectangle not seen yet this tick)."""
+        return self._same
+
     def same(self, covered: BucketRect) -> Text:
         """What follows the ack in the tick of a view that covers the same buckets as before
         (most views, most ticks)."""

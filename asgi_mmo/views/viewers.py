@@ -21,12 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from asgi_mmo.connection import Connection
 from asgi_mmo.games.base import Bucket, SpatialGame
 from asgi_mmo.seat import Seat
 from asgi_mmo.stats import RoomStats
 from asgi_mmo.views.compose import ViewComposer
 from asgi_mmo.views.deliver import ViewFrames, ViewState
-from asgi_mmo.views.rect import DEFAULT_SIZE, BucketRect, Rect, clamp_size, follow, place
+from asgi_mmo.views.rect import DEFAULT_SIZE, MARGIN, BucketRect, Rect, clamp_size, follow, place
 
 #: the side of a bucket, in cells: a view's picture holds nothing farther than this outside it.
 #: Half the largest view side (`rect.MAX_SIDE`), so a view touches at most 3 x 3 buckets; against 32,
@@ -138,24 +139,47 @@ class Viewers:
             composer, tick, lambda _, covered: composer.state(covered), stats,
             now=now, slow_after=slow_after, room_id=room_id,
         )  # fmt: skip
-        move, hand, deliver = self.move, frames.hand, frames.deliver
-        views, corners, focus_of, same, head = self._views, self._corners, self.game.focus, composer.same, frames.head
+        move, hand = self.move, frames.hand
+        views, corners, focus_of, head = self._views, self._corners, self.game.focus, frames.head
+        same, shared = composer.same, composer.shared_tails()
+        # The frames of the views that stay are made first and handed over after, in a loop of
+        # their own: a send runs through the socket's objects and the kernel, a frame through
+        # the view's and the snake's, and the caches hold either set better than both at once.
+        outgoing: list[tuple[Connection, str, int]] = []
         for seat in seats:
             connection = seat.connection
             if connection is None:
                 continue
-            # Most views, most ticks: the view stays (`move`'s first case), the frame is the head
-            # and the tail every view of these buckets shares; no tuple, no call to `move` or `hand`.
-            view = views.get(seat.player_id)
+            # Most views, most ticks: the view stays (`move`'s first case, `Rect.keeps` written
+            # out), the frame is the head and the tail every view of these buckets shares: no
+            # call to `move` or `hand`. In a world this loop runs a thousand times a tick; each
+            # call it saves is 0.1 ms a tick.
+            player_id = seat.player_id
+            view = views.get(player_id)
             if view is not None and view.resize is None and not connection.needs_state and (
-                not corners or seat.player_id not in corners
+                not corners or player_id not in corners
             ):
-                focus = focus_of(seat.player_id)
-                if focus is None or view.rect.keeps(focus):
-                    tail, extra = same(view.covered)
-                    deliver(connection, f"{head}{seat.ack}{tail}", extra)
+                focus = focus_of(player_id)
+                rect = view.rect
+                if focus is None or (
+                    rect.x + MARGIN <= focus[0] <= rect.x + rect.width - 1 - MARGIN
+                    and rect.y + MARGIN <= focus[1] <= rect.y + rect.height - 1 - MARGIN
+                ):
+                    tail, extra = shared.get(view.covered) or same(view.covered)
+                    outgoing.append((connection, f"{head}{seat.ack}{tail}", extra))
                     continue
-            view, rect, covered, new = move(seat.player_id)
+            view, rect, covered, new = move(player_id)
             if new:
                 connection.needs_state = True
             hand(seat, view, rect, covered)
+        sent = sent_bytes = dropped = 0
+        for connection, text, extra in outgoing:  # as `ViewFrames.deliver` hands a frame over
+            if connection.deliver_nowait(text, now):
+                sent += 1
+                sent_bytes += len(text) + extra
+            else:
+                connection.needs_state = True  # behind: a `state` brings it back once it catches up
+                dropped += 1
+        stats.msgs_out += sent
+        stats.bytes_out += sent_bytes
+        stats.ticks_dropped += dropped
