@@ -51,7 +51,8 @@ from asgi_mmo.scoremarks import ScoreMark
 from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
 from asgi_mmo.stats import RoomStats
-from asgi_mmo.views.minimap import MappedGame, Minimap
+from asgi_mmo.views.minimap import INTERVAL as MINIMAP_INTERVAL
+from asgi_mmo.views.minimap import MappedGame, Minimap, Rollout
 from asgi_mmo.views.viewers import Viewers
 
 logger = logging.getLogger("asgi_mmo.room")
@@ -131,6 +132,8 @@ class Room:
         self.minimap: Minimap | None = None
         if self.viewers is not None and isinstance(game, MappedGame):
             self.minimap = Minimap(game, config.width, config.height, self.viewers.bucket)
+        #: the players the latest minimap has yet to reach: a slice a tick over the second
+        self._minimap_rollout = Rollout[Seat](round(MINIMAP_INTERVAL * config.tick_rate))
 
     # ---- seats ------------------------------------------------------------------------
 
@@ -503,12 +506,17 @@ class Room:
 
     def _step_minimap(self, now: float) -> None:
         """At most once a second, a view room's minimap to every player, here and elsewhere
-        (a frame any player may miss, as chat is: the relaying processes broadcast it too)."""
-        frame = None if self.minimap is None else self.minimap.frame(now, self.tick)
-        if frame is not None:
-            broadcast(self._connected.values(), frame, self.stats)
+        (a frame any player may miss, as chat is: the relaying processes broadcast it too).
+        The players here get it over the second, a slice a tick (`views.minimap.Rollout`)."""
+        if self.minimap is None:
+            return
+        if (frame := self.minimap.frame(now, self.tick)) is not None:
+            self._minimap_rollout.start(frame, self._connected.values())
             if self.elsewhere.players:
                 self.elsewhere.chat(frame)
+        frame, due = self._minimap_rollout.next()
+        if due:
+            broadcast(due, frame, self.stats)
 
     def reseat(self, seats: list[Seat]) -> None:
         """Seats saved by another process (`roomview.restore`): each human must come back

@@ -83,6 +83,31 @@ async def test_every_viewer_gets_one_minimap_a_second_and_a_plain_room_none() ->
     assert plain.minimap is None
 
 
+async def test_a_minimap_reaches_the_players_a_slice_a_tick_over_the_second() -> None:
+    """Not all in the tick it is made: 1,000 sends more in one tick made it the world's slowest."""
+    room = view_room(100, 80, bots=0, seed=2)
+    async with stepping() as tasks:
+        viewers = [Viewer(room, tasks, f"p{n}", (16, 16)) for n in range(25)]
+        for step in range(1, 31):  # 3 s at 10 ticks a second: minimaps made at ticks 1, 11 and 21
+            room.step(step * 0.1)
+            await anyio.sleep(0)
+        await anyio.sleep(0.01)
+    handed: Counter[int] = Counter()  # tick -> minimaps handed over in it
+    for viewer in viewers:
+        got: list[tuple[int, int]] = []  # (made at, handed over in)
+        tick = 0
+        for frame in viewer.frames:
+            if frame["type"] == "tick":
+                tick = frame["tick"]
+            elif frame["type"] == "minimap":
+                got.append((frame["tick"], tick))
+                handed[tick] += 1
+        assert [made for made, _ in got] == [1, 11, 21], "each player gets each minimap once"
+        assert all(made <= at < made + 10 for made, at in got), "within the second it was made in"
+    assert max(handed.values()) == 3, "25 players over 10 ticks: 3 a tick at most"
+    assert sum(handed.values()) == 75
+
+
 async def test_a_relaying_process_hands_the_minimap_to_its_players(world: nodes.World) -> None:
     a, b = await world.node("node-a"), await world.node("node-b")
     room = await a.open_room(RoomConfig(view=True, width=120, height=90, bots=3, tick_rate=20))
