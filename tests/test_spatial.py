@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from asgi_mmo.games.base import GameSetup
+from asgi_mmo.games.snake import spatial
 from asgi_mmo.games.snake.game import SnakeWithBots
 from asgi_mmo.games.snake.rules import RESPAWN
 from asgi_mmo.games.snake.viewdelta import ViewPicture, inside
@@ -75,8 +76,14 @@ def new_game(seed: int, width: int = 40, height: int = 32) -> SnakeWithBots:
     return game
 
 
+@pytest.mark.parametrize("long", [spatial.LONG, 4], ids=["long-as-shipped", "long-from-4-cells"])
 @pytest.mark.parametrize("seed", range(6))
-def test_applying_every_tick_s_fragments_holds_exactly_the_field(seed: int) -> None:
+def test_applying_every_tick_s_fragments_holds_exactly_the_field(
+    seed: int, long: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also with snakes over 4 cells kept by bucket as they move (most of them, here): the
+    shipped LONG is more than the snakes of a small field grow to in 300 ticks."""
+    monkeypatch.setattr(spatial, "LONG", long)
     game = new_game(seed)
     rng = random.Random(seed)
     players = [f"p{n}" for n in range(12)]

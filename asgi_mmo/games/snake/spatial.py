@@ -6,15 +6,13 @@ head's cell, its tail's cut), so a tick's fragments need no pass of their own.
 A bucket's snapshot lists the cells of the snakes that lie in it, each with
 its serial (a snake's cells are numbered as its head reaches them, so a
 client orders a body it sees only in parts; a cell's number never changes),
-and the food and stones it keeps per bucket. A snake wholly inside the
-bucket is listed from its body; the cells of one across buckets are kept by
-bucket while it is split, as it moves (the head's item appended, the
-tail's, the oldest there, dropped), and copied: a snapshot costs what the
-bucket holds, never the length of the snakes passing through it (a bot's
-200 cells over four buckets), and never a scan of the field. Only split
-snakes keep them: for the others, whose moves stay in one bucket, a move
-touches nothing more (in a world of a thousand snakes, each object a move
-touches is a cache miss).
+and the food and stones it keeps per bucket. A short snake is read off its
+body; a long one (over `LONG` cells: the bots' grow to hundreds) has its
+cells kept by bucket as it moves (its head's item appended, its tail's, the
+oldest there, dropped) and copied, so a snapshot never walks a body of
+hundreds of cells for the few it has in the bucket. Short snakes keep
+nothing more: in a world of a thousand snakes each object a move touches
+is a cache miss. A snapshot never scans the field.
 
 Every cell of a fragment is listed once, as it ended the tick, so a fragment
 is safe to apply in any order and twice: a move into the cell its own tail
@@ -27,6 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import Any, Protocol
 
 from asgi_mmo.games.snake.directions import DIRECTIONS
@@ -36,6 +35,9 @@ Bucket = tuple[int, int]
 #: a fragment's items: a cell set (`cells`) and a cell cut
 CellSet = tuple[str, int, int, int]
 CellCut = tuple[str, int, int]
+#: a snake of more cells has them kept by bucket as it moves (`_long`); a shorter one is read
+#: off its body, which costs less than keeping it for the few buckets it lies in
+LONG = 48
 
 
 class Snake(Protocol):
@@ -64,8 +66,8 @@ class SnakeBuckets:
         #: snake -> bucket -> how many of its cells lie there: where an entry that changed goes
         self._spans: dict[str, dict[Bucket, int]] = {}
         #: snake -> bucket -> its cells there, oldest (the tail's end) first, as the fragments list
-        #: them: kept while the snake lies in more than one bucket, for snapshots to copy
-        self._split: dict[str, dict[Bucket, deque[CellSet]]] = {}
+        #: them: kept for a snake of more than LONG cells, for snapshots to copy
+        self._long: dict[str, dict[Bucket, deque[CellSet]]] = {}
         #: this tick's fragments' cells and cuts, by bucket, in the order they came
         self._sets: dict[Bucket, list[CellSet]] = {}
         self._cuts: dict[Bucket, list[CellCut]] = {}
@@ -109,7 +111,7 @@ class SnakeBuckets:
         self._moves.append(moves)
         self._moved = None  # (a rebuild before these moves listed the others)
         size, rebuilt, present, counts = self.size, self._rebuilt, self.present, self.counts
-        cuts_of, sets_of, shown, spans, split = self._cuts, self._sets, self._shown, self._spans, self._split
+        cuts_of, sets_of, shown, spans, long = self._cuts, self._sets, self._shown, self._spans, self._long
         directions = DIRECTIONS
         for snake, (hx, hy), tail in moves:
             sid = snake.id
@@ -119,12 +121,17 @@ class SnakeBuckets:
             if tail is not None:
                 tx, ty = tail
                 tb = (tx // size, ty // size)
-            kept = split.get(sid)
-            if kept is not None and tail is not None and tb == b:  # a split snake, a move in one bucket
-                cells = kept[b]
-                cells.popleft()  # the tail's cell is the snake's oldest, so the oldest kept there
-                cells.append(item)
-            elif tail is None or tb != b:
+            if (kept := long.get(sid)) is not None:  # a long snake: its cells by bucket too
+                if tail is not None:
+                    cells = kept[tb]
+                    cells.popleft()  # the tail's cell is the snake's oldest, so the oldest kept there
+                    if not cells:
+                        del kept[tb]
+                if (entered := kept.get(b)) is None:
+                    kept[b] = deque((item,))
+                else:
+                    entered.append(item)
+            if tail is None or tb != b:
                 # a cell more in the head's bucket (most moves stay in one bucket: nothing to count)
                 counts[b] = counts.get(b, 0) + 1
                 span = spans[sid]
@@ -138,20 +145,8 @@ class SnakeBuckets:
                         del present[tb][sid]
                     else:
                         span[tb] -= 1
-                if len(span) == 1:
-                    split.pop(sid, None)  # whole in one bucket again: a snapshot lists its body
-                elif kept is None:
-                    split[sid] = self._by_bucket(snake)  # (its body as it ended the move)
-                else:
-                    if tail is not None:
-                        cells = kept[tb]
-                        cells.popleft()
-                        if not cells:
-                            del kept[tb]
-                    if (entered := kept.get(b)) is None:
-                        kept[b] = deque((item,))
-                    else:
-                        entered.append(item)
+                elif kept is None and len(snake.body) > LONG:  # it grew long: kept by bucket from now
+                    long[sid] = self._by_bucket(snake)
             if rebuilt and sid in rebuilt:  # its cells are listed from its body in `take`
                 if tail is not None:
                     rebuilt[sid].add(tail)
@@ -234,14 +229,14 @@ class SnakeBuckets:
                 here.pop(sid, None)
         if sign > 0:
             self._spans[sid] = span
-            if len(span) > 1:
-                self._split[sid] = self._by_bucket(snake)
+            if len(snake.body) > LONG:
+                self._long[sid] = self._by_bucket(snake)
         else:
             self._spans.pop(sid, None)
-            self._split.pop(sid, None)
+            self._long.pop(sid, None)
 
     def _by_bucket(self, snake: Snake) -> dict[Bucket, deque[CellSet]]:
-        """The snake's cells by bucket, each bucket's oldest first, from its body (once it splits)."""
+        """The snake's cells by bucket, each bucket's oldest first, from its body (once it is long)."""
         size, sid, serial = self.size, snake.id, snake.serial
         kept: dict[Bucket, deque[CellSet]] = {}
         for i, (x, y) in enumerate(snake.body):  # head first: appended on the left, oldest ends first
@@ -263,14 +258,23 @@ class SnakeBuckets:
         here = self.present.get(b)
         if not here:
             return found, []
-        split = self._split
+        long, spans = self._long, self._spans
+        x0, y0 = b[0] * self.size, b[1] * self.size
+        x1, y1 = x0 + self.size, y0 + self.size
         for sid in here:  # each has a cell here: `present` changes with `_spans`
-            if (kept := split.get(sid)) is not None:  # a snake across buckets: its cells here, kept
+            if (kept := long.get(sid)) is not None:  # its cells here, kept
                 found.extend(kept[b])
-            else:  # all of it lies here (most snakes)
-                snake = snakes[sid]
-                serial = snake.serial
+                continue
+            snake = snakes[sid]
+            serial = snake.serial
+            span = spans[sid]
+            if len(span) == 1:  # all of it lies here (most snakes): no cell to test
                 found.extend((sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body))
+            else:  # a short snake across buckets: its cells here, and no further once all are found
+                cells = (
+                    (sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body) if x0 <= x < x1 and y0 <= y < y1
+                )
+                found.extend(islice(cells, span[b]))
         return found, list(here)
 
     def occupancy(self) -> Iterator[tuple[Bucket, int]]:
