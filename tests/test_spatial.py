@@ -111,8 +111,8 @@ def test_applying_every_tick_s_fragments_holds_exactly_the_field(
             game.step(tick, 0.1)
         take(game, picture)
         assert_holds_the_field(picture, game)
-        # and the bucket snapshots, kept as snakes move (not read off their bodies), are the field too:
-        # a client that starts from them now and goes on with fragments holds it from then on
+        # and the bucket snapshots (a long snake's cells kept as it moves, a short one's read off its
+        # body) are the field too: a client that starts from them now and goes on with fragments holds it
         fresh = holder(game)
         assert_holds_the_field(fresh, game)
         assert_serials_count_from_the_head(game)
