@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     settings, token_made = with_admin_token(settings or Settings.from_env())
     configure_logging(settings.log_level)
     metrics = Metrics(multiprocess_dir())
-    shutdown = GracefulShutdown(settings.shutdown_grace_seconds, listen_seconds=settings.shutdown_listen_seconds)
+    shutdown = GracefulShutdown(settings.shutdown_grace_seconds)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -47,9 +47,6 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ASGI_MMO_OUTBOX_FRAMES": ("outbox_frames", "frames queued per player before it counts as behind"),
     "ASGI_MMO_MAX_ROOMS": ("max_rooms", "rooms one process runs at most"),
     "ASGI_MMO_SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", "time to tell players and save rooms at shutdown"),
-    "ASGI_MMO_SHUTDOWN_LISTEN_SECONDS": ("shutdown_listen_seconds", "seconds a draining server still accepts "
-                                         "connections after the signal, so a load balancer's checks take it out "
-                                         "of the pool first; 0: it stops once its players are told"),
     "ASGI_MMO_BOT_PROCESSES": ("bot_processes", "worker processes planning bots' paths; 0 plans on the event loop"),
     # The hardened serving path (`asgi-mmo serve`, gunicorn.conf.py; docs/operators.md)
     "ASGI_MMO_REQUEST_TIMEOUT_SECONDS": ("request_timeout_seconds", "seconds an HTTP client has to send a whole "
@@ -126,7 +123,6 @@ class Settings:
     outbox_frames: int = 32
     max_rooms: int = 1000
     shutdown_grace_seconds: float = 5.0
-    shutdown_listen_seconds: float = 0.0
     bot_processes: int = 1
     request_timeout_seconds: float = 10.0
     max_connections: int = 4096
@@ -170,8 +166,7 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_variable(name)} must be positive, got {getattr(self, name)!r}")
-        for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "shutdown_listen_seconds",
-                     "bot_processes",
+        for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes",
                      "auth_leeway_seconds", "admin_slowdown_seconds", "rooms_per_minute", "seats_per_address",
                      "sync_seconds", "tick_budget", "max_tick_ms", "gc_freeze_seconds", "gc_sweep_seconds",
                      "gc_young_objects", "max_spectators", "max_recordings"):

@@ -11,13 +11,7 @@ app steps in when the signal arrives:
    `/readyz` answers 503, joins are refused, and every connected player gets
    `server_shutdown` and its close code. Seats stay, so the token resumes them.
 2. It waits until every player socket has sent its farewell, at most
-   `FLUSH_SECONDS` (and at most half the grace time); and, behind a load
-   balancer, until `listen_seconds` (`ASGI_MMO_SHUTDOWN_LISTEN_SECONDS`)
-   after the signal, serving as before but for joins: the balancer's checks
-   see `/readyz` fail and take the server out of its pool before it stops
-   listening. (A connection the balancer opens just as the server stops
-   listening is reset after its request was sent: haproxy answers that
-   request 502, as it cannot know whether to send it again.)
+   `FLUSH_SECONDS` (and at most half the grace time).
 3. It gives uvicorn back its handlers and hands it the signal(s): uvicorn
    stops listening, closes what is left and runs the lifespan shutdown.
 4. The lifespan shutdown (`finish()`) hands every room's state to the
@@ -99,10 +93,8 @@ def uvicorn_handlers() -> dict[int, Callable[[int, Any], None]] | None:
 class GracefulShutdown:
     """One app's shutdown: `track` the player endpoint, run `watch` and `finish` in the lifespan."""
 
-    def __init__(self, grace_seconds: float, *, listen_seconds: float = 0.0) -> None:
+    def __init__(self, grace_seconds: float) -> None:
         self.grace_seconds = grace_seconds
-        #: how long after the signal the server still listens (step 2), at most half the grace time
-        self.listen_seconds = min(listen_seconds, grace_seconds / 2)
         #: player sockets whose endpoint has not returned yet (farewell included)
         self.open_sockets = 0
         #: when the first shutdown signal arrived (anyio clock), None before
@@ -176,7 +168,6 @@ class GracefulShutdown:
             task_status.started()
             await arrived.wait()
             await self._wait_for_farewells()
-            await self._keep_listening()
             logger.info("shutdown handing over to uvicorn signals=%s", ",".join(
                 signal.Signals(sig).name for sig in received))
         finally:
@@ -199,15 +190,6 @@ class GracefulShutdown:
             "shutdown players told sockets_left=%d waited_ms=%d",
             self.open_sockets, round((anyio.current_time() - started) * 1000),
         )
-
-    async def _keep_listening(self) -> None:
-        """Serve on until `listen_seconds` after the signal (joins refused, `/readyz` 503)."""
-        if self.signal_at is None:
-            return
-        left = self.signal_at + self.listen_seconds - anyio.current_time()
-        if left > 0:
-            logger.info("shutdown still listening ms=%d: for the load balancer's checks", round(left * 1000))
-            await anyio.sleep(left)
 
     async def finish(self, registry: RoomRegistry) -> None:
         """The lifespan shutdown: drain if no signal did, then save every room to the backend."""

@@ -222,11 +222,8 @@ def test_a_server_answering_503_on_readyz_leaves_the_pool_and_comes_back(
 
 
 def test_a_server_stopped_with_sigterm_tells_its_players_and_haproxy_moves_on(tmp_path: Path) -> None:
-    # As docs/deploy.md says to run servers behind haproxy: a draining server listens on until the
-    # checks (about 0.75 s) have taken it out, so no request meets a connection reset (a 502).
-    behind = {"ASGI_MMO_SHUTDOWN_LISTEN_SECONDS": "1.5"}
-    with run_uvicorn(env={**single_env(tmp_path / "a"), **behind}, cwd=tmp_path) as a, \
-            run_uvicorn(env={**single_env(tmp_path / "b"), **behind}, cwd=tmp_path) as b, \
+    with run_uvicorn(env=single_env(tmp_path / "a"), cwd=tmp_path) as a, \
+            run_uvicorn(env=single_env(tmp_path / "b"), cwd=tmp_path) as b, \
             run_haproxy([a.address, b.address], cwd=tmp_path) as proxy, \
             contextlib.ExitStack() as sockets:
         by_name = {"app1": a, "app2": b}
