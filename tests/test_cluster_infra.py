@@ -161,10 +161,13 @@ def test_a_websocket_through_haproxy_is_welcomed_and_gets_ticks(pair: Pair) -> N
 
 @dataclass
 class StubServer:
-    """A backend that answers /readyz with `ready` (200 or 503) and records other requests."""
+    """A backend that answers /readyz with `ready` (200 or 503) and records other requests;
+    with `hang_up` it closes their connections unanswered, as a server that stops listening
+    just as haproxy connects does."""
 
     ready: int = 200
     requests: list[dict[str, str]] = field(default_factory=list)
+    hang_up: bool = False
 
 
 @pytest.fixture
@@ -176,13 +179,19 @@ def stub() -> Iterator[tuple[StubServer, str]]:
             if self.path == "/readyz":
                 status, body = state.ready, b"{}"
             else:
-                state.requests.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+                state.requests.append({"method": self.command, "path": self.path,
+                                       **{k.lower(): v for k, v in self.headers.items()}})
+                if state.hang_up:
+                    self.close_connection = True
+                    return
                 status, body = 200, b'{"status": "ok", "rooms": []}'
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        do_POST = do_GET  # noqa: N815 - http.server's name
 
         def log_message(self, *args: object) -> None:
             pass
@@ -219,6 +228,27 @@ def test_a_server_answering_503_on_readyz_leaves_the_pool_and_comes_back(
 
         state.ready = 200
         proxy.wait_server_state("app1", "UP", timeout=5)
+
+
+def test_a_get_the_server_hangs_up_on_goes_to_another_server_and_a_post_does_not(
+    pair: Pair, stub: tuple[StubServer, str], tmp_path: Path
+) -> None:
+    """`retry-on empty-response` for GET and HEAD only (deploy/haproxy.cfg): a draining server that
+    stops listening resets a connection haproxy just opened; the GET on it is sent again, to
+    another server, but a POST, which a server may have acted on, answers 502."""
+    state, address = stub
+    state.hang_up = True
+    with run_haproxy([address, pair.a.address], cwd=tmp_path) as proxy:
+        for _ in range(8):  # leastconn takes turns between idle servers: some go to the stub first
+            assert httpx.get(proxy.url + "/api/rooms").status_code == 200
+        hung_up = [r for r in state.requests if r["method"] == "GET"]
+        assert hung_up, "no GET reached the stub: nothing was sent again"
+        answers = [httpx.post(proxy.url + "/api/rooms", json={}).status_code for _ in range(8)]
+        posted = [r for r in state.requests if r["method"] == "POST"]
+        assert posted, "no POST reached the stub"
+        assert answers.count(502) == len(posted), (answers, len(posted))  # each hung up once, not sent again
+        assert set(answers) == {201, 502}, answers
+        assert proxy.server_states()["app1"] == "UP"  # an unanswered request is no check failure
 
 
 def test_a_server_stopped_with_sigterm_tells_its_players_and_haproxy_moves_on(tmp_path: Path) -> None:
