@@ -203,6 +203,8 @@ def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp
         def on_window(phase: str) -> None:
             marks[phase] = {"cpu": cpu_seconds(pid), "wall": time.monotonic(), "cores": core_times(),
                             "rss": rss_bytes(pid), "load": os.getloadavg()}
+            if phase == "start" and (profiles := os.environ.get("BENCH_PROFILE_DIR")):
+                profiler.append(sample_server(pid, Path(profiles), duration))
             if phase == "end":
                 marks["rooms"] = room_stats(url)
 
@@ -213,7 +215,10 @@ def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp
                             width=field[0] if field else None, height=field[1] if field else None)
         import uvloop
 
+        profiler: list[subprocess.Popen[bytes]] = []
         result = uvloop.run(LoadTest(config).run(on_window))
+        for sampler in profiler:
+            sampler.wait()
     start, end = marks["start"], marks["end"]
     wall = end["wall"] - start["wall"]
     server_cpu = end["cpu"] - start["cpu"]
@@ -243,6 +248,18 @@ def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp
         }
     result["held"] = held(result)
     return result
+
+
+def sample_server(pid: int, folder: Path, duration: float) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server over the measured window (BENCH_PROFILE_DIR=folder): raw
+    stacks with line numbers, one file a scenario run; `--nonblocking` so the server is never
+    paused (py-spy is not a dependency: `.venv/bin/pip install py-spy`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"server-{pid}-{int(time.time())}.raw"
+    py_spy = Path(sys.executable).with_name("py-spy")
+    command = ["taskset", "-c", "1", str(py_spy), "record", "--nonblocking", "-r", "200", "-f", "raw",
+               "-d", str(int(duration)), "-p", str(pid), "-o", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def room_stats(url: str) -> list[dict[str, Any]]:

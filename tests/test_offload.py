@@ -19,12 +19,6 @@ SNAKE_PLAN = "asgi_mmo.games.snake.pathfinding:run_plan"
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    # The pool awaits concurrent futures with asyncio.wrap_future.
-    return "asyncio"
-
-
 def small_request() -> PlanRequest:
     width, height = 6, 4
     blocked = bytearray(width * height)
@@ -66,9 +60,19 @@ def not_ours() -> set[int]:
 
 
 def worker_pids(pool: PlannerPool) -> set[int]:
-    executor = pool._executor
-    assert executor is not None
-    return set(executor._processes)
+    return pool.worker_pids()
+
+
+def many_slow_requests() -> list[PlanRequest]:
+    """A job that runs for a second or more: long enough to be killed in the middle."""
+    return [slow_request() for _ in range(20)]
+
+
+async def seen_dead(pool: PlannerPool, pid: int) -> None:
+    """Wait until the pool's event loop knows the worker has died (its exit code came)."""
+    with anyio.fail_after(10):
+        while pid in worker_pids(pool):
+            await anyio.sleep(0.01)
 
 
 async def test_plan_comes_back_from_a_worker_process() -> None:
@@ -89,31 +93,77 @@ async def test_plan_comes_back_from_a_worker_process() -> None:
         # ...and the pool is not harmed by it.
         assert await pool.plan(SNAKE_PLAN, request) == path
         assert pool.statistics().replacements == 0
+        assert worker_pids(pool) == workers
 
 
-async def test_killed_worker_is_replaced(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_worker_found_dead_is_replaced_before_it_costs_a_plan(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="asgi_mmo.offload")
     async with PlannerPool(processes=2) as pool:
         request = small_request()
         expected = run_plan(request)
         assert await pool.plan(SNAKE_PLAN, request) == expected
-        broken = pool._executor
-        assert broken is not None
         victim = min(worker_pids(pool))
         os.kill(victim, signal.SIGKILL)
-        with anyio.fail_after(10):
-            while not broken._broken:  # the executor notices the death
-                await anyio.sleep(0.01)
-
-        assert await pool.plan(SNAKE_PLAN, request) == []
+        await seen_dead(pool, victim)
+        for _ in range(4):  # whichever worker each goes to, none is lost
+            assert await pool.plan(SNAKE_PLAN, request) == expected
         stats = pool.statistics()
-        assert stats.failed == 1 and stats.replacements == 1
-        assert pool._executor is not broken
-        assert victim not in worker_pids(pool)
-        assert victim not in child_pids()  # reaped, not a zombie
-        assert await pool.plan(SNAKE_PLAN, request) == expected
-        assert any("died" in record.getMessage() for record in caplog.records)
+        assert stats.failed == 0 and stats.replacements == 1
+        assert victim not in worker_pids(pool) and len(worker_pids(pool)) == 2
         assert any("replaced" in record.getMessage() for record in caplog.records)
+
+
+async def test_jobs_whose_worker_dies_answer_every_request_empty(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="asgi_mmo.offload")
+    async with PlannerPool(processes=1, max_in_flight=2) as pool:
+        [victim] = worker_pids(pool)
+        answers: list[list[list[str]]] = []
+
+        async def job() -> None:
+            answers.append(await pool.plan_each(SNAKE_PLAN, many_slow_requests()))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(job)
+            tg.start_soon(job)  # queued behind the first, in the same worker
+            with anyio.fail_after(5):
+                while pool.statistics().in_flight < 2:
+                    await anyio.sleep(0.01)
+            await anyio.sleep(0.2)
+            os.kill(victim, signal.SIGKILL)
+        assert answers == [[[]] * 20, [[]] * 20]
+        stats = pool.statistics()
+        assert stats.failed == 2 and stats.replacements == 1
+        assert victim not in child_pids()  # reaped, not a zombie
+        assert victim not in worker_pids(pool)
+        assert await pool.plan(SNAKE_PLAN, small_request()) == run_plan(small_request())
+        assert any("died" in record.getMessage() for record in caplog.records)
+
+
+async def test_jobs_queued_in_one_worker_answer_each_its_own_caller() -> None:
+    """A worker is sent its next job while it runs one; the answers come back in order."""
+    async with PlannerPool(processes=1, max_in_flight=3) as pool:
+        requests = [PlanRequest(40, 40, bytes(1600), (0, 0), ((n, 39),), max_nodes=1600) for n in range(12)]
+        answers: dict[int, list[str]] = {}
+
+        async def one(n: int) -> None:
+            answers[n] = await pool.plan(SNAKE_PLAN, requests[n])
+
+        async with anyio.create_task_group() as tg:
+            for n in range(12):
+                tg.start_soon(one, n)
+        assert pool.statistics().peak_in_flight == 3
+        assert answers == {n: run_plan(requests[n]) for n in range(12)}
+        assert len({len(path) for path in answers.values()}) == 12  # all different: none swapped
+
+
+async def test_a_worker_survives_ctrl_c_and_prints_outside_its_answers() -> None:
+    async with PlannerPool(processes=1) as pool:
+        [worker] = worker_pids(pool)
+        os.kill(worker, signal.SIGINT)  # a Ctrl-C reaches the server's whole process group
+        # `print` as a planning function: what it writes goes to standard error, not into a frame
+        assert await pool.plan_each("builtins:print", ["a plan that prints"]) == [None]
+        assert await pool.plan(SNAKE_PLAN, small_request()) == run_plan(small_request())
+        assert worker_pids(pool) == {worker} and pool.statistics().replacements == 0
 
 
 async def test_no_child_process_remains_after_exit() -> None:
@@ -189,15 +239,3 @@ async def test_a_batch_of_plans_is_one_worker_job_and_answers_each_request() -> 
         assert await pool.plan_each(SNAKE_PLAN, []) == []
     async with PlannerPool(processes=0) as inline:
         assert await inline.plan_each(SNAKE_PLAN, requests) == expected
-
-
-async def test_a_batch_whose_worker_dies_answers_every_request_empty() -> None:
-    async with PlannerPool(processes=1) as pool:
-        broken = pool._executor
-        assert broken is not None
-        os.kill(min(worker_pids(pool)), signal.SIGKILL)
-        with anyio.fail_after(10):
-            while not broken._broken:
-                await anyio.sleep(0.01)
-        assert await pool.plan_each(SNAKE_PLAN, [small_request(), small_request()]) == [[], []]
-        assert await pool.plan_each(SNAKE_PLAN, [small_request()]) == [run_plan(small_request())]
