@@ -40,6 +40,7 @@ comparison benchmarks and tiny deployments.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -109,9 +110,13 @@ class _Worker:
     async def read_frame(self) -> Any:
         try:
             header = await self._answers.receive_exactly(HEADER.size)
-            return pickle.loads(await self._answers.receive_exactly(HEADER.unpack(header)[0]))
+            data = await self._answers.receive_exactly(HEADER.unpack(header)[0])
         except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
             raise WorkerDied from exc
+        try:
+            return pickle.loads(data)
+        except Exception as exc:  # an answer that cannot be read: the stream can't be trusted after it
+            raise WorkerDied(f"a planner worker's answer could not be read: {exc!r}") from exc
 
     async def run(self, job: bytes) -> Any:
         """Send a job and wait for its answer, however the caller is cancelled meanwhile
@@ -150,10 +155,8 @@ class _Worker:
     async def stop(self) -> None:
         """Close its input (it ends after its job), reap it; killed if it takes too long."""
         with anyio.CancelScope(shield=True):
-            try:
+            with contextlib.suppress(OSError):  # a dead worker's pipe
                 await self._jobs.aclose()
-            except OSError:
-                pass
             with anyio.move_on_after(STOP_SECONDS):
                 await self.process.wait()
             if self.process.returncode is None:

@@ -239,3 +239,24 @@ async def test_a_batch_of_plans_is_one_worker_job_and_answers_each_request() -> 
         assert await pool.plan_each(SNAKE_PLAN, []) == []
     async with PlannerPool(processes=0) as inline:
         assert await inline.plan_each(SNAKE_PLAN, requests) == expected
+
+
+class OddError(Exception):
+    """Pickles, but cannot be unpickled (its argument is keyword-only)."""
+
+    def __init__(self, *, why: str) -> None:
+        super().__init__(why)
+
+
+def odd_plan(request: object) -> list[str]:
+    raise OddError(why="an exception of the planner's own")
+
+
+async def test_an_answer_that_cannot_be_read_costs_its_job_and_the_worker_only() -> None:
+    async with PlannerPool(processes=1) as pool:
+        [worker] = worker_pids(pool)
+        assert await pool.plan_each("tests.test_offload:odd_plan", [small_request()]) == [[]]
+        stats = pool.statistics()
+        assert stats.failed == 1 and stats.replacements == 1
+        assert worker not in worker_pids(pool) and len(worker_pids(pool)) == 1
+        assert await pool.plan(SNAKE_PLAN, small_request()) == run_plan(small_request())
