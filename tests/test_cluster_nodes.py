@@ -577,6 +577,25 @@ async def test_a_draining_owner_hands_its_room_over_at_once(world: World) -> Non
             await eventually(lambda: len(back.of("tick")) >= 2, "the resumed player plays")
 
 
+async def test_a_lease_renewal_during_a_hand_over_does_not_take_the_room_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upkeep's round may run while a drain hands a room over: a renewal that finds the
+    lease given up must not claim it again (the others could not take the room till it ran out)."""
+    a = await world.node("node-a")
+    room = await a.open_room()
+    releasing = a.backend.release_room
+
+    async def release_then_renew(room_id: str, lease: str) -> None:
+        await releasing(room_id, lease)
+        await a.cluster._renew_leases()  # the upkeep's round, between the release and the forgetting
+
+    monkeypatch.setattr(a.backend, "release_room", release_then_renew)
+    a.registry.drain()
+    assert await a.registry.save_rooms() == 1
+    assert await a.backend.room_owner(room.id) is None, "the lease stays given up"
+
+
 async def test_a_drained_room_shows_nothing_after_its_last_save(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = await world.node("node-a"), await world.node("node-b")
     room = await a.open_room()

@@ -155,6 +155,10 @@ class Cluster:
         for owned in list(self._owned.values()):
             room = owned.room
             state = await self.backend.renew_room(room.id, owned.lease, lease_ms)
+            if owned.muted or self._owned.get(room.id) is not owned:
+                # Handed over (a drain gave its lease up while this round ran) or disowned
+                # meanwhile: claimed again, its lease would keep every process from taking it.
+                continue
             if state is LeaseState.MISSING:  # the backend lost it (restarted), or it ran out meanwhile
                 lease = await self.backend.claim_room(room.id, lease_ms, min_fence=owned.fence + 1)
                 if lease is not None:
