@@ -181,8 +181,8 @@ class Cluster:
                 await self.backend.save_room(room.id, roomview.save(room), self._saved_ttl(), lease=owned.lease)
 
     async def _publish_directory(self) -> None:
-        entries = {room_id: RoomListing.of(owned.room).encode()
-                   for room_id, owned in self._owned.items() if not owned.room.closed}  # fmt: skip
+        entries = {room_id: RoomListing.of(owned.room).encode()  # (not a room being handed over)
+                   for room_id, owned in self._owned.items() if not owned.room.closed and not owned.muted}  # fmt: skip
         await self.backend.publish_directory(entries)
 
     async def _watch_mirrors(self) -> None:
