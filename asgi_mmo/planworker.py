@@ -90,7 +90,10 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # print() goes to standard error, never into a frame
     sys.stdout = sys.stderr
-    serve(jobs, answers)
+    try:
+        serve(jobs, answers)
+    except BrokenPipeError:  # the server went away while this worker answered: nobody to tell
+        os._exit(0)  # (not a normal exit: flushing the answer left in the buffer would fail again)
 
 
 if __name__ == "__main__":
