@@ -59,10 +59,6 @@ def not_ours() -> set[int]:
     return {pid} if pid is not None else set()
 
 
-def worker_pids(pool: PlannerPool) -> set[int]:
-    return pool.worker_pids()
-
-
 def many_slow_requests() -> list[PlanRequest]:
     """A job that runs for a second or more: long enough to be killed in the middle."""
     return [slow_request() for _ in range(20)]
@@ -71,14 +67,14 @@ def many_slow_requests() -> list[PlanRequest]:
 async def seen_dead(pool: PlannerPool, pid: int) -> None:
     """Wait until the pool's event loop knows the worker has died (its exit code came)."""
     with anyio.fail_after(10):
-        while pid in worker_pids(pool):
+        while pid in pool.worker_pids():
             await anyio.sleep(0.01)
 
 
 async def test_plan_comes_back_from_a_worker_process() -> None:
     before = child_pids()
     async with PlannerPool(processes=1) as pool:
-        workers = worker_pids(pool)
+        workers = pool.worker_pids()
         assert len(workers) == 1
         assert os.getpid() not in workers
         assert workers <= child_pids() - before
@@ -93,7 +89,7 @@ async def test_plan_comes_back_from_a_worker_process() -> None:
         # ...and the pool is not harmed by it.
         assert await pool.plan(SNAKE_PLAN, request) == path
         assert pool.statistics().replacements == 0
-        assert worker_pids(pool) == workers
+        assert pool.worker_pids() == workers
 
 
 async def test_a_worker_found_dead_is_replaced_before_it_costs_a_plan(caplog: pytest.LogCaptureFixture) -> None:
@@ -102,21 +98,21 @@ async def test_a_worker_found_dead_is_replaced_before_it_costs_a_plan(caplog: py
         request = small_request()
         expected = run_plan(request)
         assert await pool.plan(SNAKE_PLAN, request) == expected
-        victim = min(worker_pids(pool))
+        victim = min(pool.worker_pids())
         os.kill(victim, signal.SIGKILL)
         await seen_dead(pool, victim)
         for _ in range(4):  # whichever worker each goes to, none is lost
             assert await pool.plan(SNAKE_PLAN, request) == expected
         stats = pool.statistics()
         assert stats.failed == 0 and stats.replacements == 1
-        assert victim not in worker_pids(pool) and len(worker_pids(pool)) == 2
+        assert victim not in pool.worker_pids() and len(pool.worker_pids()) == 2
         assert any("replaced" in record.getMessage() for record in caplog.records)
 
 
 async def test_jobs_whose_worker_dies_answer_every_request_empty(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="asgi_mmo.offload")
     async with PlannerPool(processes=1, max_in_flight=2) as pool:
-        [victim] = worker_pids(pool)
+        [victim] = pool.worker_pids()
         answers: list[list[list[str]]] = []
 
         async def job() -> None:
@@ -134,7 +130,7 @@ async def test_jobs_whose_worker_dies_answer_every_request_empty(caplog: pytest.
         stats = pool.statistics()
         assert stats.failed == 2 and stats.replacements == 1
         assert victim not in child_pids()  # reaped, not a zombie
-        assert victim not in worker_pids(pool)
+        assert victim not in pool.worker_pids()
         assert await pool.plan(SNAKE_PLAN, small_request()) == run_plan(small_request())
         assert any("died" in record.getMessage() for record in caplog.records)
 
@@ -158,18 +154,18 @@ async def test_jobs_queued_in_one_worker_answer_each_its_own_caller() -> None:
 
 async def test_a_worker_survives_ctrl_c_and_prints_outside_its_answers() -> None:
     async with PlannerPool(processes=1) as pool:
-        [worker] = worker_pids(pool)
+        [worker] = pool.worker_pids()
         os.kill(worker, signal.SIGINT)  # a Ctrl-C reaches the server's whole process group
         # `print` as a planning function: what it writes goes to standard error, not into a frame
         assert await pool.plan_each("builtins:print", ["a plan that prints"]) == [None]
         assert await pool.plan(SNAKE_PLAN, small_request()) == run_plan(small_request())
-        assert worker_pids(pool) == {worker} and pool.statistics().replacements == 0
+        assert pool.worker_pids() == {worker} and pool.statistics().replacements == 0
 
 
 async def test_no_child_process_remains_after_exit() -> None:
     before = child_pids()
     async with PlannerPool(processes=2) as pool:
-        workers = worker_pids(pool)
+        workers = pool.worker_pids()
         assert len(workers) == 2
         assert await pool.plan(SNAKE_PLAN, small_request())
         # Leave with plans still running: they are cancelled, workers joined.
@@ -254,9 +250,9 @@ def odd_plan(request: object) -> list[str]:
 
 async def test_an_answer_that_cannot_be_read_costs_its_job_and_the_worker_only() -> None:
     async with PlannerPool(processes=1) as pool:
-        [worker] = worker_pids(pool)
+        [worker] = pool.worker_pids()
         assert await pool.plan_each("tests.test_offload:odd_plan", [small_request()]) == [[]]
         stats = pool.statistics()
         assert stats.failed == 1 and stats.replacements == 1
-        assert worker not in worker_pids(pool) and len(worker_pids(pool)) == 1
+        assert worker not in pool.worker_pids() and len(pool.worker_pids()) == 1
         assert await pool.plan(SNAKE_PLAN, small_request()) == run_plan(small_request())
