@@ -115,7 +115,7 @@ def test_a_view_room_s_buckets_carry_the_mark() -> None:
     bx, by = head[0] // 32, head[1] // 32
     picture = ViewPicture.of(
         {"x": bx * 32, "y": by * 32, "width": 32, "height": 32},
-        game.view_snapshot([game.bucket_snapshot(bx, by, 32)]),
+        game.view_snapshot([game.bucket_snapshot(bx, by, 32)], (bx * 32, by * 32, 32, 32)),
     )
     assert "away" not in picture.snakes["a"]
     game.set_away("a", True)

@@ -41,6 +41,7 @@ EVERY_KIND: list[Message] = [
     Latency("host:1", "p1", 42.5),
     Disconnect("host:1", "p1", True),
     Sync("host:1"),
+    Sync("host:1", ("p1", "w-2a")),
     CloseRoom("host:1"),
     Tick(5, 2, {"p1": 7}, DELTA),
     Tick(6, 2, {}, "{}", '{"state":{"snakes":[]}}'),

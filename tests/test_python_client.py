@@ -7,12 +7,14 @@ import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import ClientConnection
 
 from asgi_mmo.client import (
     BadName,
@@ -35,6 +37,7 @@ from asgi_mmo.client.session import JoinRequest
 from asgi_mmo.games.snake.viewdelta import inside
 from asgi_mmo.protocol import CLOSE_CODES
 from tests.servers import ROOT, ServerProcess, create_room, run_uvicorn
+from tests.servers import connect as raw_socket
 
 pytestmark = pytest.mark.e2e
 
@@ -187,6 +190,44 @@ async def test_a_view_rooms_picture_holds_what_the_world_holds_inside_the_view(s
         async with asyncio.timeout(WAIT):
             while viewer.view is None or viewer.view["width"] != 48:
                 await until(viewer, Tick)
+
+
+def frame_where(ws: ClientConnection, found: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The first frame from the socket for which `found` holds (within WAIT)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        frame: dict[str, Any] = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if found(frame):
+            return frame
+
+
+def food_and_stones_beyond(view: dict[str, int], snapshot: dict[str, Any], reach: int) -> list[list[int]]:
+    x0, y0, x1, y1 = view["x"] - reach, view["y"] - reach, view["x"] + view["width"] - 1 + reach, \
+        view["y"] + view["height"] - 1 + reach
+    return [item for item in snapshot["food"] + snapshot["stones"]
+            if not (x0 <= item[0] <= x1 and y0 <= item[1] <= y1)]  # fmt: skip
+
+
+def test_a_view_snapshot_holds_no_food_or_stone_farther_than_32_cells_out(server: ServerProcess) -> None:
+    """PROTOCOL.md "View rooms": though a view holds whole 64-cell buckets, its SNAPSHOTs do not."""
+    room = create_room(server, view=True, width=300, height=300, bots=0)
+    url = f"{server.ws_url}?room={room}"
+    with raw_socket(f"{url}&name=player"), raw_socket(f"{url}&name=small&spectate=true&view=16x16") as small, \
+            raw_socket(f"{url}&name=large&spectate=true&view=64x64") as large:
+        welcome = json.loads(small.recv(timeout=WAIT))
+        assert welcome["type"] == "welcome" and welcome["spectator"] is True
+        assert food_and_stones_beyond(welcome["view"], welcome["state"], 32) == []
+        for ws in (small, large):  # both with their corner on the field's, in bucket (0, 0)
+            ws.send(json.dumps({"type": "view", "x": 0, "y": 0}))
+            frame_where(ws, lambda frame: frame.get("view", {}).get("x") == 0 and frame["view"]["y"] == 0)
+            ws.send(json.dumps({"type": "sync"}))
+        state = frame_where(small, lambda frame: frame["type"] == "state")
+        assert state["view"] == {"x": 0, "y": 0, "width": 16, "height": 16, "bucket": 64}
+        assert food_and_stones_beyond(state["view"], state["state"], 32) == []
+        # ... while the bucket it touches held some (the large view's state covers all of it)
+        whole = frame_where(large, lambda frame: frame["type"] == "state")
+        assert whole["view"]["width"] == whole["view"]["height"] == 64
+        assert food_and_stones_beyond(state["view"], whole["state"], 32), "nothing to leave out: a vacuous test"
 
 
 class CuttableProxy:

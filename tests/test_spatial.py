@@ -36,7 +36,8 @@ def holder(game: SnakeWithBots) -> ViewPicture:
     """A client holding every bucket of the field, from a view SNAPSHOT taken now."""
     buckets = [(bx, by) for by in range(-(-game.height // SIZE)) for bx in range(-(-game.width // SIZE))]
     parts = [game.bucket_snapshot(bx, by, SIZE) for bx, by in buckets]
-    return ViewPicture.of(whole_view(game), orjson.loads(orjson.dumps(game.view_snapshot(parts))))
+    snapshot = game.view_snapshot(parts, (0, 0, game.width, game.height))
+    return ViewPicture.of(whole_view(game), orjson.loads(orjson.dumps(snapshot)))
 
 
 def take(game: SnakeWithBots, picture: ViewPicture) -> dict[Any, dict[str, Any]]:

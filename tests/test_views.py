@@ -54,6 +54,7 @@ class Holding:
         for frame in frames:
             if frame["type"] == "state":
                 assert frame["tick"] > self.tick
+                check_reach(frame["view"], frame["state"])
                 self.picture = ViewPicture.of(frame["view"], frame["state"])
             elif frame["type"] == "tick":
                 assert frame["tick"] == self.tick + 1, "after a welcome or state at N, the next tick is N+1"
@@ -68,6 +69,19 @@ class Holding:
         return self.picture.view
 
 
+#: PROTOCOL.md "View rooms": no food or stone of a view SNAPSHOT farther than this outside it
+REACH = 32
+
+
+def check_reach(rect: dict[str, int], snapshot: dict[str, Any]) -> None:
+    """A view SNAPSHOT holds no food or stone farther than 32 cells outside its rectangle
+    (PROTOCOL.md "View rooms"), though the buckets it is built from reach farther."""
+    x0, y0 = rect["x"] - REACH, rect["y"] - REACH
+    x1, y1 = rect["x"] + rect["width"] - 1 + REACH, rect["y"] + rect["height"] - 1 + REACH
+    for x, y, *_ in snapshot["food"] + snapshot["stones"]:
+        assert x0 <= x <= x1 and y0 <= y <= y1, ((x, y), rect)
+
+
 class Viewer(Holding):
     """A player connected to the room's own process."""
 
@@ -80,6 +94,7 @@ class Viewer(Holding):
             room.ask_view(self.seat, *view)
         self.welcome = orjson.loads(room.connect(self.seat, self.connection))
         self.connection.attach(tasks)
+        check_reach(self.welcome["view"], self.welcome["state"])
         self.picture = ViewPicture.of(self.welcome["view"], self.welcome["state"])
         self.tick = self.welcome["tick"]
         self.seq = 0
@@ -91,6 +106,25 @@ class Viewer(Holding):
         self.seq += 1
         self.room.handle_input(self.seat, self.seq, data)
 
+
+
+class Spectator(Viewer):
+    """A spectator of the room's own process, its view's corner put where it asks (`pan`)."""
+
+    def __init__(self, room: Room, tasks: TaskGroup, view: tuple[int, int], corner: tuple[int, int]) -> None:
+        self.room = room
+        self.seat = room.watch("eye")
+        self.frames = []
+        self.connection = Connection(self._send, SETTINGS.outbox_frames)
+        room.ask_view(self.seat, *view, *corner)
+        self.welcome = orjson.loads(room.connect(self.seat, self.connection))
+        self.connection.attach(tasks)
+        check_reach(self.welcome["view"], self.welcome["state"])
+        self.picture = ViewPicture.of(self.welcome["view"], self.welcome["state"])
+        self.tick = self.welcome["tick"]
+
+    def pan(self, x: int, y: int) -> None:
+        self.room.ask_view(self.seat, None, None, x, y)
 
 
 def view_room(width: int, height: int, bots: int, seed: int) -> Room:
@@ -189,6 +223,37 @@ async def test_small_views_hold_exactly_what_the_field_holds_inside_them() -> No
         assert (viewers[0].rect["width"], viewers[0].rect["height"]) == (40, 30)
 
 
+async def test_food_a_state_leaves_out_arrives_once_the_view_moves_toward_it() -> None:
+    """A SNAPSHOT holds no food farther than 32 cells outside the rectangle, though the client
+    holds the whole 64-cell bucket: once the view moves, the bucket comes again, whole."""
+    room = view_room(200, 120, bots=0, seed=4)
+    game = room.game
+    assert isinstance(game, SnakeWithBots)
+    async with stepping() as tasks:
+        eye = Spectator(room, tasks, (16, 16), (0, 0))
+        room.step(0.1)  # the corner asked for holds from this tick
+        eye.take()
+        assert eye.rect["x"] == eye.rect["y"] == 0 and (eye.rect["width"], eye.rect["height"]) == (16, 16)
+        game._put_food((60, 5), 3)  # in the view's bucket (0, 0), 44 cells right of the rectangle
+        eye.connection.needs_state = True  # as a `sync` does
+        room.step(0.2)
+        (state,) = eye.take()
+        assert state["type"] == "state" and state["view"]["bucket"] == BUCKET_SIZE == 64
+        assert [60, 5, 3] not in state["state"]["food"]  # (check_reach held it to 32 cells)
+        assert (60, 5) not in eye.picture.food
+        eye.pan(48, 0)  # the rectangle 48..63: the same bucket, the food inside it now
+        room.step(0.3)
+        (tick,) = eye.take()
+        assert tick["view"]["x"] == 48 and [b["b"] for b in tick["enter"]] == [[0, 0]]
+        assert eye.picture.food[(60, 5)] == 3
+        check_view(eye, game.snapshot(), (200, 120))
+        eye.pan(40, 0)  # a move after that one: the bucket is held whole, no snapshot again
+        room.step(0.4)
+        (tick,) = eye.take()
+        assert "enter" not in tick
+        check_view(eye, game.snapshot(), (200, 120))
+
+
 async def test_a_view_message_changes_the_size_within_two_ticks() -> None:
     room = view_room(100, 100, bots=0, seed=1)
     async with stepping() as tasks:
@@ -269,6 +334,7 @@ class Relayed(Holding):
         self.mirror.ask_view(self.seat, *view)  # as the socket endpoint does before it connects
         shown = orjson.loads(self.mirror.connect(self.seat, self.connection))
         self.connection.attach(tasks)
+        check_reach(shown["view"], shown["state"])
         self.picture = ViewPicture.of(shown["view"], shown["state"])
         self.tick = shown["tick"]
         self.seq = 0
@@ -283,7 +349,7 @@ class Relayed(Holding):
         for message in self.to_owner:
             seat = self.room.seats[self.seat.player_id]
             if isinstance(message, Sync):
-                self.owned.want_state()
+                self.owned.want_state(message.players)
             elif isinstance(message, ViewSize):
                 self.room.ask_view(seat, message.width, message.height)
             elif isinstance(message, Input):
@@ -311,17 +377,26 @@ async def test_a_player_relayed_through_another_process_gets_the_same_view() -> 
     room.elsewhere = owned
     async with stepping() as tasks:
         far = Relayed(room, owned, tasks, (20, 16))
+        aside = Relayed(room, owned, tasks, (16, 16))  # through a third process: it needs no state
         near = Viewer(room, tasks, "near", (20, 16))
         states = 0
         for step in range(1, 301):
             far.route()
+            aside.route()
             room.step(step / 10)
             for message in published:
+                if step > 1:  # (the first tick: both views are new to the owner's ticks)
+                    # only the player whose process asked gets a state (issue #12: never per-player
+                    # work the room does not need)
+                    assert set(message.states) <= {far.seat.player_id}, (step, list(message.states))
                 far.mirror.on_view_tick(message)
+                aside.mirror.on_view_tick(message)
             published.clear()
             states += sum(frame["type"] == "state" for frame in far.take())
+            assert all(frame["type"] == "tick" for frame in aside.take())
             near.take()
             world = game.snapshot()
+            check_view(aside, world, field)
             if far.tick == room.tick:
                 check_view(far, world, field)
                 check_follows(far, game, field)

@@ -170,12 +170,18 @@ class ViewSize:
 
 @dataclass(frozen=True, slots=True)
 class Sync:
-    """Some players of `worker` missed ticks: send the whole state with the next tick."""
+    """Some players of `worker` missed ticks: send the whole state with the next tick. In a
+    view room, `players` names those that wait for their view's state (empty: every player
+    of `worker`, as an owner that does not read the list takes it too)."""
 
     worker: str
+    players: tuple[str, ...] = ()
 
     def encode(self) -> bytes:
-        return _pack({"t": "sync", "w": self.worker})
+        header: dict[str, Any] = {"t": "sync", "w": self.worker}
+        if self.players:
+            header["p"] = list(self.players)
+        return _pack(header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +372,7 @@ def _parse_to_owner(kind: str, fields: _Fields, worker: str, payloads: list[str]
         case "disconnect":
             return Disconnect(worker, fields.text("p"), fields.flag("leave"))
         case "sync":
-            return Sync(worker)
+            return Sync(worker, fields.optional_texts("p"))
         case "close":
             return CloseRoom(worker)
     raise BadClusterMessage(f"no message {kind[:32]!r} goes to a room's owner")
@@ -433,6 +439,12 @@ class _Fields:
         if value is not None and not isinstance(value, str):
             raise self._bad(name, "a string or null")
         return value
+
+    def optional_texts(self, name: str) -> tuple[str, ...]:
+        value = self.header.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self._bad(name, "a list of strings")
+        return tuple(value)
 
     def integer(self, name: str) -> int:
         value = self.header.get(name)

@@ -46,7 +46,7 @@ from asgi_mmo.settings import Settings
 from asgi_mmo.stats import RoomStats
 from asgi_mmo.views.compose import ViewComposer
 from asgi_mmo.views.deliver import ViewFrames, ViewState
-from asgi_mmo.views.rect import BucketRect, Rect
+from asgi_mmo.views.rect import NOWHERE, BucketRect, Rect
 
 logger = logging.getLogger("asgi_mmo.cluster.mirror")
 
@@ -204,7 +204,7 @@ class RoomMirror:
         composer.begin_relayed(tick, message.fragments, message.entered)
         states, entered = message.states, message.entered
 
-        def state_of(player_id: str, covered: BucketRect) -> tuple[str, int] | None:
+        def state_of(player_id: str, rect: Rect, covered: BucketRect) -> tuple[str, int] | None:
             text = states.get(player_id)
             return None if text is None else (text, len(text.encode()) - len(text))
 
@@ -212,26 +212,27 @@ class RoomMirror:
             composer, tick, state_of, self.stats,
             now=anyio.current_time(), slow_after=self.settings.slow_client_seconds, room_id=self.id,
         )  # fmt: skip
-        waiting = False
+        waiting: list[str] = []  # the players that wait for their view's state: the owner sends theirs
         for player_id, seat in list(self.seats.items()):
             seat.ack = message.acks.get(player_id, seat.ack)
             view, shown = self._views.get(player_id), message.views.get(player_id)
             if seat.connection is None or view is None or shown is None:
                 if seat.connection is not None:
                     seat.connection.needs_state = True  # the owner does not know its view (yet)
-                    waiting = True
+                    waiting.append(player_id)
                 continue
             held = view.rect
             rect = held if shown == (held.x, held.y, held.width, held.height) else Rect(*shown)
             covered = BucketRect.of(rect, composer.size)
+            held_whole = NOWHERE if view.partial and rect is not held else view.covered  # (`entering_from`)
             if covered == view.covered:
                 covered = view.covered
-            elif not all(view.covered.holds(b) or b in entered for b in covered.buckets()):
+            if held_whole is not covered and not all(held_whole.holds(b) or b in entered for b in covered.buckets()):
                 seat.connection.needs_state = True
             if not frames.hand(seat, view, rect, covered):
-                waiting = True
+                waiting.append(player_id)
         if waiting:
-            self._send_to_owner(Sync(self.worker))
+            self._send_to_owner(Sync(self.worker, tuple(waiting)))
 
     def _accept(self, fence: int, tick: int) -> bool:
         """Whether a tick from the owner is news; a gap sets every player to get a state first."""

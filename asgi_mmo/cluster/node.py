@@ -293,7 +293,7 @@ class Cluster:
             case Join():
                 self._answer_join(owned, message)
             case Sync():
-                owned.want_state()
+                owned.want_state(message.players)
             case CloseRoom():
                 self.rooms.close_room(room.id)
             case Reconnect(worker=worker, player=player, token=token):

@@ -22,6 +22,7 @@ from asgi_mmo.names import room_out, worker_channel
 from asgi_mmo.protocol import TickFrame, encode
 from asgi_mmo.room import Room
 from asgi_mmo.seat import Seat
+from asgi_mmo.views.rect import NOWHERE
 from asgi_mmo.views.viewers import Viewers
 
 #: sends a message on a channel without waiting (`Backend.publish_nowait`)
@@ -43,6 +44,8 @@ class OwnedRoom:
         self._remote: dict[str, Seat] = {}  # players connected through other processes
         self._watching: dict[str, Seat] = {}  # spectators connected through other processes
         self._state_wanted = False
+        #: the players of a view room whose states were asked for (None: every one's)
+        self._states_wanted: set[str] | None = set()
 
     @property
     def lease(self) -> str:
@@ -87,9 +90,14 @@ class OwnedRoom:
         self._remote.pop(seat.player_id, None)
         self.room.unseated(seat, leave=leave)
 
-    def want_state(self) -> None:
-        """A relaying process asked for the whole state with the next tick."""
+    def want_state(self, players: tuple[str, ...] = ()) -> None:
+        """A relaying process asked for the whole state with the next tick (in a view room,
+        the states of these players' views; none named: every remote player's)."""
         self._state_wanted = True
+        if not players:
+            self._states_wanted = None
+        elif self._states_wanted is not None:
+            self._states_wanted.update(players)
 
     # ---- PlayersElsewhere: what the room hands over -------------------------------------
 
@@ -111,7 +119,7 @@ class OwnedRoom:
             return
         whole = None
         if self._state_wanted:
-            self._state_wanted = False
+            self._state_wanted, self._states_wanted = False, set()
             whole = state().body_json
         acks = {player_id: seat.ack for player_id, seat in self._remote.items()}
         self._publish(self._out, Tick(frame.tick, self.fence, acks, frame.body_json, whole).encode())
@@ -122,22 +130,24 @@ class OwnedRoom:
         if self.muted:
             return
         composer = viewers.composer
-        every_state, self._state_wanted = self._state_wanted, False
+        wanted = self._states_wanted if self._state_wanted else set()
+        self._state_wanted, self._states_wanted = False, set()
         views: dict[str, ViewRect] = {}
         fragments: dict[Bucket, str] = {}
         entered: dict[Bucket, str] = {}
         states: dict[str, str] = {}
         for player_id in [*self._remote, *self._watching] if self._watching else self._remote:
             view, rect, covered, new = viewers.move(player_id)
-            old = None if new else view.covered
+            old = NOWHERE if new else view.entering_from(rect)  # as `ViewFrames.hand` takes it
             for bucket in covered.buckets():
-                if old is not None and old.holds(bucket):
+                if old.holds(bucket):
                     if (text := composer.fragment_text(bucket)) is not None:
                         fragments[bucket] = text
                 else:
                     entered[bucket] = composer.snapshot_text(bucket)
-            if every_state or new:
-                states[player_id] = composer.state(covered)[0]
+            if new or wanted is None or player_id in wanted:
+                states[player_id] = composer.state(rect, covered)[0]
+                view.partial = True  # (the relaying process may hand it over: what it holds then)
             view.rect, view.covered = rect, covered
             views[player_id] = (rect.x, rect.y, rect.width, rect.height)
         acks = {player_id: seat.ack for player_id, seat in self._remote.items()}

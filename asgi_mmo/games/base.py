@@ -221,6 +221,8 @@ class ScoredGame(Protocol):
 
 #: a bucket of the spatial grid: `(bx, by)` covers cells `bx*size .. bx*size+size-1` (and rows alike)
 Bucket = tuple[int, int]
+#: a view's rectangle: `(x, y, width, height)`, columns `x .. x+width-1` and rows alike
+Area = tuple[int, int, int, int]
 
 
 @runtime_checkable
@@ -248,8 +250,11 @@ class SpatialGame(Protocol):
         """A bucket's whole content now; it replaces a client's copy of that bucket."""
         ...
 
-    def view_snapshot(self, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        """The protocol's SNAPSHOT of a view, from the `bucket_snapshot`s of the buckets it covers."""
+    def view_snapshot(self, parts: Sequence[dict[str, Any]], area: Area) -> dict[str, Any]:
+        """The protocol's SNAPSHOT of the view of `area`, from the `bucket_snapshot`s of the
+        buckets it covers; it may leave out what lies far enough outside `area` (snake: food
+        and stones more than 32 cells out, PROTOCOL.md "View rooms"). The room sends every
+        bucket whole again once the view moves after it (`views/deliver.py`)."""
         ...
 
     def focus(self, player_id: str) -> tuple[int, int] | None:

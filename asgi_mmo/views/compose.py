@@ -62,7 +62,7 @@ class ViewComposer:
             snapshot_json.pop(b, None)
         self._same: dict[BucketRect, Text] = {}
         self._tails: dict[tuple[BucketRect, BucketRect], Text] = {}
-        self._states: dict[BucketRect, Text] = {}
+        self._states: dict[Rect, Text] = {}
         self._rects: dict[Rect, str] = {}
 
     def snapshot(self, bucket: Bucket) -> dict[str, Any]:
@@ -136,14 +136,16 @@ class ViewComposer:
             found = self._bucket_lists[covered] = tuple(covered.buckets())
         return found
 
-    def state(self, covered: BucketRect) -> Text:
-        """The view SNAPSHOT of these buckets at this tick, as JSON."""
-        text = self._states.get(covered)
+    def state(self, rect: Rect, covered: BucketRect) -> Text:
+        """The view SNAPSHOT of `rect` (which covers these buckets) at this tick, as JSON: per
+        rectangle, not per buckets, as the game may leave out what lies far outside it."""
+        text = self._states.get(rect)
         if text is None:
             if self.game is None:
                 raise LookupError("a relayed view's state comes from the room's owner")
-            parts = [self.snapshot(bucket) for bucket in covered.buckets()]
-            text = self._states[covered] = _text(orjson.dumps(self.game.view_snapshot(parts)).decode())
+            parts = [self.snapshot(bucket) for bucket in self._buckets_of(covered)]
+            snapshot = self.game.view_snapshot(parts, (rect.x, rect.y, rect.width, rect.height))
+            text = self._states[rect] = _text(orjson.dumps(snapshot).decode())
         return text
 
     def rect(self, rect: Rect) -> str:
@@ -154,9 +156,10 @@ class ViewComposer:
             text = self._rects[rect] = f'{rect.to_json()[:-1]},"bucket":{self.size}}}'
         return text
 
-    def fresh_state(self, covered: BucketRect) -> dict[str, Any]:
-        """The view SNAPSHOT now, between ticks (a welcome): not from this tick's caches."""
+    def fresh_state(self, rect: Rect, covered: BucketRect) -> dict[str, Any]:
+        """The view SNAPSHOT of `rect` now, between ticks (a welcome): not from this tick's caches."""
         game = self.game
         if game is None:
             raise LookupError("a relayed view's state comes from the room's owner")
-        return game.view_snapshot([game.bucket_snapshot(bx, by, self.size) for bx, by in covered.buckets()])
+        parts = [game.bucket_snapshot(bx, by, self.size) for bx, by in covered.buckets()]
+        return game.view_snapshot(parts, (rect.x, rect.y, rect.width, rect.height))

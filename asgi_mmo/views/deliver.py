@@ -5,6 +5,11 @@ rectangle moved) spliced in front of a tail the `ViewComposer` made once for
 every view that covers the same buckets; a player that missed ticks gets a
 `state` of its view instead, once its socket has caught up, as
 `fanout.fan_out` does for a plain room.
+
+A SNAPSHOT (`welcome`, `state`) may leave out what lies far outside the
+rectangle (snake: food and stones more than 32 cells out, as the protocol
+asks), though the client holds the buckets it touches: so the first time the
+rectangle moves after one, every bucket it touches enters again, whole.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ from asgi_mmo.protocol import refuse
 from asgi_mmo.seat import Seat
 from asgi_mmo.stats import RoomStats
 from asgi_mmo.views.compose import Text, ViewComposer
-from asgi_mmo.views.rect import BucketRect, Rect
+from asgi_mmo.views.rect import NOWHERE, BucketRect, Rect
 
 logger = logging.getLogger("asgi_mmo.room")
 
-#: a player's view SNAPSHOT at this tick, by player id and covered buckets (None: not here yet)
-StateOf = Callable[[str, BucketRect], Text | None]
+#: a player's view SNAPSHOT at this tick, by player id, rectangle and the buckets it covers
+#: (None: not here yet)
+StateOf = Callable[[str, Rect, BucketRect], Text | None]
 
 
 @dataclass(slots=True)
@@ -32,7 +38,17 @@ class ViewState:
 
     rect: Rect
     covered: BucketRect
+    #: the client's buckets came in a SNAPSHOT, which may leave out what lies far outside `rect`:
+    #: they all enter again, whole, once the rectangle moves (`entering_from`)
+    partial: bool = True
     resize: tuple[int, int] | None = None  # a size asked for since the last tick
+
+    def entering_from(self, rect: Rect) -> BucketRect:
+        """The buckets the client holds whole, for a frame of the view moved to `rect`."""
+        if self.partial and rect is not self.rect:
+            self.partial = False
+            return NOWHERE
+        return self.covered
 
 
 class ViewFrames:
@@ -67,7 +83,7 @@ class ViewFrames:
                     logger.info("slow client dropped room=%s player=%s", self.room_id, seat.player_id)
                     connection.close_nowait(refuse("too_slow", "the client took nothing for too long"))
                 return True
-            found = self.state_of(seat.player_id, covered)
+            found = self.state_of(seat.player_id, rect, covered)
             if found is None:
                 stats.ticks_dropped += 1
                 view.rect, view.covered = rect, covered
@@ -78,8 +94,9 @@ class ViewFrames:
                 f'"view":{composer.rect(rect)},"state":{state}}}'
             )
             connection.needs_state = False
+            view.partial = True
         else:
-            tail, extra = composer.tail(view.covered, covered)
+            tail, extra = composer.tail(view.entering_from(rect), covered)
             if rect is view.rect:
                 text = f"{self.head}{seat.ack}{tail}"
             else:

@@ -63,6 +63,10 @@ class BucketRect(NamedTuple):
         return [(bx, by) for by in range(self.y0, self.y1 + 1) for bx in range(self.x0, self.x1 + 1)]
 
 
+#: no bucket at all: what a client is taken to hold whole when every bucket it covers must enter again
+NOWHERE = BucketRect(0, 0, -1, -1)
+
+
 def clamp_size(width: int, height: int, field_width: int, field_height: int) -> tuple[int, int]:
     """Each side within MIN_SIDE..MAX_SIDE and within the field."""
     return (

@@ -28,7 +28,8 @@ from asgi_mmo.views.compose import ViewComposer
 from asgi_mmo.views.deliver import ViewFrames, ViewState
 from asgi_mmo.views.rect import DEFAULT_SIZE, MARGIN, BucketRect, Rect, clamp_size, follow, place
 
-#: the side of a bucket, in cells: a view's picture holds nothing farther than this outside it.
+#: the side of a bucket, in cells: a view's picture holds nothing farther than this outside it (a
+#: game's SNAPSHOT of the view may hold less: snake's, no food or stone beyond 32 cells).
 #: Half the largest view side (`rect.MAX_SIDE`), so a view touches at most 3 x 3 buckets; against 32,
 #: a 1,000-player world's step costs 0.87x for 1.4x the bytes (docs/performance.md, "The world").
 BUCKET_SIZE = 64
@@ -73,7 +74,7 @@ class Viewers:
         view = self._place(player_id)
         rect = view.rect
         shown = {"x": rect.x, "y": rect.y, "width": rect.width, "height": rect.height, "bucket": self.bucket}
-        return {"view": shown, "state": self.composer.fresh_state(view.covered)}
+        return {"view": shown, "state": self.composer.fresh_state(rect, view.covered)}
 
     def _place(self, player_id: str) -> ViewState:
         """A new view for the player, of its asked size, centred on its focus (or where it was)."""
@@ -135,7 +136,7 @@ class Viewers:
         composer = self.composer
         composer.begin(tick, changes)
         frames = ViewFrames(
-            composer, tick, lambda _, covered: composer.state(covered), stats,
+            composer, tick, lambda _, rect, covered: composer.state(rect, covered), stats,
             now=now, slow_after=slow_after, room_id=room_id,
         )  # fmt: skip
         move, hand = self.move, frames.hand

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any, ClassVar, Final, Self
 
-from asgi_mmo.games.base import BotDriver, Bucket, GameSetup, InvalidInput, ScoreEvent
+from asgi_mmo.games.base import Area, BotDriver, Bucket, GameSetup, InvalidInput, ScoreEvent
 from asgi_mmo.games.options import Option
 from asgi_mmo.games.snake.delta import apply_delta as apply_delta  # clients import it from here
 from asgi_mmo.games.snake.directions import DIR_OF_STEP, DIRECTIONS, OPPOSITE
@@ -359,8 +359,8 @@ class SnakeGame:
     def bucket_snapshot(self, bx: int, by: int, size: int) -> dict[str, Any]:
         return self._buckets(size).snapshot((bx, by), self._snakes)
 
-    def view_snapshot(self, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        return view_snapshot(self.width, self.height, parts)
+    def view_snapshot(self, parts: Sequence[dict[str, Any]], area: Area) -> dict[str, Any]:
+        return view_snapshot(self.width, self.height, parts, area)
 
     def focus(self, player_id: str) -> tuple[int, int] | None:
         snake = self._snakes.get(player_id)

@@ -364,20 +364,30 @@ class SnakeBuckets:
 _KEYS = ("cut", "cells", "snakes", "eaten", "food", "stones_removed", "stones")
 
 
-def view_snapshot(width: int, height: int, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+#: a view SNAPSHOT holds no food or stone farther than this outside the view's rectangle
+#: (PROTOCOL.md "View rooms"), though the buckets it is built from reach farther (64 cells)
+REACH = 32
+
+
+def view_snapshot(
+    width: int, height: int, parts: Sequence[dict[str, Any]], area: tuple[int, int, int, int]
+) -> dict[str, Any]:
     """A SNAPSHOT from bucket snapshots: each snake with its cells in them, head first,
-    and `serials` (each body cell's serial) beside `body`."""
+    and `serials` (each body cell's serial) beside `body`; food and stones within REACH
+    of `area` (x, y, width, height)."""
     entries: dict[str, dict[str, Any]] = {}
     cells: dict[str, list[tuple[int, int, int]]] = {}
     food: list[list[int]] = []
     stones: list[list[int]] = []
+    x0, y0 = area[0] - REACH, area[1] - REACH
+    x1, y1 = area[0] + area[2] - 1 + REACH, area[1] + area[3] - 1 + REACH
     for part in parts:
         for entry in part["snakes"]:
             entries[entry["id"]] = entry
         for sid, x, y, serial in part["cells"]:
             cells.setdefault(sid, []).append((serial, x, y))
-        food.extend(part["food"])
-        stones.extend(part["stones"])
+        food += [item for item in part["food"] if x0 <= item[0] <= x1 and y0 <= item[1] <= y1]
+        stones += [item for item in part["stones"] if x0 <= item[0] <= x1 and y0 <= item[1] <= y1]
     snakes = []
     for sid, entry in entries.items():
         own = sorted(cells.get(sid, ()), reverse=True)
