@@ -46,7 +46,7 @@ from asgi_mmo.settings import Settings
 from asgi_mmo.stats import RoomStats
 from asgi_mmo.views.compose import ViewComposer
 from asgi_mmo.views.deliver import ViewFrames, ViewState
-from asgi_mmo.views.rect import NOWHERE, BucketRect, Rect
+from asgi_mmo.views.rect import BucketRect, Rect
 
 logger = logging.getLogger("asgi_mmo.cluster.mirror")
 
@@ -224,10 +224,10 @@ class RoomMirror:
             held = view.rect
             rect = held if shown == (held.x, held.y, held.width, held.height) else Rect(*shown)
             covered = BucketRect.of(rect, composer.size)
-            held_whole = NOWHERE if view.partial and rect is not held else view.covered  # (`entering_from`)
+            whole = view.held_whole(rect)
             if covered == view.covered:
                 covered = view.covered
-            if held_whole is not covered and not all(held_whole.holds(b) or b in entered for b in covered.buckets()):
+            if whole is not covered and not all(whole.holds(b) or b in entered for b in covered.buckets()):
                 seat.connection.needs_state = True
             if not frames.hand(seat, view, rect, covered):
                 waiting.append(player_id)

@@ -43,12 +43,17 @@ class ViewState:
     partial: bool = True
     resize: tuple[int, int] | None = None  # a size asked for since the last tick
 
-    def entering_from(self, rect: Rect) -> BucketRect:
+    def held_whole(self, rect: Rect) -> BucketRect:
         """The buckets the client holds whole, for a frame of the view moved to `rect`."""
-        if self.partial and rect is not self.rect:
+        return NOWHERE if self.partial and rect is not self.rect else self.covered
+
+    def entering_from(self, rect: Rect) -> BucketRect:
+        """`held_whole`, as a frame of the view moved to `rect` is made (after which it holds
+        every bucket whole)."""
+        held = self.held_whole(rect)
+        if held is NOWHERE:
             self.partial = False
-            return NOWHERE
-        return self.covered
+        return held
 
 
 class ViewFrames:
