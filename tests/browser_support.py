@@ -146,12 +146,13 @@ class Watcher:
         elif message["type"] == "chat":
             self.chats.append(message)
 
-    def wait_for(self, what: str, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    def wait_for(self, what: str | Callable[[], str], predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+        """Pump until `predicate` holds; `what` (or what it gives, at the end) says what was awaited."""
         deadline = time.monotonic() + timeout
         while not predicate():
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"the room never showed {what}")
+                raise AssertionError(f"the room never showed {what() if callable(what) else what}")
             self.pump(min(left, 0.5))
 
 

@@ -72,13 +72,18 @@ def test_arrow_key_turns_the_snake_on_the_server(server: ServerProcess, new_page
     # A big field at a slow tick rate: the new snake is far from any wall.
     room = create_room(server.url, width=100, height=100, tick_rate=5)
     page = new_page()
+    sent: list[str] = []  # what the page sent: a failure says whether the turn left the page
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame)[:120])))
     player = join(page, server.url, room, "Steerer")
     with watching(server.ws_url, name="Watcher", room=room) as watcher:
         watcher.wait_for("the page's snake", lambda: watcher.snake(player) is not None)
-        before = watcher.snake_of(player)["dir"]
-        key, wanted = ("ArrowUp", "up") if before in ("left", "right") else ("ArrowRight", "right")
+        before = watcher.snake_of(player)
+        key, wanted = ("ArrowUp", "up") if before["dir"] in ("left", "right") else ("ArrowRight", "right")
         page.keyboard.press(key)
-        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake_of(player)["dir"] == wanted)
+        watcher.wait_for(
+            lambda: f"the snake turning {wanted} (it was {before}, is {watcher.snake(player)}; the page sent {sent})",
+            lambda: watcher.snake_of(player)["dir"] == wanted,
+        )
         assert watcher.snake_of(player)["alive"]
         # WASD steers too: back to the first axis
         key, wanted = ("KeyA", "left") if wanted == "up" else ("KeyW", "up")
