@@ -43,8 +43,8 @@ class OwnedRoom:
         self._out = room_out(room.id)
         self._remote: dict[str, Seat] = {}  # players connected through other processes
         self._watching: dict[str, Seat] = {}  # spectators connected through other processes
-        self._state_wanted = False
-        #: the players of a view room whose states were asked for (None: every one's)
+        #: the states a relaying process asked for, for the next tick: of these players (a view
+        #: room's), of every one (None), or none (empty)
         self._states_wanted: set[str] | None = set()
 
     @property
@@ -93,7 +93,6 @@ class OwnedRoom:
     def want_state(self, players: tuple[str, ...] = ()) -> None:
         """A relaying process asked for the whole state with the next tick (in a view room,
         the states of these players' views; none named: every remote player's)."""
-        self._state_wanted = True
         if not players:
             self._states_wanted = None
         elif self._states_wanted is not None:
@@ -118,8 +117,8 @@ class OwnedRoom:
         if self.muted:
             return
         whole = None
-        if self._state_wanted:
-            self._state_wanted, self._states_wanted = False, set()
+        if self._states_wanted != set():
+            self._states_wanted = set()
             whole = state().body_json
         acks = {player_id: seat.ack for player_id, seat in self._remote.items()}
         self._publish(self._out, Tick(frame.tick, self.fence, acks, frame.body_json, whole).encode())
@@ -130,8 +129,7 @@ class OwnedRoom:
         if self.muted:
             return
         composer = viewers.composer
-        wanted = self._states_wanted if self._state_wanted else set()
-        self._state_wanted, self._states_wanted = False, set()
+        wanted, self._states_wanted = self._states_wanted, set()
         views: dict[str, ViewRect] = {}
         fragments: dict[Bucket, str] = {}
         entered: dict[Bucket, str] = {}
