@@ -38,6 +38,7 @@ from asgi_mmo.games.snake.viewdelta import inside
 from asgi_mmo.protocol import CLOSE_CODES
 from tests.servers import ROOT, ServerProcess, create_room, run_uvicorn
 from tests.servers import connect as raw_socket
+from tests.test_views import beyond_reach
 
 pytestmark = pytest.mark.e2e
 
@@ -201,13 +202,6 @@ def frame_where(ws: ClientConnection, found: Callable[[dict[str, Any]], bool]) -
             return frame
 
 
-def food_and_stones_beyond(view: dict[str, int], snapshot: dict[str, Any], reach: int) -> list[list[int]]:
-    x0, y0, x1, y1 = view["x"] - reach, view["y"] - reach, view["x"] + view["width"] - 1 + reach, \
-        view["y"] + view["height"] - 1 + reach
-    return [item for item in snapshot["food"] + snapshot["stones"]
-            if not (x0 <= item[0] <= x1 and y0 <= item[1] <= y1)]  # fmt: skip
-
-
 def test_a_view_snapshot_holds_no_food_or_stone_farther_than_32_cells_out(server: ServerProcess) -> None:
     """PROTOCOL.md "View rooms": though a view holds whole 64-cell buckets, its SNAPSHOTs do not."""
     room = create_room(server, view=True, width=300, height=300, bots=0)
@@ -216,18 +210,18 @@ def test_a_view_snapshot_holds_no_food_or_stone_farther_than_32_cells_out(server
             raw_socket(f"{url}&name=large&spectate=true&view=64x64") as large:
         welcome = json.loads(small.recv(timeout=WAIT))
         assert welcome["type"] == "welcome" and welcome["spectator"] is True
-        assert food_and_stones_beyond(welcome["view"], welcome["state"], 32) == []
+        assert beyond_reach(welcome["view"], welcome["state"]) == []
         for ws in (small, large):  # both with their corner on the field's, in bucket (0, 0)
             ws.send(json.dumps({"type": "view", "x": 0, "y": 0}))
             frame_where(ws, lambda frame: frame.get("view", {}).get("x") == 0 and frame["view"]["y"] == 0)
             ws.send(json.dumps({"type": "sync"}))
         state = frame_where(small, lambda frame: frame["type"] == "state")
         assert state["view"] == {"x": 0, "y": 0, "width": 16, "height": 16, "bucket": 64}
-        assert food_and_stones_beyond(state["view"], state["state"], 32) == []
+        assert beyond_reach(state["view"], state["state"]) == []
         # ... while the bucket it touches held some (the large view's state covers all of it)
         whole = frame_where(large, lambda frame: frame["type"] == "state")
         assert whole["view"]["width"] == whole["view"]["height"] == 64
-        assert food_and_stones_beyond(state["view"], whole["state"], 32), "nothing to leave out: a vacuous test"
+        assert beyond_reach(state["view"], whole["state"]), "nothing to leave out: a vacuous test"
 
 
 class CuttableProxy:

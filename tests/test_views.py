@@ -73,13 +73,18 @@ class Holding:
 REACH = 32
 
 
+def beyond_reach(rect: dict[str, int], snapshot: dict[str, Any]) -> list[list[int]]:
+    """The food and stones of a view SNAPSHOT farther than REACH outside its rectangle."""
+    x0, y0 = rect["x"] - REACH, rect["y"] - REACH
+    x1, y1 = rect["x"] + rect["width"] - 1 + REACH, rect["y"] + rect["height"] - 1 + REACH
+    return [item for item in snapshot["food"] + snapshot["stones"]
+            if not (x0 <= item[0] <= x1 and y0 <= item[1] <= y1)]  # fmt: skip
+
+
 def check_reach(rect: dict[str, int], snapshot: dict[str, Any]) -> None:
     """A view SNAPSHOT holds no food or stone farther than 32 cells outside its rectangle
     (PROTOCOL.md "View rooms"), though the buckets it is built from reach farther."""
-    x0, y0 = rect["x"] - REACH, rect["y"] - REACH
-    x1, y1 = rect["x"] + rect["width"] - 1 + REACH, rect["y"] + rect["height"] - 1 + REACH
-    for x, y, *_ in snapshot["food"] + snapshot["stones"]:
-        assert x0 <= x <= x1 and y0 <= y <= y1, ((x, y), rect)
+    assert beyond_reach(rect, snapshot) == [], rect
 
 
 class Viewer(Holding):
