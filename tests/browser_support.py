@@ -57,7 +57,6 @@ def require_chromium() -> None:
     pytest.skip(f"{what} is not available")
 
 
-
 class Pages:
     """`new_page(width=1280, height=800)`: a page in a fresh context (its own storage);
     `new_page.errors[page]`: the script errors that page has thrown so far."""
@@ -97,15 +96,15 @@ def join(page: Page, base_url: str, room: str, name: str) -> str:
 
 
 class Watcher:
-    """A player on a plain WebSocket (no Origin, like any non-browser client) that
-    keeps the room's snapshot up to date from welcome, ticks and states."""
+    """A player (or a spectator) on a plain WebSocket (no Origin, like any non-browser
+    client) that keeps the room's snapshot up to date from welcome, ticks and states."""
 
     def __init__(self, ws: ClientConnection, apply_delta: DeltaApplier = apply_snake_delta) -> None:
         self.ws = ws
         self.apply_delta = apply_delta
         welcome = self._recv(5.0)
         assert welcome["type"] == "welcome", welcome
-        self.player: str = welcome["player"]
+        self.player: str | None = welcome["player"]  # None: a spectator
         self.snapshot: JSONObject = welcome["state"]
         self.tick: int = welcome["tick"]
         self.chats: list[JSONObject] = []
@@ -166,11 +165,15 @@ def normalised(snapshot: JSONObject) -> JSONObject:
 
 
 @contextlib.contextmanager
-def watching(ws_url: str, *, name: str, room: str, apply_delta: DeltaApplier = apply_snake_delta) -> Iterator[Watcher]:
-    """A `Watcher` in `room` (of snake, unless told the game's `apply_delta`), closed on exit."""
+def watching(
+    ws_url: str, *, name: str, room: str, apply_delta: DeltaApplier = apply_snake_delta, spectate: bool = False
+) -> Iterator[Watcher]:
+    """A `Watcher` in `room` (of snake, unless told the game's `apply_delta`; a spectator, with no
+    snake of its own in the way, when told), closed on exit."""
     from tests.servers import connect
 
-    with connect(f"{ws_url}?{urlencode({'name': name, 'room': room})}", open_timeout=5) as ws:
+    query = {"name": name, "room": room, **({"spectate": "true"} if spectate else {})}
+    with connect(f"{ws_url}?{urlencode(query)}", open_timeout=5) as ws:
         yield Watcher(ws, apply_delta)
 
 

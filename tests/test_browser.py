@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -68,31 +69,53 @@ def test_two_pages_see_each_other(server: ServerProcess, new_page: Pages, expect
     expect(bob.locator("#scores li.me")).to_contain_text("Bob")
 
 
+#: how the page is told to turn a snake: an arrow key, a WASD key, a finger's swipe (its dx, dy)
+ARROWS = {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight"}
+WASD = {"up": "KeyW", "down": "KeyS", "left": "KeyA", "right": "KeyD"}
+SWIPES = {"up": (0, -60), "down": (0, 60), "left": (-60, 0), "right": (60, 0)}
+
+
+def roomier_turn(snake: dict[str, Any], width: int, height: int) -> str:
+    """The turn (a right angle) with more cells between the snake's head and the wall ahead: a
+    snake born 3 cells from a wall and turned towards it would die before the next key came."""
+    x, y = snake["body"][0]
+    if snake["dir"] in ("left", "right"):
+        return "up" if y > height - 1 - y else "down"
+    return "left" if x > width - 1 - x else "right"
+
+
 def test_arrow_key_turns_the_snake_on_the_server(server: ServerProcess, new_page: Pages) -> None:
-    # A big field at a slow tick rate: the new snake is far from any wall.
+    # A big field at a slow tick rate, each turn away from the nearer wall: a snake that has
+    # 48 cells or more ahead lives 10 s on this field whatever the machine's load.
     room = create_room(server.url, width=100, height=100, tick_rate=5)
     page = new_page()
     sent: list[str] = []  # what the page sent: a failure says whether the turn left the page
     page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame)[:120])))
-    player = join(page, server.url, room, "Steerer")
-    with watching(server.ws_url, name="Watcher", room=room) as watcher:
+    steering: list[tuple[str, Callable[[str], None]]] = [
+        ("an arrow key", lambda way: page.keyboard.press(ARROWS[way])),
+        ("WASD", lambda way: page.keyboard.press(WASD[way])),
+        ("a finger swiping over the field", lambda way: swipe(page, *SWIPES[way])),
+    ]
+    # a spectator, so that no snake of the watcher's crosses the page's
+    with watching(server.ws_url, name="Watcher", room=room, spectate=True) as watcher:
+        player = join(page, server.url, room, "Steerer")
         watcher.wait_for("the page's snake", lambda: watcher.snake(player) is not None)
-        before = watcher.snake_of(player)
-        key, wanted = ("ArrowUp", "up") if before["dir"] in ("left", "right") else ("ArrowRight", "right")
-        page.keyboard.press(key)
-        watcher.wait_for(
-            lambda: f"the snake turning {wanted} (it was {before}, is {watcher.snake(player)}; the page sent {sent})",
-            lambda: watcher.snake_of(player)["dir"] == wanted,
-        )
-        assert watcher.snake_of(player)["alive"]
-        # WASD steers too: back to the first axis
-        key, wanted = ("KeyA", "left") if wanted == "up" else ("KeyW", "up")
-        page.keyboard.press(key)
-        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake_of(player)["dir"] == wanted)
-        # and so does a finger swiping over the field
-        (dx, dy), wanted = ((0, 60), "down") if wanted == "left" else ((60, 0), "right")
-        swipe(page, dx, dy)
-        watcher.wait_for(f"the snake turning {wanted}", lambda: watcher.snake_of(player)["dir"] == wanted)
+
+        def turns(how: str, steer: Callable[[str], None]) -> None:
+            before = copy.deepcopy(watcher.snake_of(player))  # (the watcher's ticks change it in place)
+            wanted = roomier_turn(before, 100, 100)
+            steer(wanted)
+            watcher.wait_for(
+                lambda: (
+                    f"{how} turning the snake {wanted} "
+                    f"(it was {before}, is {watcher.snake(player)}; the page sent {sent})"
+                ),
+                lambda: watcher.snake_of(player)["dir"] == wanted,
+            )
+            assert watcher.snake_of(player)["alive"], how
+
+        for how, steer in steering:
+            turns(how, steer)
 
 
 def test_the_pages_picture_matches_the_servers(server: ServerProcess, new_page: Pages) -> None:
