@@ -27,6 +27,9 @@ JSONObject = dict[str, Any]
 #: a game's `apply_delta(snapshot, delta)`: the client's side of the tick message
 DeltaApplier = Callable[[JSONObject, JSONObject], object]
 
+#: the arrow key that steers a snake each way
+ARROWS = {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight"}
+
 CHROMIUM = Path(os.environ.get("ASGI_MMO_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless=new",

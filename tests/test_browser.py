@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.browser_support import (
+    ARROWS,
     Pages,
     attribute,
     join,
@@ -69,8 +70,7 @@ def test_two_pages_see_each_other(server: ServerProcess, new_page: Pages, expect
     expect(bob.locator("#scores li.me")).to_contain_text("Bob")
 
 
-#: how the page is told to turn a snake: an arrow key, a WASD key, a finger's swipe (its dx, dy)
-ARROWS = {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight"}
+#: how the page is told to turn a snake besides the arrow keys: a WASD key, a finger's swipe (its dx, dy)
 WASD = {"up": "KeyW", "down": "KeyS", "left": "KeyA", "right": "KeyD"}
 SWIPES = {"up": (0, -60), "down": (0, 60), "left": (-60, 0), "right": (60, 0)}
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from asgi_mmo.games.snake.rules import PALETTE
-from tests.browser_support import Pages, join, watching
+from tests.browser_support import ARROWS, Pages, join, watching
 from tests.servers import ServerProcess, create_room, run_uvicorn
 
 if TYPE_CHECKING:  # the module loads without Playwright; require_chromium says what is missing
@@ -76,7 +76,7 @@ def test_a_new_snake_stands_with_a_countdown_until_a_key_starts_it(server: Serve
         assert stood >= 2 * rate, stood  # ticks, not a state that skipped them
         # a key in the direction it faces starts it all the same
         direction = watcher.snake_of(player)["dir"]
-        key = {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight"}[direction]
+        key = ARROWS[direction]
         page.keyboard.press(key)
         watcher.wait_for("the snake moving", lambda: watcher.snake_of(player)["body"] != body, timeout=10.0)
         assert "waiting" not in watcher.snake_of(player)
@@ -92,7 +92,7 @@ def test_the_death_card_sits_at_the_fields_edge(
     page = new_page(width, height)
     join(page, server.url, room, "Crasher")
     direction = page.evaluate("() => __mmo.view.mine().dir")
-    key = {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight"}[direction]
+    key = ARROWS[direction]
     page.keyboard.press(key)  # starts it; straight on into the wall
     page.wait_for_selector("#dead", state="visible", timeout=8000)
     card = page.locator("#dead").bounding_box()

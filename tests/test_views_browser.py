@@ -28,7 +28,7 @@ import orjson
 import pytest
 
 from asgi_mmo.games.snake.viewdelta import ViewPicture, inside
-from tests.browser_support import Pages, attribute, join
+from tests.browser_support import ARROWS, Pages, attribute, join
 from tests.servers import ServerProcess, connect, create_room, run_uvicorn
 from tests.test_views import Viewer, stepping, view_room
 
@@ -113,7 +113,6 @@ def test_the_javascript_view_applier_agrees_with_the_python_one(browser: Browser
 # ---- the game page in a view room ------------------------------------------------------------
 
 SIZES = [(390, 844), (1280, 800)]
-KEYS = {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight"}
 STEPS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
 
 
@@ -152,7 +151,7 @@ def look(page: Page) -> dict[str, Any]:
 def steer(page: Page, me: dict[str, Any], field: list[int]) -> None:
     """Keep going; turn before a wall, towards the side with more room."""
     if me["waiting"]:
-        page.keyboard.press(KEYS[me["dir"]])
+        page.keyboard.press(ARROWS[me["dir"]])
         return
     (x, y), (dx, dy) = me["head"], STEPS[me["dir"]]
     if 6 <= x + dx * 6 < field[0] - 6 and 6 <= y + dy * 6 < field[1] - 6:
@@ -161,7 +160,7 @@ def steer(page: Page, me: dict[str, Any], field: list[int]) -> None:
         turn = "down" if y < field[1] / 2 else "up"
     else:
         turn = "right" if x < field[0] / 2 else "left"
-    page.keyboard.press(KEYS[turn])
+    page.keyboard.press(ARROWS[turn])
 
 
 @pytest.mark.parametrize(("width", "height"), SIZES)
