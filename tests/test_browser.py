@@ -6,7 +6,7 @@ import copy
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
@@ -18,6 +18,7 @@ from tests.browser_support import (
     attribute,
     join,
     normalised,
+    roomier_turn,
     watching,
 )
 from tests.servers import ServerProcess, create_room, run_uvicorn
@@ -75,19 +76,11 @@ WASD = {"up": "KeyW", "down": "KeyS", "left": "KeyA", "right": "KeyD"}
 SWIPES = {"up": (0, -60), "down": (0, 60), "left": (-60, 0), "right": (60, 0)}
 
 
-def roomier_turn(snake: dict[str, Any], width: int, height: int) -> str:
-    """The turn (a right angle) with more cells between the snake's head and the wall ahead: a
-    snake born 3 cells from a wall and turned towards it would die before the next key came."""
-    x, y = snake["body"][0]
-    if snake["dir"] in ("left", "right"):
-        return "up" if y > height - 1 - y else "down"
-    return "left" if x > width - 1 - x else "right"
-
-
 def test_arrow_key_turns_the_snake_on_the_server(server: ServerProcess, new_page: Pages) -> None:
     # A big field at a slow tick rate, each turn away from the nearer wall: a snake that has
     # 48 cells or more ahead lives 10 s on this field whatever the machine's load.
-    room = create_room(server.url, width=100, height=100, tick_rate=5)
+    side = 100
+    room = create_room(server.url, width=side, height=side, tick_rate=5)
     page = new_page()
     sent: list[str] = []  # what the page sent: a failure says whether the turn left the page
     page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame)[:120])))
@@ -103,7 +96,7 @@ def test_arrow_key_turns_the_snake_on_the_server(server: ServerProcess, new_page
 
         def turns(how: str, steer: Callable[[str], None]) -> None:
             before = copy.deepcopy(watcher.snake_of(player))  # (the watcher's ticks change it in place)
-            wanted = roomier_turn(before, 100, 100)
+            wanted = roomier_turn(before["body"][0], before["dir"], side, side)
             steer(wanted)
             watcher.wait_for(
                 lambda: (

@@ -28,7 +28,7 @@ import orjson
 import pytest
 
 from asgi_mmo.games.snake.viewdelta import ViewPicture, inside
-from tests.browser_support import ARROWS, Pages, attribute, join
+from tests.browser_support import ARROWS, Pages, attribute, join, roomier_turn
 from tests.servers import ServerProcess, connect, create_room, run_uvicorn
 from tests.test_views import Viewer, stepping, view_room
 
@@ -156,11 +156,7 @@ def steer(page: Page, me: dict[str, Any], field: list[int]) -> None:
     (x, y), (dx, dy) = me["head"], STEPS[me["dir"]]
     if 6 <= x + dx * 6 < field[0] - 6 and 6 <= y + dy * 6 < field[1] - 6:
         return
-    if dx:
-        turn = "down" if y < field[1] / 2 else "up"
-    else:
-        turn = "right" if x < field[0] / 2 else "left"
-    page.keyboard.press(ARROWS[turn])
+    page.keyboard.press(ARROWS[roomier_turn(me["head"], me["dir"], *field)])
 
 
 @pytest.mark.parametrize(("width", "height"), SIZES)
