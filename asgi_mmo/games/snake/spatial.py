@@ -59,7 +59,9 @@ class SnakeBuckets:
         self.size = size
         #: bucket -> the snakes with a cell in it (ghosts too)
         self.present: dict[Bucket, dict[str, None]] = {}
-        self.food: dict[Bucket, dict[Cell, int]] = {}
+        #: bucket -> cell -> the food there as a snapshot lists it, `(x, y, value)`: a snapshot
+        #: copies the items, never unpacks a cell (in a world, each one read is a cache miss)
+        self.food: dict[Bucket, dict[Cell, tuple[int, int, int]]] = {}
         self.stones: dict[Bucket, dict[Cell, None]] = {}
         #: bucket -> how many snake cells (ghosts' too) it holds, kept as they move (the minimap's)
         self.counts: dict[Bucket, int] = {}
@@ -203,7 +205,7 @@ class SnakeBuckets:
             if here is not None:
                 here.pop(cell, None)
         else:
-            self.food.setdefault(b, {})[cell] = value
+            self.food.setdefault(b, {})[cell] = (cell[0], cell[1], value)
         self._food_changed[cell] = value
 
     def set_stone(self, cell: Cell, present: bool) -> None:
@@ -288,7 +290,7 @@ class SnakeBuckets:
             "b": [b[0], b[1]],
             "snakes": [snakes[sid].entry() for sid in owners],
             "cells": cells,
-            "food": [(x, y, v) for (x, y), v in self.food.get(b, {}).items()],
+            "food": list(self.food.get(b, {}).values()),
             "stones": list(self.stones.get(b, {})),
         }
 
