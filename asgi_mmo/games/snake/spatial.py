@@ -257,6 +257,7 @@ class SnakeBuckets:
     def cells_in(self, b: Bucket, snakes: Mapping[str, Snake]) -> tuple[list[CellSet], list[str]]:
         """Every snake cell in the bucket (ghosts' too), with its serial, and the snakes they are of."""
         found: list[CellSet] = []
+        append = found.append
         here = self.present.get(b)
         if not here:
             return found, []
@@ -271,7 +272,9 @@ class SnakeBuckets:
             serial = snake.serial
             span = spans[sid]
             if len(span) == 1:  # all of it lies here (most snakes): no cell to test
-                found.extend((sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body))
+                for x, y in snake.body:  # (a plain loop: 20-45 % less than a generator for 3-20 cells)
+                    append((sid, x, y, serial))
+                    serial -= 1
             else:  # a short snake across buckets: its cells here, and no further once all are found
                 cells = (
                     (sid, x, y, serial - i) for i, (x, y) in enumerate(snake.body) if x0 <= x < x1 and y0 <= y < y1
