@@ -13,7 +13,8 @@ server's worker processes answer them, and their CPU is reported apart
 again each tick). Not the server benchmark: no network, no event loop
 contention; it measures the view code.
 
-    python bench/world_compose.py [--players 1000] [--bots 100] [--ticks 200] [--view 64x40] [--plain | --nine-grid]
+    python bench/world_compose.py [--players 1000] [--bots 100] [--ticks 200] [--view 64x40]
+                                  [--plain | --nine-grid | --parts]
 
 `--plain` runs the same world as a plain room (every player gets every change),
 timing `fanout.fan_out` instead, for comparison. `--nine-grid` runs the view
@@ -22,7 +23,14 @@ place of the views' composer: each player's frame is built from the 3 x 3
 buckets around its head (the changes of the buckets it saw last tick, the
 snapshots of the ones it enters) and JSON-encoded for that player alone.
 `--profile` prints the 15 costliest functions (cProfile, cumulative) of the
-measured ticks.
+measured ticks. `--parts` times three parts of the views' composition each
+tick and prints their medians: the frames of the views that moved (the
+snapshots of the buckets they enter included), the bucket snapshots alone,
+and the tails shared by views of the same buckets. It times them in wall
+time (`perf_counter`, cheap enough for some 1,500 calls a tick), and its
+calls add to the composition it prints beside them. Two trees compare best
+as pairs: each tree's own `bench/world_compose.py --parts` at once, one on
+each core (`taskset`), then swapped.
 
 The garbage collector runs as the server runs it (`gcpolicy.py`): start-up
 frozen, the youngest pass after `ASGI_MMO_GC_YOUNG_OBJECTS` new objects, a
@@ -41,7 +49,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +64,14 @@ from asgi_mmo.connection import Connection  # noqa: E402
 from asgi_mmo.games.base import GameSetup  # noqa: E402
 from asgi_mmo.games.snake.game import SnakeWithBots  # noqa: E402
 from asgi_mmo.games.snake.pathfinding import PlanRequest, run_plan  # noqa: E402
+from asgi_mmo.games.snake.spatial import SnakeBuckets  # noqa: E402
 from asgi_mmo.room import Room  # noqa: E402
 from asgi_mmo.roomconfig import RoomConfig  # noqa: E402
 from asgi_mmo.seat import Seat  # noqa: E402
 from asgi_mmo.settings import Settings  # noqa: E402
 from asgi_mmo.stats import RoomStats  # noqa: E402
+from asgi_mmo.views.compose import ViewComposer  # noqa: E402
+from asgi_mmo.views.deliver import ViewFrames  # noqa: E402
 from asgi_mmo.views.rect import parse_size  # noqa: E402
 
 TURNS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
@@ -110,8 +121,41 @@ async def _plan_inline(function: str, requests: list[PlanRequest]) -> list[list[
     return [run_plan(request) for request in requests]  # what a worker process runs (`Game.plan_function`)
 
 
+#: `--parts`: what each part of the composition is, and the method that does it
+PARTS: dict[str, tuple[type, str]] = {
+    "moved views' frames (their entered snapshots included)": (ViewFrames, "hand"),
+    "bucket snapshots": (SnakeBuckets, "snapshot"),
+    "shared tails": (ViewComposer, "same"),
+}
+
+
+@contextlib.contextmanager
+def timing_parts(spent: dict[str, float]) -> Iterator[None]:
+    """Every call of each of `PARTS` adds its wall time to `spent[part]`, until the block ends."""
+    originals = [(owner, method, getattr(owner, method)) for owner, method in PARTS.values()]
+
+    def timed(part: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def timed_part(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[part] += time.perf_counter() - started
+
+        return timed_part
+
+    for part, (owner, method, function) in zip(PARTS, originals, strict=True):
+        setattr(owner, method, timed(part, function))
+    try:
+        yield
+    finally:
+        for owner, method, function in originals:
+            setattr(owner, method, function)
+
+
 async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size: int, plain: bool,
-               nine_grid: bool = False, profile: bool = False, plans: bool = True, server_gc: bool = True) -> None:
+               nine_grid: bool = False, profile: bool = False, plans: bool = True, server_gc: bool = True,
+               parts: bool = False) -> None:
     config = RoomConfig(view=not plain, width=size, height=size, bots=bots, tick_rate=20, max_players=players)
     game = SnakeWithBots.create(GameSetup(size, size, {}, 1))
     room = Room("world", config, game, Settings(bot_processes=0, outbox_frames=64),
@@ -119,12 +163,16 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
     room.add_bots(bots)
     spent: list[float] = []
     clock = time.process_time
+    part_spent = dict.fromkeys(PARTS, 0.0)  # this tick's, with `--parts`
+    part_ticks: list[dict[str, float]] = []
 
     def timed(fan_out: Callable[..., object]) -> Callable[..., None]:
         def timed_fan_out(*args: object, **kwargs: object) -> None:
             started = clock()
             fan_out(*args, **kwargs)
             spent.append(clock() - started)
+            part_ticks.append(dict(part_spent))
+            part_spent.update(dict.fromkeys(PARTS, 0.0))
 
         return timed_fan_out
 
@@ -156,33 +204,35 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
             gc.freeze()
             gc.set_threshold(settings.gc_young_objects, *gc.get_threshold()[1:])
         profiler = cProfile.Profile() if profile else None
-        for tick in range(ticks + 20):
-            if tick == 20:  # warmed up: every snake moves, views have settled
-                spent.clear()
-                steps.clear()
-                planned.clear()
-                room.stats.msgs_out = room.stats.bytes_out = 0
-                if profiler is not None:
-                    profiler.enable()
-            for seat in seats:
-                head, direction, alive = game.head_of(seat.player_id)
-                seat_seq = seat.ack + 1
-                if not alive:
-                    room.handle_input(seat, seat_seq, {"respawn": True})
-                    continue
-                dx, dy = TURNS[direction]
-                ahead = (head[0] + 3 * dx, head[1] + 3 * dy)
-                if rng.random() < 0.1 or not (0 <= ahead[0] < size and 0 <= ahead[1] < size):
-                    room.handle_input(seat, seat_seq, {"dir": rng.choice(list(TURNS))})
-            now += 0.05
-            started = clock()
-            room.step(now)
-            steps.append(clock() - started)
-            started = clock()
-            await wait_all_tasks_blocked()  # the plans asked for this tick are answered
-            planned.append(clock() - started)
-            if server_gc and settings.gc_freeze_seconds and tick % freeze_every == 0:
-                gc.freeze()
+        with timing_parts(part_spent) if parts else contextlib.nullcontext():
+            for tick in range(ticks + 20):
+                if tick == 20:  # warmed up: every snake moves, views have settled
+                    spent.clear()
+                    part_ticks.clear()
+                    steps.clear()
+                    planned.clear()
+                    room.stats.msgs_out = room.stats.bytes_out = 0
+                    if profiler is not None:
+                        profiler.enable()
+                for seat in seats:
+                    head, direction, alive = game.head_of(seat.player_id)
+                    seat_seq = seat.ack + 1
+                    if not alive:
+                        room.handle_input(seat, seat_seq, {"respawn": True})
+                        continue
+                    dx, dy = TURNS[direction]
+                    ahead = (head[0] + 3 * dx, head[1] + 3 * dy)
+                    if rng.random() < 0.1 or not (0 <= ahead[0] < size and 0 <= ahead[1] < size):
+                        room.handle_input(seat, seat_seq, {"dir": rng.choice(list(TURNS))})
+                now += 0.05
+                started = clock()
+                room.step(now)
+                steps.append(clock() - started)
+                started = clock()
+                await wait_all_tasks_blocked()  # the plans asked for this tick are answered
+                planned.append(clock() - started)
+                if server_gc and settings.gc_freeze_seconds and tick % freeze_every == 0:
+                    gc.freeze()
         tasks.cancel_scope.cancel()
     compose = sorted(spent)
     whole = sorted(steps)
@@ -194,6 +244,9 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
     print(f"bots' plans (worker processes in the server): {_ms(sorted(planned))}" if plans else
           "bots' plans: never answered (--no-plans)")
     print(f"bytes per player-tick: {room.stats.bytes_out / max(1, room.stats.msgs_out):.0f}")
+    if parts:
+        medians = ", ".join(f"{part} {statistics.median(t[part] for t in part_ticks) * 1000:.2f} ms" for part in PARTS)
+        print(f"parts of the composition (wall time, median a tick): {medians}")
     if profiler is not None:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(15)
@@ -216,9 +269,12 @@ if __name__ == "__main__":
     kind.add_argument("--plain", action="store_true", help="a plain room: every change to every player")
     kind.add_argument("--nine-grid", action="store_true", help="the 3 x 3 buckets around each head, JSON per player")
     parser.add_argument("--profile", action="store_true", help="cProfile the measured ticks")
+    parser.add_argument("--parts", action="store_true", help="time three parts of the views' composition")
     parser.add_argument("--no-plans", action="store_true", help="never answer the bots' plan requests")
     parser.add_argument("--python-gc", action="store_true", help="Python's own garbage collector, not the server's policy")
     args = parser.parse_args()
+    if args.parts and (args.plain or args.nine_grid):
+        parser.error("--parts times the views' composer: not with --plain or --nine-grid")
     size = parse_size(args.view) or (64, 40)
     anyio.run(main, args.players, args.bots, args.ticks, size, args.size, args.plain, args.nine_grid, args.profile,
-              not args.no_plans, not args.python_gc)
+              not args.no_plans, not args.python_gc, args.parts)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -427,6 +428,11 @@ def test_bench_bots_smoke_with_tiny_numbers(tmp_path: Path) -> None:
 @pytest.mark.e2e
 def test_bench_world_compose_smoke_with_tiny_numbers() -> None:
     """bench/world_compose.py drives a view room in process, each kind of fan-out."""
-    for kind in ([], ["--plain"], ["--nine-grid"]):
+    for kind in ([], ["--plain"], ["--nine-grid"], ["--parts"]):
         output = run_bench("world_compose.py", "--players", "20", "--bots", "2", "--ticks", "5", "--size", "200", *kind)
         assert "bytes per player-tick" in output and "whole step" in output
+    # --parts (the last kind) prints a median of each part it times
+    parts = re.search(r"parts of the composition \(wall time, median a tick\): (.*)", output)
+    assert parts is not None, output
+    assert re.fullmatch(r"moved views' frames \(their entered snapshots included\) [0-9.]+ ms, "
+                        r"bucket snapshots [0-9.]+ ms, shared tails [0-9.]+ ms", parts[1].strip()), parts[1]
