@@ -134,7 +134,7 @@ def timing_parts(spent: dict[str, float]) -> Iterator[None]:
     """Every call of each of `PARTS` adds its wall time to `spent[part]`, until the block ends."""
     originals = [(owner, method, getattr(owner, method)) for owner, method in PARTS.values()]
 
-    def timed(part: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def timed_as(part: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def timed_part(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
@@ -145,7 +145,7 @@ def timing_parts(spent: dict[str, float]) -> Iterator[None]:
         return timed_part
 
     for part, (owner, method, function) in zip(PARTS, originals, strict=True):
-        setattr(owner, method, timed(part, function))
+        setattr(owner, method, timed_as(part, function))
     try:
         yield
     finally:
@@ -171,8 +171,9 @@ async def main(players: int, bots: int, ticks: int, view: tuple[int, int], size:
             started = clock()
             fan_out(*args, **kwargs)
             spent.append(clock() - started)
-            part_ticks.append(dict(part_spent))
-            part_spent.update(dict.fromkeys(PARTS, 0.0))
+            if parts:
+                part_ticks.append(dict(part_spent))
+                part_spent.update(dict.fromkeys(PARTS, 0.0))
 
         return timed_fan_out
 
