@@ -486,13 +486,16 @@ async def test_a_dead_owners_room_is_taken_over_and_its_relayed_player_plays_on(
 
 def steer_to_food(game: SnakeGame, player_id: str, food: int, *, then_a_stone: bool = False) -> None:
     """Put the player's snake on a free row, moving right, with food of value `food` ahead (and a
-    stone two cells beyond it: it eats, then dies)."""
+    stone right behind it: it eats, then dies). The cells beyond the food hold no food of the
+    field's own, which the snake would eat too."""
     for y in range(5, 55):
+        if any((x, y) in game.food_cells() for x in range(12, 16)):
+            continue
         try:
             game.place_snake(player_id, [(10, y), (9, y), (8, y)])
             game.place_food(11, y, food)
             if then_a_stone:
-                game.place_stone(13, y)
+                game.place_stone(12, y)
             return
         except ValueError:
             continue  # a stone or food of the field's own in the way: the next row
