@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+import anyio
+
 from asgi_mmo.protocol import TickFrame, refuse
 from asgi_mmo.stats import RoomStats
 
@@ -81,11 +83,14 @@ def send_to(seat: Seat, frame: str, stats: RoomStats) -> None:
         stats.bytes_out += len(frame.encode())
 
 
-def broadcast(seats: Iterable[Seat], frame: str, stats: RoomStats) -> None:
-    """A frame every player may miss (chat): dropped for a client that is behind."""
+def broadcast(seats: Iterable[Seat], frame: str, stats: RoomStats, now: float | None = None) -> None:
+    """A frame every player may miss (chat, a minimap): dropped for a client that is behind.
+    `now`: the anyio clock, read here once if not given (not once per player: 1 us each)."""
     nbytes = len(frame.encode())
+    if now is None:
+        now = anyio.current_time()
     for seat in seats:
-        if seat.connection is not None and seat.connection.deliver_nowait(frame):
+        if seat.connection is not None and seat.connection.deliver_nowait(frame, now):
             stats.msgs_out += 1
             stats.bytes_out += nbytes
 

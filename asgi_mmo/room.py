@@ -516,7 +516,7 @@ class Room:
                 self.elsewhere.chat(frame)
         frame, due = self._minimap_rollout.next()
         if due:
-            broadcast(due, frame, self.stats)
+            broadcast(due, frame, self.stats, now)
 
     def reseat(self, seats: list[Seat]) -> None:
         """Seats saved by another process (`roomview.restore`): each human must come back
