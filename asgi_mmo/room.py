@@ -148,6 +148,10 @@ class Room:
         recorders = self._recorders
         return sum(1 for watcher in self._watchers if watcher not in recorders) + self.elsewhere.spectators
 
+    @property
+    def audience(self) -> int:
+        return len(self._connected) + len(self._watchers) + self.elsewhere.players + self.elsewhere.watching
+
     def recorder_ids(self) -> set[str]:
         """The ids of the recorders' places (here or elsewhere): not counted as spectators."""
         return self._recorders

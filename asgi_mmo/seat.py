@@ -80,6 +80,12 @@ class PlayerRoom(Protocol):
 
     def chat(self, seat: Seat, text: str) -> None: ...
 
+    @property
+    def audience(self) -> int:
+        """How many connections a chat line in the room reaches, room-wide (players and spectators,
+        through every process; a mirror: as the room's owner last told it)."""
+        ...
+
     def ask_view(
         self, seat: Seat, width: int | None, height: int | None, x: int | None = None, y: int | None = None
     ) -> None:

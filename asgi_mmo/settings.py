@@ -40,6 +40,9 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ASGI_MMO_RATE_LIMIT": ("rate_limit", "client messages per second"),
     "ASGI_MMO_RATE_BURST": ("rate_burst", "client message burst"),
     "ASGI_MMO_FLOOD_SECONDS": ("flood_seconds", "seconds of continuous rate limiting before close 1008 flood"),
+    "ASGI_MMO_CHAT_SENDS": ("chat_sends", "chat frames one player's lines may make its room send a second (a "
+                            "line costs one per reader; bursts of two seconds' worth); past it a line answers "
+                            "rate_limited; 0: no limit"),
     "ASGI_MMO_SLOW_CLIENT_SECONDS": ("slow_client_seconds",
                                      "seconds a client may take nothing before close 1008 too_slow"),
     "ASGI_MMO_SEAT_SECONDS": ("seat_seconds", "how long a disconnected player's seat is kept"),
@@ -117,6 +120,7 @@ class Settings:
     rate_limit: float = 30.0
     rate_burst: int = 60
     flood_seconds: float = 5.0
+    chat_sends: float = 2000.0
     slow_client_seconds: float = 10.0
     seat_seconds: float = 30.0
     idle_room_seconds: float = 60.0
@@ -169,7 +173,7 @@ class Settings:
         for name in ("seat_seconds", "idle_room_seconds", "shutdown_grace_seconds", "bot_processes",
                      "auth_leeway_seconds", "admin_slowdown_seconds", "rooms_per_minute", "seats_per_address",
                      "sync_seconds", "tick_budget", "max_tick_ms", "gc_freeze_seconds", "gc_sweep_seconds",
-                     "gc_young_objects", "max_spectators", "max_recordings"):
+                     "gc_young_objects", "max_spectators", "max_recordings", "chat_sends"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_variable(name)} must not be negative, got {getattr(self, name)!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):

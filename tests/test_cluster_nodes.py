@@ -554,6 +554,23 @@ async def test_a_score_made_after_the_owners_last_save_survives_its_death(
         assert snake["score"] == 9 and snake["alive"] is not then_dies
 
 
+@pytest.mark.parametrize("config", [ROOM, RoomConfig(view=True, width=200, height=150)], ids=["plain", "view"])
+async def test_a_relaying_process_knows_its_rooms_audience(world: World, config: RoomConfig) -> None:
+    """A player's chat budget counts every reader of the room (`chatbudget.py`), also where its
+    socket is on another process: the owner's ticks say how many."""
+    a, b = await world.node("node-a"), await world.node("node-b")
+    room = await a.open_room(config)
+    async with playing(a, room.id, "alice"), playing(a, room.id, "ann"), playing(b, room.id, "bob") as bob:
+        mirror = bob.room
+        assert isinstance(mirror, RoomMirror)
+        await eventually(lambda: mirror.audience == 3, "the owner's count, from its ticks")
+        assert room.audience == 3
+        async with playing(b, room.id, "cat") as cat:
+            await eventually(lambda: mirror.audience == 4, "one more, through this process")
+            cat.leave()
+        await eventually(lambda: mirror.audience == 3, "and gone")
+
+
 async def test_a_draining_owner_hands_its_room_over_at_once(world: World) -> None:
     a, b = await world.node("node-a"), await world.node("node-b")
     room = await a.open_room()

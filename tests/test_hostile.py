@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection
 from websockets.typing import Origin
 
-from tests.servers import ServerProcess, connect, run_uvicorn
+from tests.servers import ServerProcess, connect, create_room, run_uvicorn
 
 pytestmark = pytest.mark.e2e
 
@@ -93,3 +97,63 @@ def test_a_seq_beyond_what_javascript_holds_exactly_is_bad_message(server: Serve
         while (message := json.loads(ws.recv(timeout=5)))["type"] != "error":
             assert message.get("ack", 0) == 0
         assert message["code"] == "bad_message"
+
+
+def test_a_chat_flood_costs_the_room_no_more_than_its_chat_budget(tmp_path: Path) -> None:
+    """A chat line costs its room one frame per reader: past `ASGI_MMO_CHAT_SENDS` frames a second
+    (bursts of two seconds' worth), a player's lines answer `rate_limited`, every other reader gets
+    exactly the lines that went, and those refusals never close the connection as a flood."""
+    env = {"ASGI_MMO_CHAT_SENDS": "10", "ASGI_MMO_FLOOD_SECONDS": "0.5"}
+    with run_uvicorn(env=env, cwd=tmp_path) as server:
+        room = create_room(server)
+        with connect(f"{server.ws_url}?name=ann&room={room}", open_timeout=5) as ann, \
+                connect(f"{server.ws_url}?name=bob&room={room}", open_timeout=5) as bob:  # fmt: skip
+            assert json.loads(ann.recv(timeout=5))["type"] == "welcome"
+            assert json.loads(bob.recv(timeout=5))["type"] == "welcome"
+            # Two readers: 20 frames of budget are 10 lines at once, then 5 a second.
+            for i in range(20):
+                ann.send(json.dumps({"type": "chat", "text": f"line {i}"}))
+            went, refused = chat_answers(ann, 20)
+            assert 10 <= len(went) <= 12 and len(went) + len(refused) == 20, (went, refused)
+            assert went[:10] == [f"line {i}" for i in range(10)]
+            assert all(error["code"] == "rate_limited" and "room of 2" in error["message"] for error in refused)
+            # Lines at 20 a second (within the message limit) for longer than the flood time: the
+            # budget refuses most, the connection stays.
+            sent = 0
+            deadline = time.monotonic() + 1.2
+            while time.monotonic() < deadline:
+                ann.send(json.dumps({"type": "chat", "text": f"more {sent}"}))
+                sent += 1
+                time.sleep(0.05)
+            more, refused_more = chat_answers(ann, sent)
+            assert refused_more and more, (more, refused_more)
+            ann.send(json.dumps({"type": "ping", "t": 1}))
+            assert next_of(ann, "pong")["t"] == 1, "not closed: chat refusals are no flood"
+            assert [message["text"] for message in messages_of(bob, "chat", len(went) + len(more))] == went + more
+
+
+def chat_answers(ws: ClientConnection, count: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """The next `count` answers to a player's chat lines: the texts of those that went (each comes
+    back to its sender too) and the errors of those refused."""
+    went: list[str] = []
+    refused: list[dict[str, Any]] = []
+    while len(went) + len(refused) < count:
+        message = json.loads(ws.recv(timeout=5))
+        if message["type"] == "chat":
+            went.append(message["text"])
+        elif message["type"] == "error":
+            refused.append(message)
+    return went, refused
+
+
+def messages_of(ws: ClientConnection, kind: str, count: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    while len(found) < count:
+        message = json.loads(ws.recv(timeout=5))
+        if message["type"] == kind:
+            found.append(message)
+    return found
+
+
+def next_of(ws: ClientConnection, kind: str) -> dict[str, Any]:
+    return messages_of(ws, kind, 1)[0]

@@ -45,6 +45,7 @@ EVERY_KIND: list[Message] = [
     CloseRoom("host:1"),
     Tick(5, 2, {"p1": 7}, DELTA),
     Tick(6, 2, {}, "{}", '{"state":{"snakes":[]}}'),
+    Tick(7, 2, {}, "{}", None, 1000),
     RoomChat('{"type":"chat","player":"p1","name":"a","text":"hi"}'),
     RoomClosed(SHUTDOWN),
     Moved(),
@@ -62,7 +63,7 @@ def test_every_message_round_trips(message: Message) -> None:
 def test_payloads_travel_verbatim_after_the_header() -> None:
     data = Tick(5, 1, {}, DELTA, "{}").encode()
     header, *payloads = data.split(b"\n")
-    assert orjson.loads(header) == {"t": "tick", "tick": 5, "fence": 1, "acks": {}}
+    assert orjson.loads(header) == {"t": "tick", "tick": 5, "fence": 1, "acks": {}, "aud": 0}
     assert payloads == [DELTA.encode(), b"{}"]
     parsed = parse(data)
     assert isinstance(parsed, Tick) and (parsed.delta, parsed.state) == (DELTA, "{}")

@@ -200,17 +200,20 @@ class CloseRoom:
 @dataclass(frozen=True, slots=True)
 class Tick:
     """One tick: the change as the owner serialised it for its own players (`delta`),
-    the acks of the players connected elsewhere, the owner's lease fence, and the
-    whole state when a relaying process asked for one."""
+    the acks of the players connected elsewhere, the owner's lease fence, the
+    whole state when a relaying process asked for one, and the room's audience."""
 
     tick: int
     fence: int
     acks: dict[str, int]
     delta: str  # JSON text, carried verbatim
     state: str | None = None  # JSON text, carried verbatim
+    #: the connections a chat line in the room reaches, all processes' (a relaying process limits
+    #: its players' chat by it: `chatbudget.py`)
+    audience: int = 0
 
     def encode(self) -> bytes:
-        header = {"t": "tick", "tick": self.tick, "fence": self.fence, "acks": self.acks}
+        header = {"t": "tick", "tick": self.tick, "fence": self.fence, "acks": self.acks, "aud": self.audience}
         if self.state is None:
             return _pack(header, self.delta)
         return _pack(header, self.delta, self.state)
@@ -226,7 +229,7 @@ class ViewTick:
     """A view room's tick for the players elsewhere: each one's rectangle, the fragments
     of the buckets their views cover, the snapshots of the buckets entering their views
     (JSON texts serialised once by the owner, carried verbatim), and the view states of
-    those that need one (a relaying process asked: `Sync`)."""
+    those that need one (a relaying process asked: `Sync`), and the room's audience (as `Tick`'s)."""
 
     tick: int
     fence: int
@@ -235,12 +238,13 @@ class ViewTick:
     fragments: dict[Bucket, str]
     entered: dict[Bucket, str]
     states: dict[str, str]
+    audience: int = 0
 
     def encode(self) -> bytes:
         header = {
             "t": "vtick", "tick": self.tick, "fence": self.fence, "acks": self.acks,
             "views": self.views, "frag": list(self.fragments), "enter": list(self.entered),
-            "states": list(self.states),
+            "states": list(self.states), "aud": self.audience,
         }  # fmt: skip
         return _pack(header, *self.fragments.values(), *self.entered.values(), *self.states.values())
 
@@ -387,7 +391,7 @@ def _parse_from_owner(kind: str, fields: _Fields, payloads: list[str]) -> FromOw
             if not _is_acks(acks):
                 raise BadClusterMessage("a 'tick' has 'acks': an object of integers")
             state = payloads[1] if len(payloads) == 2 else None
-            return Tick(fields.integer("tick"), fields.integer("fence"), acks, payloads[0], state)
+            return Tick(fields.integer("tick"), fields.integer("fence"), acks, payloads[0], state, fields.audience())
         case "vtick":
             return _view_tick(fields, payloads)
         case "chat":
@@ -450,6 +454,13 @@ class _Fields:
         value = self.header.get(name)
         if not _is_int(value):
             raise self._bad(name, "an integer")
+        return value
+
+    def audience(self) -> int:
+        """A tick's `aud` (0 from an owner that sends none: a relaying process then counts its own)."""
+        value = self.header.get("aud", 0)
+        if not _is_int(value) or value < 0:
+            raise self._bad("aud", "a count")
         return value
 
     def optional_integer(self, name: str) -> int | None:
@@ -522,4 +533,5 @@ def _view_tick(fields: _Fields, payloads: list[str]) -> ViewTick:
         fields.integer("tick"), fields.integer("fence"), acks,
         {pid: (r[0], r[1], r[2], r[3]) for pid, r in views.items()},
         {b: next(rest) for b in fragments}, {b: next(rest) for b in entered}, {p: next(rest) for p in states},
+        fields.audience(),
     )  # fmt: skip

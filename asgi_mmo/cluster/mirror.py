@@ -79,6 +79,7 @@ class RoomMirror:
         #: a view room's: each player's view as its client holds it, and the composer of their frames
         self._views: dict[str, ViewState] = {}
         self._composer: ViewComposer | None = None
+        self._audience = 0  # the room's, as its owner's last tick said
 
     @property
     def closed(self) -> bool:
@@ -87,6 +88,12 @@ class RoomMirror:
     @property
     def players(self) -> int:
         return len(self.seats)
+
+    @property
+    def audience(self) -> int:
+        if self.promoted is not None:
+            return self.promoted.audience
+        return max(self._audience, len(self.seats))  # (before the first tick: those it knows)
 
     def expect(self, seat: Seat, welcome: str, tick: int) -> None:
         """The owner seated a player for this process; its socket connects next."""
@@ -183,7 +190,7 @@ class RoomMirror:
         tick = message.tick
         if not self._accept(message.fence, tick):
             return
-        acks = message.acks
+        acks, self._audience = message.acks, message.audience
         for player_id, seat in self.seats.items():
             seat.ack = acks.get(player_id, seat.ack)
         frame = TickFrame.from_json("tick", tick, message.delta)
@@ -202,7 +209,7 @@ class RoomMirror:
         if not self._accept(message.fence, tick) or composer is None:
             return
         composer.begin_relayed(tick, message.fragments, message.entered)
-        states, entered = message.states, message.entered
+        states, entered, self._audience = message.states, message.entered, message.audience
 
         def state_of(player_id: str, rect: Rect, covered: BucketRect) -> tuple[str, int] | None:
             text = states.get(player_id)

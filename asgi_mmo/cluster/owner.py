@@ -121,7 +121,8 @@ class OwnedRoom:
             self._states_wanted = set()
             whole = state().body_json
         acks = {player_id: seat.ack for player_id, seat in self._remote.items()}
-        self._publish(self._out, Tick(frame.tick, self.fence, acks, frame.body_json, whole).encode())
+        tick = Tick(frame.tick, self.fence, acks, frame.body_json, whole, self.room.audience)
+        self._publish(self._out, tick.encode())
 
     def view_tick(self, tick: int, viewers: Viewers) -> None:
         """One `ViewTick` for every relaying process: each remote player's rectangle, and
@@ -149,7 +150,8 @@ class OwnedRoom:
             view.rect, view.covered = rect, covered
             views[player_id] = (rect.x, rect.y, rect.width, rect.height)
         acks = {player_id: seat.ack for player_id, seat in self._remote.items()}
-        self._publish(self._out, ViewTick(tick, self.fence, acks, views, fragments, entered, states).encode())
+        message = ViewTick(tick, self.fence, acks, views, fragments, entered, states, self.room.audience)
+        self._publish(self._out, message.encode())
 
     def chat(self, frame: str) -> None:
         if not self.muted:

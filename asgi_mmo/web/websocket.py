@@ -16,6 +16,7 @@ import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from asgi_mmo.auth.base import Authorizer, Offer
+from asgi_mmo.chatbudget import ChatBudget
 from asgi_mmo.connection import Connection
 from asgi_mmo.exceptions import ConnectionRefused, MessageRefused
 from asgi_mmo.fairshare import AddressShares, Hold, SeatHeld
@@ -170,6 +171,7 @@ async def _read(
     tasks: anyio.abc.TaskGroup,
 ) -> None:
     limiter = RateLimiter(settings.rate_limit, settings.rate_burst, settings.flood_seconds)
+    chat_budget = ChatBudget(settings.chat_sends)
     syncs = SyncPacer(settings.sync_seconds)
     max_bytes = settings.max_message_bytes
     stats = room.stats
@@ -213,6 +215,13 @@ async def _read(
                 elif delay is not None:
                     tasks.start_soon(_sync_later, connection, syncs, delay)
             elif isinstance(parsed, Chat):
+                # Not the message limit: what the line costs the room (its refusals count toward no flood).
+                if not chat_budget.allow(now, readers := room.audience):
+                    raise MessageRefused(
+                        "rate_limited",
+                        f"too many chat lines for a room of {readers}: at most "
+                        f"{chat_budget.lines_per_second(readers):.3g} a second; this one was dropped",
+                    )
                 room.chat(seat, parsed.text)
             elif isinstance(parsed, View):
                 room.ask_view(seat, parsed.width, parsed.height, parsed.x, parsed.y)
