@@ -8,7 +8,7 @@ are its own JSON; the room serialises, joins, follows and hands them over
 as it does snake's. A client applier of some thirty lines, written from the
 game's documented fragment rules, holds exactly what the field holds inside
 its view, every tick, for players with small views walking across buckets,
-through a `state` after missed ticks too.
+one of them through a relaying process, through a `state` after missed ticks too.
 """
 
 from __future__ import annotations
@@ -21,11 +21,15 @@ import anyio
 import orjson
 import pytest
 
+from asgi_mmo.cluster.messages import Input, RoomChat, Sync, ViewSize, ViewTick, parse
+from asgi_mmo.cluster.mirror import RoomMirror
+from asgi_mmo.cluster.owner import OwnedRoom
 from asgi_mmo.connection import Connection
 from asgi_mmo.games.base import Bucket, GameSetup, ScoreEvent, SpatialGame
 from asgi_mmo.games.catalog import GAMES
 from asgi_mmo.room import Room
 from asgi_mmo.roomconfig import RoomConfig
+from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -223,42 +227,95 @@ def test_dots_is_a_spatial_game() -> None:
     assert isinstance(Dots(10, 10, 1), SpatialGame)
 
 
+class Relayed:
+    """A Dots player whose socket is on another process: a `RoomMirror` composes its frames from
+    what the owner publishes, through the wire format (as `tests/test_views.py`'s for snake)."""
+
+    def __init__(self, room: Room, owned: OwnedRoom, view: tuple[int, int]) -> None:
+        self.room, self.owned = room, owned
+        self.to_owner: list[Any] = []
+        self.mirror = RoomMirror(room.id, room.config, SETTINGS, "other:1", lambda m: self.to_owner.append(m))
+        owners_seat = room.join("far")
+        welcome = owned.connect(owners_seat, "other:1")
+        self.seat = Seat(owners_seat.player_id, owners_seat.name, owners_seat.token, ack=owners_seat.ack)
+        self.mirror.expect(self.seat, welcome, room.tick)
+        self.mirror.ask_view(self.seat, *view)
+
+    def route(self) -> None:
+        """What the owner's node does with what the mirror sent."""
+        for sent in self.to_owner:
+            message = parse(sent.encode())
+            seat = self.room.seats[self.seat.player_id]
+            if isinstance(message, Sync):
+                self.owned.want_state(message.players)
+            elif isinstance(message, ViewSize):
+                self.room.ask_view(seat, message.width, message.height)
+            elif isinstance(message, Input):
+                self.room.handle_input(seat, message.seq, message.data)
+        self.to_owner.clear()
+
+
 async def test_another_games_views_hold_exactly_what_its_field_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four views here and one through a relaying process, 300 ticks."""
     monkeypatch.setitem(GAMES, Dots.name, Dots)  # a room's config names a game the catalog lists
     width = height = 200
     game = Dots(width, height, seed=3)
     room = Room("dots", RoomConfig(game="dots", view=True, width=width, height=height, tick_rate=10), game, SETTINGS)
+    published: list[ViewTick] = []
+
+    def publish(channel: str, data: bytes) -> None:
+        if isinstance(message := parse(data), ViewTick):
+            published.append(message)
+        else:
+            assert isinstance(message, RoomChat)  # (a minimap: Dots offers none, so never)
+
+    owned = OwnedRoom(room, "w|1", publish, lambda marks, lease: None)
+    room.elsewhere = owned
     rng = random.Random(5)
     frames: dict[str, list[dict[str, Any]]] = {}
     pictures: dict[str, Picture] = {}
-    seats = []
+    seats: list[tuple[Seat, Room | RoomMirror]] = []
+    far = Relayed(room, owned, (24, 20))
     async with anyio.create_task_group() as tasks:
-        for number, size in enumerate([(16, 16), (24, 16), (40, 30), (70, 50)]):
-            seat = room.join(f"p{number}")
-            room.ask_view(seat, *size)
+        for number, size in enumerate([(16, 16), (24, 16), (40, 30), (70, 50), None]):
+            where: Room | RoomMirror
+            if size is None:
+                seat, where = far.seat, far.mirror
+            else:
+                seat, where = room.join(f"p{number}"), room
+                room.ask_view(seat, *size)
             frames[seat.player_id] = []
 
             async def keep(frame: str, player_id: str = seat.player_id) -> None:
                 frames[player_id].append(orjson.loads(frame))
 
             connection = Connection(keep, SETTINGS.outbox_frames)
-            welcome = orjson.loads(room.connect(seat, connection))
+            welcome = orjson.loads(where.connect(seat, connection))
             connection.attach(tasks)
             pictures[seat.player_id] = Picture(welcome["view"], welcome["state"])
-            seats.append(seat)
+            seats.append((seat, where))
         entered = moved = states = 0
         for tick in range(1, 301):
-            for seat in seats:
+            far.route()
+            for seat, place in seats:
                 if rng.random() < 0.1:
-                    room.handle_input(seat, seat.ack + 1, {"dir": rng.choice(list(STEPS))})
+                    place.handle_input(seat, seat.ack + 1, {"dir": rng.choice(list(STEPS))})
             if tick % 97 == 0:  # as after missed ticks: the next frame is a view `state`
-                assert seats[1].connection is not None
-                seats[1].connection.needs_state = True
+                for seat in (seats[1][0], far.seat):
+                    assert seat.connection is not None
+                    seat.connection.needs_state = True
             room.step(tick * 0.1)
+            for message in published:
+                far.mirror.on_view_tick(message)
+            published.clear()
             await anyio.wait_all_tasks_blocked()
-            for seat in seats:
-                (frame,) = frames[seat.player_id]
-                frames[seat.player_id] = []
+            for seat, _ in seats:
+                got, frames[seat.player_id] = frames[seat.player_id], []
+                if seat is far.seat and not got:
+                    assert tick % 97 == 0, "the relaying process waits a tick for the owner's state"
+                    far.route()
+                    continue
+                (frame,) = got
                 if frame["type"] == "state":
                     pictures[seat.player_id] = Picture(frame["view"], frame["state"])
                     states += 1
@@ -273,4 +330,4 @@ async def test_another_games_views_hold_exactly_what_its_field_holds(monkeypatch
                 view = picture.view
                 assert view["x"] <= x < view["x"] + view["width"] and view["y"] <= y < view["y"] + view["height"]
         tasks.cancel_scope.cancel()
-    assert moved > 50 and entered > 20 and states == 3, (moved, entered, states)
+    assert moved > 50 and entered > 20 and states == 6, (moved, entered, states)
