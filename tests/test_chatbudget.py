@@ -40,6 +40,7 @@ def test_a_line_a_room_too_large_for_the_bucket_still_goes_now_and_then() -> Non
 
 def test_a_quiet_player_saves_up_only_a_burst() -> None:
     budget = ChatBudget(2000.0)  # in a room of 1,000: two seconds' worth is 4 lines
+    assert sum(budget.allow(i * 1e-6, 1000) for i in range(10)) == 4
     allowed = sum(budget.allow(3600.0 + i * 1e-6, 1000) for i in range(10))  # an hour of silence, then ten at once
     assert allowed == 4
     assert budget.allow(3600.5, 1000), "half a second later: one more"
