@@ -21,7 +21,7 @@ import pytest
 from anyio.abc import TaskGroup
 
 from asgi_mmo import roomview
-from asgi_mmo.cluster.messages import Input, RoomChat, Sync, ViewSize, ViewTick, parse
+from asgi_mmo.cluster.messages import RoomChat, ViewTick, parse
 from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.cluster.owner import OwnedRoom
 from asgi_mmo.connection import Connection
@@ -34,6 +34,7 @@ from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
 from asgi_mmo.views.rect import MARGIN
 from asgi_mmo.views.viewers import BUCKET_SIZE
+from tests.relay import route_to_owner
 
 pytestmark = pytest.mark.anyio
 
@@ -351,15 +352,7 @@ class Relayed(Holding):
         self.frames.append(orjson.loads(frame))
 
     def route(self) -> None:
-        for message in self.to_owner:
-            seat = self.room.seats[self.seat.player_id]
-            if isinstance(message, Sync):
-                self.owned.want_state(message.players)
-            elif isinstance(message, ViewSize):
-                self.room.ask_view(seat, message.width, message.height)
-            elif isinstance(message, Input):
-                self.room.handle_input(seat, message.seq, message.data)
-        self.to_owner.clear()
+        route_to_owner(self.room, self.owned, self.seat.player_id, self.to_owner)
 
 
 async def test_a_player_relayed_through_another_process_gets_the_same_view() -> None:

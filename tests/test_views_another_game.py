@@ -21,7 +21,7 @@ import anyio
 import orjson
 import pytest
 
-from asgi_mmo.cluster.messages import Input, RoomChat, Sync, ViewSize, ViewTick, parse
+from asgi_mmo.cluster.messages import RoomChat, ViewTick, parse
 from asgi_mmo.cluster.mirror import RoomMirror
 from asgi_mmo.cluster.owner import OwnedRoom
 from asgi_mmo.connection import Connection
@@ -31,6 +31,7 @@ from asgi_mmo.room import Room
 from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
+from tests.relay import route_to_owner
 
 pytestmark = pytest.mark.anyio
 
@@ -234,7 +235,9 @@ class Relayed:
     def __init__(self, room: Room, owned: OwnedRoom, view: tuple[int, int]) -> None:
         self.room, self.owned = room, owned
         self.to_owner: list[Any] = []
-        self.mirror = RoomMirror(room.id, room.config, SETTINGS, "other:1", lambda m: self.to_owner.append(m))
+        self.mirror = RoomMirror(
+            room.id, room.config, SETTINGS, "other:1", lambda sent: self.to_owner.append(parse(sent.encode()))
+        )
         owners_seat = room.join("far")
         welcome = owned.connect(owners_seat, "other:1")
         self.seat = Seat(owners_seat.player_id, owners_seat.name, owners_seat.token, ack=owners_seat.ack)
@@ -242,17 +245,7 @@ class Relayed:
         self.mirror.ask_view(self.seat, *view)
 
     def route(self) -> None:
-        """What the owner's node does with what the mirror sent."""
-        for sent in self.to_owner:
-            message = parse(sent.encode())
-            seat = self.room.seats[self.seat.player_id]
-            if isinstance(message, Sync):
-                self.owned.want_state(message.players)
-            elif isinstance(message, ViewSize):
-                self.room.ask_view(seat, message.width, message.height)
-            elif isinstance(message, Input):
-                self.room.handle_input(seat, message.seq, message.data)
-        self.to_owner.clear()
+        route_to_owner(self.room, self.owned, self.seat.player_id, self.to_owner)
 
 
 async def test_another_games_views_hold_exactly_what_its_field_holds(monkeypatch: pytest.MonkeyPatch) -> None:
