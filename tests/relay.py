@@ -12,8 +12,8 @@ from asgi_mmo.room import Room
 def route_to_owner(room: Room, owned: OwnedRoom, player_id: str, sent: list[Any]) -> None:
     """Hand the owner the messages a mirror sent for one player (parsed from the wire format), and
     empty the list."""
-    seat = room.seats[player_id]
     for message in sent:
+        seat = room.seats[player_id]  # (looked up per message: none sent, none needed)
         if isinstance(message, Sync):
             owned.want_state(message.players)
         elif isinstance(message, ViewSize):

@@ -215,7 +215,7 @@ async def _read(
                 elif delay is not None:
                     tasks.start_soon(_sync_later, connection, syncs, delay)
             elif isinstance(parsed, Chat):
-                # Not the message limit: what the line costs the room (its refusals count toward no flood).
+                # What the line costs the room, not the message count: these refusals are no flood.
                 if not chat_budget.allow(now, readers := room.audience):
                     raise MessageRefused(
                         "rate_limited",
