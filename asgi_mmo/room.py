@@ -50,6 +50,7 @@ from asgi_mmo.roomconfig import RoomConfig
 from asgi_mmo.scoremarks import ScoreMark
 from asgi_mmo.seat import Seat
 from asgi_mmo.settings import Settings
+from asgi_mmo.slots import after_overrun
 from asgi_mmo.stats import RoomStats
 from asgi_mmo.views.minimap import INTERVAL as MINIMAP_INTERVAL
 from asgi_mmo.views.minimap import MappedGame, Minimap, Rollout
@@ -440,6 +441,7 @@ class Room:
         period = self.period
         deadline = self.first_deadline(anyio.current_time())
         next_expiry_check = 0.0
+        late = False  # the tick to run starts late, catching up after an overrun
         while (self._connected or self.elsewhere.players) and not self.closed:
             await anyio.sleep_until(deadline)
             # The loop's own clock may be coarse (uvloop's counts whole milliseconds);
@@ -450,9 +452,12 @@ class Room:
             self.stats.record_tick(finished - started, started - deadline)
             deadline += self.pace.next_period(finished - started, finished)  # longer while slowed
             if finished > deadline:
-                # Past its slot: skip the slots already gone rather than run them back to back.
+                # Past its slot: the next tick starts at once if only a little behind, else
+                # the slots already gone are skipped (`slots.py`).
                 self.stats.overruns += 1
-                deadline += math.ceil((finished - deadline) / period) * period
+                deadline, late = after_overrun(deadline, finished, period, late)
+            else:
+                late = False
             if finished >= next_expiry_check:
                 self._expire_seats(finished)
                 next_expiry_check = finished + 1.0
