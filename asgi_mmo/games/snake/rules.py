@@ -228,11 +228,11 @@ class SnakeGame:
         food, index, blocked, moves = self._food, self._spatial, self._grid.blocked, self._d_moves
         # 1. Every live snake's new head; tails of non-growing snakes move on. One pass over the snakes
         # and one over the movers (3.): in a world, each pass costs a cache miss or more per snake.
+        width, height = self.width, self.height
         planned: list[tuple[Snake, Cell, bool]] = []
         unmoved: list[Snake] = []  # alive but not moving this step (the start grace; a respawn, below)
         respawning: list[Snake] = []  # dead, and their players asked for a new snake
         arrivals: dict[Cell, int] = {}
-        freed: set[Cell] = set()
         for s in self._snakes.values():
             if not s.alive:
                 if s.respawn:
@@ -246,21 +246,17 @@ class SnakeGame:
             x, y = body[0]
             head = (x + dx, y + dy)
             growing = s.grow > 0
-            if not growing:
-                freed.add(body[-1])
+            if not growing:  # its tail's cell is free for any head this step (the snake may die: a ghost blocks no one)
+                tx, ty = body[-1]
+                blocked[ty * width + tx] = 0
             planned.append((s, head, growing))
             arrivals[head] = arrivals.get(head, 0) + 1
         # 2. Collisions, all against the state after everyone's move.
-        width, height = self.width, self.height
         movers: list[tuple[Snake, Cell, bool]] = []
         dying: list[Snake] = []
         for s, head, growing in planned:
             x, y = head
-            if (
-                not (0 <= x < width and 0 <= y < height)
-                or arrivals[head] > 1
-                or ((there := blocked[y * width + x]) and (there == STONE or head not in freed))
-            ):
+            if not (0 <= x < width and 0 <= y < height) or arrivals[head] > 1 or blocked[y * width + x]:
                 dying.append(s)
             else:
                 movers.append((s, head, growing))
@@ -279,8 +275,7 @@ class SnakeGame:
             if growing:
                 s.grow -= 1
             else:
-                left = body.pop()
-                blocked[left[1] * width + left[0]] = 0
+                left = body.pop()  # (its cell freed in 1.)
             body.appendleft(head)
             s.serial += 1
             if index is not None:  # a view room: its moves go by bucket, never in a delta
