@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asgi_mmo.games.snake.directions import DIRECTIONS, OPPOSITE
+from asgi_mmo.games.snake.directions import DIR_OF_STEP, DIRECTIONS, OPPOSITE
 from asgi_mmo.games.snake.grid import FieldGrid
 from asgi_mmo.games.snake.pathfinding import PlanRequest, best_move
 from asgi_mmo.games.snake.rules import RESPAWN, Cell, SnakeGame
@@ -37,6 +37,7 @@ RESPAWN_TICKS = 15
 @dataclass(slots=True)
 class _Brain:
     path: dict[Cell, int] = field(default_factory=dict)  # cell -> its step number on the plan
+    cells: list[Cell] = field(default_factory=list)  # the plan's cells by step number (while `path` holds them)
     goal: Cell | None = None
     planned_at: int = -1_000_000
     waiting: Cell | None = None  # the cell a plan in flight starts from
@@ -100,11 +101,13 @@ class SnakeBots:
             return
         # Directions do not depend on the window: the path starts at the cell the request was for.
         path: dict[Cell, int] = {cell: 0}
+        cells = [cell]
         for number, direction in enumerate(plan, start=1):
             dx, dy = DIRECTIONS[direction]
             cell = (cell[0] + dx, cell[1] + dy)
             path[cell] = number
-        brain.path, brain.goal, brain.planned_at = path, cell, self._tick
+            cells.append(cell)
+        brain.path, brain.cells, brain.goal, brain.planned_at = path, cells, cell, self._tick
 
     def forget(self, bot_id: str) -> None:
         """The bot's request was not run (queue full, no planner): it may ask again."""
@@ -121,16 +124,25 @@ class SnakeBots:
         the furthest adjacent path cell rejoins the plan from wherever it is.
         """
         path = brain.path
-        here = path.get(head, -1)
+        here = path.get(head)
         game = self.game
         width, height = game.width, game.height
+        if here is not None:
+            # On the plan (most ticks): a shortest path has no later cell next to this one but
+            # the next, or it would not be shortest; so that one, if still safe, and no search.
+            if here + 1 == len(brain.cells):
+                return None
+            x, y = brain.cells[here + 1]
+            direction = DIR_OF_STEP[(x - head[0], y - head[1])]
+            if direction == OPPOSITE[moving] or not (0 <= x < width and 0 <= y < height) or grid[y * width + x]:
+                return None
+            return direction
         best: tuple[int, str] | None = None
         for direction, (dx, dy) in DIRECTIONS.items():
             x, y = head[0] + dx, head[1] + dy
             number = path.get((x, y))
             if (
                 number is None
-                or number <= here
                 or direction == OPPOSITE[moving]
                 or not (0 <= x < width and 0 <= y < height)
                 or grid[y * width + x]  # something moved into the way since the plan was made
