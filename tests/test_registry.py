@@ -98,9 +98,10 @@ async def test_racing_joins_start_one_loop() -> None:
 
 
 class SlowSnake(SnakeGame):
-    """Of every 10 steps of a 50 Hz room, the 5th and 6th take 1.2 periods and the 10th 1.5 (busy
-    CPU, like a real slow tick): overruns by a fifth of a period, by a fifth again in the tick that
-    caught up, and by half a period."""
+    """Of every 10 steps of a 50 Hz room, the 5th and 6th take 1.1 periods and the 10th 1.5 (busy
+    CPU, like a real slow tick): overruns by a tenth of a period, by a fifth in the tick that caught
+    up (it started a tenth late), and by half a period. Each well clear of the half period that
+    decides, so a machine's jitter of a few milliseconds does not move a tick across it."""
 
     name = "slow"
     steps = 0
@@ -108,7 +109,7 @@ class SlowSnake(SnakeGame):
     def step(self, tick: int = 0, dt: float = 0.0) -> list[ScoreEvent]:
         self.steps += 1
         if self.steps % 10 in (0, 5, 6):
-            until = time.perf_counter() + (0.030 if self.steps % 10 == 0 else 0.024)
+            until = time.perf_counter() + (0.030 if self.steps % 10 == 0 else 0.022)
             while time.perf_counter() < until:
                 pass
         return super().step(tick, dt)
@@ -172,10 +173,12 @@ async def test_the_tick_loop_keeps_its_grid_under_slow_ticks(monkeypatch: pytest
             assert indices[index + 1] - indices[index] == 1 + max(0, math.ceil(overran / period)), index
             skipped += overran > 0
             skipped_again += 0 < overran < period / 2
-    # Each slow tick overran its slot: by about 0.2 periods (caught up, or skipped when it was
-    # the one that caught up) or by 0.5 (skipped).
+    # Each slow tick overran its slot: by about 0.1 periods (caught up), 0.2 (skipped: it was the
+    # one that caught up) or 0.5 (skipped).
     assert room.stats.overruns >= 57
-    assert caught_up >= 10 and skipped >= 20 and skipped_again >= 10, (caught_up, skipped, skipped_again)
+    # (Of the 20 ticks that caught up and overran again, a loaded machine pushes some past half a
+    # period, where a skip is due either way: a few must stay under it for the rule to be seen.)
+    assert caught_up >= 10 and skipped >= 20 and skipped_again >= 3, (caught_up, skipped, skipped_again)
 
 
 async def test_a_disconnected_seat_expires_and_the_empty_room_is_disposed() -> None:
