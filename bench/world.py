@@ -5,7 +5,9 @@
 
 Each run measures three scenarios one after the other, each on a fresh
 asgi-mmo server pinned to core 0 with the load generator (this process) on
-core 1, as the other scenarios do:
+core 1, as the other scenarios do; every other run takes them in the reverse
+order, so a machine that slows down (or speeds up) over the runs does not
+favour the scenario measured last:
 
 - `world`: one view room of `--size` x `--size` cells with `--bots` bots, the
   players joined with `view=WxH` (`asgi-mmo loadtest --view`);
@@ -108,7 +110,7 @@ def main() -> None:
     load = [os.getloadavg()]
     for number in range(args.runs):
         run: dict[str, dict[str, Any]] = {}
-        for name in chosen:
+        for name in chosen if number % 2 == 0 else chosen[::-1]:
             result = run_scenario(name, args, view)
             run[name] = result
             print(f"run {number + 1} {name:<9} {brief(result)}  {result['bytes_per_player_tick']} B/player-tick  "
@@ -122,7 +124,7 @@ def main() -> None:
         "players": args.players, "bots": args.bots, "size": args.size, "view": args.view, "rooms": args.rooms,
         "duration_s": args.duration, "runs": args.runs, "medians": medians,
         "load_average": [[round(x, 2) for x in sample] for sample in load],
-        "each": [{name: _short(result) for name, result in run.items()} for run in runs],
+        "each": [{name: _short(run[name]) for name in chosen} for run in runs],
     }
     print("medians:")
     for name, values in medians.items():
