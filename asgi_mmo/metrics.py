@@ -52,6 +52,7 @@ TICK_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 COUNTED = (
     ("ticks", "ticks"),
     ("overruns", "overruns"),
+    ("slots_skipped", "slots_skipped"),
     ("msgs_in", "messages_in"),
     ("bytes_in", "bytes_in"),
     ("msgs_out", "messages_out"),
@@ -120,6 +121,7 @@ class Metrics:
             "asgi_mmo_tick_duration_seconds", "Time one room tick took", buckets=TICK_BUCKETS, registry=registry
         )
         self.overruns = counter("tick_overruns", "Room ticks that ran past their slot")
+        self.slots_skipped = counter("tick_slots_skipped", "Tick slots rooms skipped after an overrun")
         self.messages_in = counter("messages_in", "Messages received from clients")
         self.bytes_in = counter("bytes_in", "Bytes received from clients")
         self.messages_out = counter("messages_out", "Messages sent to clients")

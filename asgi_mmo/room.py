@@ -455,7 +455,8 @@ class Room:
                 # Past its slot: the next tick starts at once if only a little behind, else
                 # the slots already gone are skipped (`slots.py`).
                 self.stats.overruns += 1
-                deadline, late = after_overrun(deadline, finished, period, late)
+                deadline, late, skipped = after_overrun(deadline, finished, period, late)
+                self.stats.slots_skipped += skipped
             else:
                 late = False
             if finished >= next_expiry_check:

@@ -67,6 +67,7 @@ def statistics(room: Room) -> dict[str, Any]:
         # extensions
         "bytes_in": stats.bytes_in,
         "ticks_dropped": stats.ticks_dropped,
+        "slots_skipped": stats.slots_skipped,
         "lateness_ms": stats.lateness_ms(),
         "width": config.width,
         "height": config.height,

@@ -19,11 +19,12 @@ import math
 CATCH_UP = 0.5
 
 
-def after_overrun(deadline: float, finished: float, period: float, was_late: bool) -> tuple[float, bool]:
-    """The next tick's deadline, and whether it starts late, after a tick that ended at
-    `finished`, past the `deadline` of the next slot (`was_late`: that tick itself started
-    late, catching up)."""
+def after_overrun(deadline: float, finished: float, period: float, was_late: bool) -> tuple[float, bool, int]:
+    """The next tick's deadline, whether it starts late, and the slots skipped (none when it
+    starts late), after a tick that ended at `finished`, past the `deadline` of the next slot
+    (`was_late`: that tick itself started late, catching up)."""
     behind = finished - deadline
     if not was_late and behind < CATCH_UP * period:
-        return deadline, True
-    return deadline + math.ceil(behind / period) * period, False
+        return deadline, True, 0
+    skipped = math.ceil(behind / period)
+    return deadline + skipped * period, False, skipped

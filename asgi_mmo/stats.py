@@ -23,6 +23,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 class RoomStats:
     ticks: int = 0
     overruns: int = 0
+    slots_skipped: int = 0  # slots an overrun cost (one caught up in its own slot costs none)
     msgs_in: int = 0
     bytes_in: int = 0
     msgs_out: int = 0

@@ -103,11 +103,14 @@ class FakeRegistry:
         return []
 
 
-def run_ticks(stats: RoomStats, durations: list[float], *, msgs_in: int = 0, overruns: int = 0) -> None:
+def run_ticks(
+    stats: RoomStats, durations: list[float], *, msgs_in: int = 0, overruns: int = 0, slots_skipped: int = 0
+) -> None:
     for duration in durations:
         stats.record_tick(duration, 0.0)
     stats.msgs_in += msgs_in
     stats.overruns += overruns
+    stats.slots_skipped += slots_skipped
 
 
 def test_sampling_adds_only_what_changed_and_keeps_the_last_counts_of_a_disposed_room() -> None:
@@ -118,7 +121,7 @@ def test_sampling_adds_only_what_changed_and_keeps_the_last_counts_of_a_disposed
     metrics.sample(registry)
     metrics.sample(registry)  # nothing new: nothing added
     run_ticks(first.stats, [0.003], msgs_in=1, overruns=1)
-    run_ticks(second.stats, [0.5])
+    run_ticks(second.stats, [0.5], overruns=1, slots_skipped=10)
     registry.live.remove(second)  # disposed between two samples: its last tick still counts
     registry.rooms_crashed = 1
     metrics.sample(registry)
@@ -131,7 +134,8 @@ def test_sampling_adds_only_what_changed_and_keeps_the_last_counts_of_a_disposed
     assert value(samples, "asgi_mmo_tick_duration_seconds_bucket", le="0.0025") == 2
     assert value(samples, "asgi_mmo_tick_duration_seconds_bucket", le="0.25") == 3
     assert value(samples, "asgi_mmo_messages_in_total") == 6
-    assert value(samples, "asgi_mmo_tick_overruns_total") == 1
+    assert value(samples, "asgi_mmo_tick_overruns_total") == 2
+    assert value(samples, "asgi_mmo_tick_slots_skipped_total") == 10
     assert value(samples, "asgi_mmo_players") == 2 and value(samples, "asgi_mmo_rooms") == 1
     assert value(samples, "asgi_mmo_rooms_created_total") == 2
     assert value(samples, "asgi_mmo_rooms_crashed_total") == 1

@@ -13,17 +13,17 @@ PERIOD = 0.05
 
 
 def test_a_little_behind_the_next_tick_starts_at_once_in_its_own_slot() -> None:
-    assert after_overrun(1.0, 1.0 + 0.2 * PERIOD, PERIOD, was_late=False) == (1.0, True)
+    assert after_overrun(1.0, 1.0 + 0.2 * PERIOD, PERIOD, was_late=False) == (1.0, True, 0)
 
 
 def test_a_tick_that_caught_up_and_overran_again_skips_the_slot_it_ran_into() -> None:
-    assert after_overrun(1.0, 1.0 + 0.2 * PERIOD, PERIOD, was_late=True) == (1.0 + PERIOD, False)
+    assert after_overrun(1.0, 1.0 + 0.2 * PERIOD, PERIOD, was_late=True) == (1.0 + PERIOD, False, 1)
 
 
 def test_half_a_period_behind_or_more_skips_every_slot_gone() -> None:
-    assert after_overrun(1.0, 1.0 + 0.6 * PERIOD, PERIOD, was_late=False) == (1.0 + PERIOD, False)
-    deadline, late = after_overrun(1.0, 1.0 + 2.3 * PERIOD, PERIOD, was_late=False)
-    assert (round((deadline - 1.0) / PERIOD, 9), late) == (3, False)
+    assert after_overrun(1.0, 1.0 + 0.6 * PERIOD, PERIOD, was_late=False) == (1.0 + PERIOD, False, 1)
+    deadline, late, skipped = after_overrun(1.0, 1.0 + 2.3 * PERIOD, PERIOD, was_late=False)
+    assert (round((deadline - 1.0) / PERIOD, 9), late, skipped) == (3, False, 3)
 
 
 @given(st.lists(st.floats(0.0, 3.0), min_size=1, max_size=60))
@@ -39,7 +39,9 @@ def test_ticks_stay_on_the_grid_never_start_half_a_period_late_nor_twice_in_a_ro
         now = started + cost * PERIOD
         deadline += PERIOD
         if now > deadline:
-            deadline, late = after_overrun(deadline, now, PERIOD, late)
+            before = deadline
+            deadline, late, skipped = after_overrun(deadline, now, PERIOD, late)
+            assert math.isclose(deadline - before, skipped * PERIOD, abs_tol=1e-9)  # the count is the slots
         else:
             late = False
         slot = deadline / PERIOD
