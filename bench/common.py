@@ -240,6 +240,7 @@ def measure(kind: str, players: int, rooms: int, *, duration: float = 10.0, ramp
     if rooms_seen:
         result["server_rooms"] = {
             "overruns": sum(r.get("overruns", 0) for r in rooms_seen),
+            "slots_skipped": sum(r.get("slots_skipped", 0) for r in rooms_seen),
             "ticks_dropped": sum(r.get("ticks_dropped", 0) for r in rooms_seen),
             "lateness_p99_ms_max": max(r.get("lateness_ms", {}).get("p99", 0) for r in rooms_seen),
             "tick_ms_p99_max": max(r.get("tick_ms", {}).get("p99", 0) for r in rooms_seen),

@@ -56,6 +56,7 @@ def figures(results: list[dict[str, Any]]) -> dict[str, Any]:
                           sums=("connection_failures", "state_resyncs"))
     rooms = [r["server_rooms"] for r in results if "server_rooms" in r]
     figures["room_overruns"] = median([room["overruns"] for room in rooms])
+    figures["room_slots_skipped"] = median([room.get("slots_skipped", 0) for room in rooms])
     figures["room_ticks_dropped"] = median([room["ticks_dropped"] for room in rooms])
     return figures
 
