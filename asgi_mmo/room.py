@@ -441,7 +441,7 @@ class Room:
         period = self.period
         deadline = self.first_deadline(anyio.current_time())
         next_expiry_check = 0.0
-        late = False  # the tick to run starts late, catching up after an overrun
+        late: float | None = None  # how late the tick to run starts, catching up after an overrun
         while (self._connected or self.elsewhere.players) and not self.closed:
             await anyio.sleep_until(deadline)
             # The loop's own clock may be coarse (uvloop's counts whole milliseconds);
@@ -452,13 +452,13 @@ class Room:
             self.stats.record_tick(finished - started, started - deadline)
             deadline += self.pace.next_period(finished - started, finished)  # longer while slowed
             if finished > deadline:
-                # Past its slot: the next tick starts at once if only a little behind, else
-                # the slots already gone are skipped (`slots.py`).
+                # Past its slot: the next tick starts at once while that catches the room up,
+                # else the slots already gone are skipped (`slots.py`).
                 self.stats.overruns += 1
                 deadline, late, skipped = after_overrun(deadline, finished, period, late)
                 self.stats.slots_skipped += skipped
             else:
-                late = False
+                late = None
             if finished >= next_expiry_check:
                 self._expire_seats(finished)
                 next_expiry_check = finished + 1.0
