@@ -4,10 +4,9 @@ A room ticks on a grid of slots, one period apart. A tick that ends after the
 next slot began has overrun. If the room is less than a period behind, the
 next tick starts at once, late but in its own slot: players get a late frame
 instead of a frame missing, and the game keeps its clock (tick N still falls
-in slot N, which is what clients' interpolation counts on). It goes on
-catching up so while each late tick ends nearer its successor's slot than it
-started to its own: a room whose ticks are shorter than its period soon
-stands on time again. A room a whole period behind, or one that catching up
+in slot N, which is what clients' interpolation counts on). It keeps
+catching up while each late tick ends less late than it started: a room
+whose ticks are shorter than its period is soon on time again. A room a whole period behind, or one that catching up
 did not bring nearer, skips the slots already gone rather than running ticks
 back to back: a room that cannot keep its rate runs at a lower one and leaves
 the event loop time for its sockets and the other rooms (docs/games.md,

@@ -37,11 +37,15 @@ RESPAWN_TICKS = 15
 @dataclass(slots=True)
 class _Brain:
     path: dict[Cell, int] = field(default_factory=dict)  # cell -> its step number on the plan
-    cells: list[Cell] = field(default_factory=list)  # the plan's cells by step number (while `path` holds them)
+    cells: list[Cell] = field(default_factory=list)  # the same cells by step number
     goal: Cell | None = None
     planned_at: int = -1_000_000
     waiting: Cell | None = None  # the cell a plan in flight starts from
     dead_since: int | None = None
+
+    def drop_plan(self) -> None:
+        self.path.clear()
+        self.cells.clear()
 
 
 class SnakeBots:
@@ -64,7 +68,7 @@ class SnakeBots:
             brain = self._brains.setdefault(bot_id, _Brain())
             head, moving, alive = game.head_of(bot_id)
             if not alive:
-                brain.path.clear()
+                brain.drop_plan()
                 if brain.dead_since is None:
                     brain.dead_since = tick
                 elif tick - brain.dead_since >= RESPAWN_TICKS:
@@ -74,7 +78,7 @@ class SnakeBots:
             brain.dead_since = None
             turn = self._planned_turn(brain, head, moving, grid)
             if turn is None:
-                brain.path.clear()
+                brain.drop_plan()
                 turn = best_move(game.width, game.height, grid, head, moving, SPACE_LIMIT)
             if turn is not None and turn != moving:
                 game.apply_input(bot_id, turn)
